@@ -1,0 +1,1 @@
+"""Export room: freezes a trained run into one self-describing ONNX file."""

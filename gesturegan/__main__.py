@@ -1,0 +1,5 @@
+"""``python -m gesturegan`` is the ``gesturegan`` command."""
+
+from gesturegan.cli import main
+
+raise SystemExit(main())

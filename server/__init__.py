@@ -1,0 +1,1 @@
+"""The live engine room: numpy + onnxruntime only. Never imports torch."""

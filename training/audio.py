@@ -1,0 +1,79 @@
+"""Reading the user's sound files: any format libsndfile reads, any rate, depth and channel count.
+
+Everything that can go wrong with a file is raised as :class:`AudioFileError` with a
+reason a person can act on; callers (``prepare``, ``classify``) record it and move on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+#: Extensions ``prepare`` and ``classify`` pick up when walking folders (lower case).
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".mp3"}
+)
+
+
+class AudioFileError(Exception):
+    """A file that cannot be used as audio; ``str()`` is the reason, for reports."""
+
+
+def is_audio_path(path: Path) -> bool:
+    """True when ``path`` has one of :data:`AUDIO_EXTENSIONS` (hidden files excluded)."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read a whole file as float32 ``[C, T]`` and its sample rate.
+
+    Raises :class:`AudioFileError` for unreadable, truncated, empty or non-finite files.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise AudioFileError("empty file (0 bytes)")
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except AudioFileError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise AudioFileError(f"unreadable: {exc}") from exc
+    except OSError as exc:
+        raise AudioFileError(f"cannot open: {exc.strerror or exc}") from exc
+    if data.shape[0] == 0:
+        raise AudioFileError("zero-length audio (no frames)")
+    if not np.isfinite(data).all():
+        raise AudioFileError("contains NaN or infinite samples")
+    return np.ascontiguousarray(data.T), int(rate)
+
+
+def to_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Mix ``[C, T]`` down to mono (mean) or up/down to ``channels``; returns ``[channels, T]``."""
+    if audio.shape[0] == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True)
+    if audio.shape[0] == 1:
+        return np.repeat(audio, channels, axis=0)
+    if audio.shape[0] > channels:
+        # Keep the first channels (front pair for surround files): mixing a 5.1 file into
+        # stereo needs a matrix the file does not tell us.
+        return audio[:channels]
+    raise AudioFileError(f"cannot map {audio.shape[0]} channels to {channels}")
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample ``[C, T]`` with soxr (high quality); a no-op at equal rates."""
+    if rate_in == rate_out:
+        return audio
+    out = soxr.resample(audio.T, rate_in, rate_out, quality="HQ")
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).T.reshape(audio.shape[0], -1))
+
+
+def load_audio(path: str | Path, sample_rate: int, channels: int = 1) -> np.ndarray:
+    """Read, remix and resample a file: float32 ``[channels, T]`` at ``sample_rate``."""
+    audio, rate = read_audio(path)
+    return resample(to_channels(audio, channels), rate, sample_rate)
