@@ -1,2 +1,259 @@
-def main(argv=None):
+"""The ``gesturegan`` command: one subcommand per job, each with ``--help``.
+
+Handlers import their room lazily, so ``gesturegan --help`` is instant and the runtime
+install (no torch) can run every command that does not train or export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gesturegan import __version__
+
+EPILOG = "Run `gesturegan COMMAND --help` for the options of one command. Docs: docs/ in the repository."
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as ``gesturegan CMD: message`` with exit status 2."""
+
+
+# -- prepare -------------------------------------------------------------------------------
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="turn folders of sounds into a training set",
+        description=(
+            "Cut, resample, normalise and label folders of audio into a dataset folder "
+            "(memory-mappable arrays, manifest.json, stats.json, report.md with spectrograms). "
+            "Labels come from category sub-folders (SRC/trigger/*.wav), a CSV, or the classifier."
+        ),
+        epilog="Example: gesturegan prepare ~/sounds --out data/mine",
+    )
+    p.add_argument("src", nargs="+", type=Path, help="folders (or files) of audio: wav, flac, ogg, aiff, mp3")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
+    p.add_argument(
+        "--labels", type=Path, metavar="CSV", help="CSV with header file,category (paths relative to SRC)"
+    )
+    p.add_argument(
+        "--auto-label", action="store_true", help="label files that have no label with the classifier"
+    )
+    p.add_argument(
+        "--categories", help="comma-separated category order (default: the four gesture categories)"
+    )
+    p.add_argument("--sample-rate", type=int, default=44100, help="target rate in Hz (default 44100)")
+    p.add_argument("--length", type=int, default=65536, help="samples per example (default 65536, 1.49 s)")
+    p.add_argument(
+        "--channels", type=int, default=1, choices=(1, 2), help="1 = mono (default), 2 = keep stereo"
+    )
+    p.add_argument(
+        "--windows",
+        choices=("auto", "onset", "all"),
+        default="auto",
+        help="onset: one onset-aligned window per file; all: several windows from long sounds; "
+        "auto (default): onset for trigger categories, several for continuous ones",
+    )
+    p.add_argument(
+        "--max-windows", type=int, default=8, help="windows from one long sound at most (default 8)"
+    )
+    p.add_argument(
+        "--val-fraction", type=float, default=0.1, help="share of source files held out (default 0.1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/validation split (default 0)")
+    p.add_argument("--target-rms-db", type=float, default=-20.0, help="loudness examples are brought to")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_prepare)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from gesturegan.training.prepare import PrepareConfig, PrepareError, prepare
+
+    cfg = PrepareConfig(
+        sample_rate=args.sample_rate,
+        n_samples=args.length,
+        channels=args.channels,
+        windows=args.windows,
+        max_windows=args.max_windows,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        target_rms_db=args.target_rms_db,
+    )
+    cats = [c.strip() for c in args.categories.split(",") if c.strip()] if args.categories else None
+    try:
+        res = prepare(
+            args.src,
+            args.out,
+            cfg,
+            labels_csv=args.labels,
+            auto_label=args.auto_label,
+            categories=cats,
+            overwrite=args.overwrite,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+    except PrepareError as exc:
+        raise CommandError(str(exc)) from exc
+    for key, reason in res.skipped:
+        print(f"skipped {key}: {reason}", file=sys.stderr)
+    print(
+        f"{res.n_examples} examples in {res.out} (fingerprint {res.fingerprint}); {len(res.skipped)} files skipped"
+    )
+    width = max(len(c) for c in res.counts)
+    for c, k in res.counts.items():
+        print(
+            f"  {c:<{width}}  {k['files']:4d} files  {k['examples']:5d} examples  ({k['train']} train, {k['val']} val)"
+        )
+    print(f"report: {res.out / 'report.md'}")
     return 0
+
+
+# -- classify ------------------------------------------------------------------------------
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classify",
+        help="give each sound file a gesture category",
+        description=(
+            "Classify audio files into the four gesture categories from their energy envelope and "
+            "spectrum, with the classifier shipped in the package (or --classifier FILE). Writes a "
+            "file,category,confidence CSV and can sort the files into category folders."
+        ),
+        epilog="Example: gesturegan classify ~/sounds --out labels.csv --copy ~/sorted",
+    )
+    p.add_argument("src", nargs="+", type=Path, help="folders (or files) of audio")
+    p.add_argument("--out", type=Path, metavar="CSV", help="write the CSV here (default: print it)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--copy", type=Path, metavar="DIR", help="copy files into DIR/<category>/")
+    how.add_argument(
+        "--move", type=Path, metavar="DIR", help="move files into DIR/<category>/ (sources removed)"
+    )
+    p.add_argument(
+        "--classifier", type=Path, help="a classifier JSON from gesturegan.training.fit_classifier"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_classify)
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from gesturegan.files import write_text_atomic
+    from gesturegan.training.classifier import GestureClassifier
+    from gesturegan.training.classify import classify_files, sort_into, to_csv
+
+    try:
+        clf = GestureClassifier.load(args.classifier) if args.classifier else None
+        results = classify_files(args.src, clf, progress=not args.quiet and args.out is not None)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    if not results:
+        raise CommandError("no audio files found (wav, flac, ogg, aiff, mp3)")
+    for r in results:
+        if r.category is None:
+            print(f"skipped {r.path}: {r.reason}", file=sys.stderr)
+    text = to_csv(results)
+    if args.out:
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    counts = Counter(r.category for r in results if r.category)
+    summary = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
+    print(f"classified {sum(counts.values())} of {len(results)} files: {summary}", file=sys.stderr)
+    dest = args.copy or args.move
+    if dest:
+        done, problems = sort_into(results, dest, move=args.move is not None)
+        for msg in problems:
+            print(f"not sorted: {msg}", file=sys.stderr)
+        print(f"{'moved' if args.move else 'copied'} {done} files into {dest}", file=sys.stderr)
+    return 0
+
+
+# -- doctor --------------------------------------------------------------------------------
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="audio/MIDI devices, onnxruntime providers, GPU, JACK",
+        description="Print what this machine offers the engine: paste it into a bug report.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from gesturegan.server.doctor import collect, render_text
+
+    report = collect()
+    print(json.dumps(report, indent=2) if args.json else render_text(report))
+    return 0
+
+
+# -- commands still to come ----------------------------------------------------------------
+PLANNED: dict[str, tuple[str, str]] = {
+    "train": ("train a category-conditioned generator (gan, vae, specgan, wavegan)", "issue 3"),
+    "evaluate": ("quality metrics and a report for a run or an ONNX model", "issue 3"),
+    "export": ("freeze a run into one self-describing ONNX file", "issue 4"),
+    "inspect": ("print the contract of an ONNX model", "issue 4"),
+    "render": ("write gestures of a category as WAV files", "issue 5"),
+    "serve": ("the live engine: OSC, MIDI and audio", "issue 5"),
+    "replay": ("render a recorded performance again, offline", "issue 5"),
+    "osc-spec": ("the OSC address space, from the dispatcher itself", "issue 5"),
+    "demo": ("a scripted performance on the bundled model", "issue 7"),
+    "bench": ("latency, speed and xruns, measured", "issue 7"),
+}
+
+
+def _add_planned(sub: argparse._SubParsersAction, name: str, summary: str, issue: str) -> None:
+    p = sub.add_parser(
+        name,
+        help=f"{summary} [not built yet]",
+        description=f"{summary}. Not built yet: this command arrives with {issue}.",
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=_not_built(name, issue))
+
+
+def _not_built(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise CommandError(f"not built yet (tracked in {issue}); nothing was done")
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gesturegan",
+        description=(
+            "Play generated sound gestures: prepare your sounds, train a category-conditioned "
+            "generator, export it to ONNX and play it live over OSC and MIDI."
+        ),
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"gesturegan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_prepare(sub)
+    _add_classify(sub)
+    for name, (summary, issue) in PLANNED.items():
+        _add_planned(sub, name, summary, issue)
+    _add_doctor(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"gesturegan {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gesturegan {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gesturegan.files import write_json_atomic
 from gesturegan.training.audio import AudioFileError, read_audio
 from gesturegan.training.features import FEATURE_NAMES, features_from_audio
 
@@ -162,22 +162,6 @@ def default_classifier() -> GestureClassifier:
     """The classifier shipped in the package (fitted on the shared sonic-pi labels)."""
     ref = resources.files("gesturegan.training") / "data" / DEFAULT_CLASSIFIER
     return GestureClassifier.from_json(json.loads(ref.read_text()))
-
-
-def write_json_atomic(path: Path, data: object, indent: int | None = 2) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=indent)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are shared data files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- features of many files, in parallel --------------------------------------------------

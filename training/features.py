@@ -101,10 +101,7 @@ def gesture_features(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     half = max(n_span // 2, 1)
     late_early = 10 * np.log10((energy[half:].sum() + _EPS) / (energy[:half].sum() + _EPS))
     tail = env_db[peak : end + 1]
-    if tail.shape[0] >= 3:
-        slope = float(np.polyfit(np.arange(tail.shape[0]) * hop_s, tail, 1)[0])
-    else:
-        slope = -200.0
+    slope = float(np.polyfit(np.arange(tail.shape[0]) * hop_s, tail, 1)[0]) if tail.shape[0] >= 3 else -200.0
     slope = float(np.clip(slope, -200.0, 50.0))
 
     spec = np.abs(np.fft.rfft(frames * np.hanning(FRAME), axis=1)) + _EPS

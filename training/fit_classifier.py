@@ -40,7 +40,9 @@ def _forest(seed: int):
     return RandomForestClassifier(random_state=seed, n_jobs=-1, **FOREST)
 
 
-def fit(features: np.ndarray, labels: list[str], categories: tuple[str, ...], seed: int = 0) -> GestureClassifier:
+def fit(
+    features: np.ndarray, labels: list[str], categories: tuple[str, ...], seed: int = 0
+) -> GestureClassifier:
     """Fit the forest on ``features`` ``[N, F]`` and convert it to a :class:`GestureClassifier`."""
     y = np.array([categories.index(c) for c in labels])
     forest = _forest(seed).fit(features.astype(np.float32), y)
@@ -81,8 +83,12 @@ class CrossValidation:
 
 
 def cross_validate(
-    features: np.ndarray, labels: list[str], files: list[str], categories: tuple[str, ...],
-    folds: int = 5, repeats: int = 5,
+    features: np.ndarray,
+    labels: list[str],
+    files: list[str],
+    categories: tuple[str, ...],
+    folds: int = 5,
+    repeats: int = 5,
 ) -> CrossValidation:
     """Stratified k-fold over files, repeated with different shuffles."""
     from sklearn.model_selection import StratifiedKFold
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     categories = GESTURE_CATEGORIES if set(found) <= set(GESTURE_CATEGORIES) else tuple(found)
     results = file_features([args.src / f for f, _ in rows], progress=True)
     files, labels, feats = [], [], []
-    for (f, c), (x, err) in zip(rows, results):
+    for (f, c), (x, err) in zip(rows, results, strict=True):
         if x is None:
             print(f"skipped {f}: {err}", file=sys.stderr)
             continue
