@@ -6,6 +6,7 @@ reason a person can act on; callers (``prepare``, ``classify``) record it and mo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,11 @@ import soxr
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".mp3"}
 )
+
+
+# libsndfile's parse log for a chunk whose declared size exceeds what the file holds.
+_SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_UNKNOWN_SIZE = 0xFFFFFF00  # streaming writers put 0xFFFFFFFF when the length is unknown
 
 
 class AudioFileError(Exception):
@@ -36,7 +42,9 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     try:
         if path.stat().st_size == 0:
             raise AudioFileError("empty file (0 bytes)")
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as fh:
+            declared, rate, log = fh.frames, fh.samplerate, fh.extra_info
+            data = fh.read(dtype="float32", always_2d=True)
     except AudioFileError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
@@ -45,6 +53,15 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioFileError(f"cannot open: {exc.strerror or exc}") from exc
     if data.shape[0] == 0:
         raise AudioFileError("zero-length audio (no frames)")
+    short = _SHORT_CHUNK.search(log)
+    if short and int(short.group(3)) < int(short.group(2)) < _UNKNOWN_SIZE:
+        raise AudioFileError(
+            f"truncated: the header promises {int(short.group(2))} bytes of audio, the file holds {int(short.group(3))}"
+        )
+    if 0 < declared < 2**62 and declared - data.shape[0] > max(1152, declared // 100):
+        raise AudioFileError(
+            f"truncated: the header promises {declared} frames, only {data.shape[0]} could be read"
+        )
     if not np.isfinite(data).all():
         raise AudioFileError("contains NaN or infinite samples")
     return np.ascontiguousarray(data.T), int(rate)

@@ -1,0 +1,108 @@
+"""Shared fixtures: the real corpus, and a real JACK server (dummy driver) per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "sonic-pi"
+SAMPLE_RATE = 48000
+BLOCK = 128
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared CC0 sonic-pi corpus with its ``labels.csv``."""
+    if not (CORPUS / "labels.csv").exists():
+        pytest.fail(f"the shared corpus is missing at {CORPUS}; clone the project with ../shared beside it")
+    return CORPUS
+
+
+@dataclass(frozen=True)
+class JackServer:
+    name: str
+    samplerate: int
+    blocksize: int
+    log: Path
+
+
+def _wait_for_jack(name: str, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    import jack
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jackd exited with status {proc.returncode}")
+        try:
+            client = jack.Client("gg-probe", servername=name, no_start_server=True)
+            client.close()
+            return
+        except jack.JackOpenError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise RuntimeError(f"JACK server {name!r} did not come up in {timeout:.0f} s ({last})")
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
+    """A JACK server with the dummy driver (48 kHz, 128 frames) under a unique name.
+
+    Clients started in this process (sounddevice/PortAudio, python-rtmidi, jack-client)
+    find it through ``JACK_DEFAULT_SERVER``; it is stopped after the session.
+    """
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        msg = "jackd is not installed (apt-get install --no-install-recommends jackd2)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    name = f"gg-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    log = tmp_path_factory.mktemp("jack") / "jackd.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(SAMPLE_RATE), "-p", str(BLOCK)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    try:
+        _wait_for_jack(name, proc)
+        import sounddevice as sd
+
+        # PortAudio scanned its host APIs when sounddevice was imported; rescan now JACK is up.
+        sd._terminate()
+        sd._initialize()
+        yield JackServer(name, SAMPLE_RATE, BLOCK, log)
+    finally:
+        import sys
+
+        sd = sys.modules.get("sounddevice")
+        if sd is not None:
+            # Let PortAudio leave JACK while it still runs: its JACK host API asserts otherwise.
+            sd._terminate()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if sd is not None:
+            sd._initialize()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

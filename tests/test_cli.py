@@ -1,0 +1,141 @@
+"""The ``gesturegan`` command: help everywhere, honest refusals, classify and doctor for real."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gesturegan.cli import PLANNED, build_parser, main
+
+COMMANDS = ["prepare", "classify", "doctor", *PLANNED]
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gesturegan", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_every_design_command_is_registered():
+    design = {"prepare", "classify", "train", "evaluate", "export", "inspect", "render", "serve", "osc-spec"}
+    design |= {"demo", "bench", "doctor"}
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert design <= set(sub.choices)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_explains_each_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: gesturegan {command}")
+    assert len(out.splitlines()) >= 3
+
+
+@pytest.mark.parametrize("command", sorted(PLANNED))
+def test_unbuilt_commands_say_so_and_fail(command, capsys):
+    assert main([command, "anything", "--model", "gan"]) == 2
+    err = capsys.readouterr().err
+    assert "not built yet" in err and "issue" in err
+
+
+def test_version_and_bare_command():
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.startswith("gesturegan ")
+    assert run_cli().returncode == 2
+
+
+def test_classify_writes_labels_csv_form_and_copies(corpus, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    names = ["bd_haus.flac", "loop_amen.flac", "drum_cymbal_open.flac", "ambi_dark_woosh.flac"]
+    for n in names:
+        (src / n).write_bytes((corpus / n).read_bytes())
+    (src / "broken.wav").write_bytes(b"RIFF....")
+    digest = {n: hashlib.sha256((src / n).read_bytes()).hexdigest() for n in names}
+
+    out = tmp_path / "labels.csv"
+    res = run_cli("classify", str(src), "--out", str(out), "--copy", str(tmp_path / "sorted"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    with open(out, newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["file", "category", "confidence"]
+        rows = {r["file"]: r for r in reader}
+    assert set(rows) == set(names)
+    assert rows["bd_haus.flac"]["category"] == "trigger"
+    assert rows["loop_amen.flac"]["category"] == "continuous_repetition"
+    assert "skipped" in res.stderr and "broken.wav" in res.stderr
+    for n in names:  # copied into its category folder, source untouched
+        assert (tmp_path / "sorted" / rows[n]["category"] / n).exists()
+        assert hashlib.sha256((src / n).read_bytes()).hexdigest() == digest[n]
+
+    # A second copy does not overwrite what is there; a move removes sources only when done.
+    res = run_cli("classify", str(src), "--move", str(tmp_path / "sorted"), "--quiet")
+    assert res.returncode == 0 and "exists" in res.stderr
+    assert all((src / n).exists() for n in names)
+    res = run_cli("classify", str(src), "--move", str(tmp_path / "moved"), "--quiet")
+    assert res.returncode == 0
+    assert not any((src / n).exists() for n in names)
+    assert all((tmp_path / "moved" / rows[n]["category"] / n).exists() for n in names)
+
+
+def test_classify_output_feeds_prepare(corpus, tmp_path):
+    """The CSV ``classify`` writes is one ``prepare --labels`` reads."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in ["bd_haus.flac", "loop_amen.flac", "elec_blip.flac"]:
+        (src / n).write_bytes((corpus / n).read_bytes())
+    assert run_cli("classify", str(src), "--out", str(tmp_path / "l.csv"), "--quiet").returncode == 0
+    res = run_cli(
+        "prepare", str(src), "--labels", str(tmp_path / "l.csv"), "--out", str(tmp_path / "ds"), "--quiet"
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "ds" / "stats.json").read_text())["n_files"] == 3
+
+
+def test_bad_arguments_get_one_clear_line(tmp_path):
+    res = run_cli("prepare", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert res.stderr.strip() == f"gesturegan prepare: {tmp_path / 'nowhere'}: no such file or folder"
+    res = run_cli("classify", str(tmp_path / "nowhere"))
+    assert res.returncode == 2 and "no such file" in res.stderr
+
+
+@pytest.mark.jack
+def test_doctor_sees_the_jack_server_and_its_midi(jack_server):
+    import os
+
+    env = dict(os.environ)
+    res = run_cli("doctor", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["audio"]["jack"]["running"] is True
+    assert report["audio"]["jack"]["server_name"] == jack_server.name
+    assert any(
+        d["host_api"] == "JACK Audio Connection Kit" and d["outputs"] >= 2 for d in report["audio"]["devices"]
+    )
+    jack_midi = next(a for a in report["midi"]["apis"] if a["api"].lower().startswith("jack"))
+    assert jack_midi["error"] is None
+    assert "CPUExecutionProvider" in report["onnxruntime"]["providers"]
+    text = run_cli("doctor", env=env).stdout
+    assert "JACK server" in text and "running" in text and "onnxruntime" in text
+
+
+def test_doctor_without_jack_says_what_to_do(tmp_path):
+    import os
+
+    env = dict(os.environ, JACK_DEFAULT_SERVER=f"gg-absent-{os.getpid()}")
+    res = run_cli("doctor", env=env)
+    assert res.returncode == 0
+    assert "not running" in res.stdout

@@ -1,0 +1,239 @@
+"""``prepare`` on the real corpus and on a user's messy folder."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gesturegan.training.audio import load_audio
+from gesturegan.training.prepare import PrepareConfig, PrepareError, prepare
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus_set(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "sonic"
+    res = prepare([corpus], out, labels_csv=corpus / "labels.csv", progress=False)
+    return res, out
+
+
+def test_corpus_counts_follow_labels(corpus, corpus_set):
+    res, out = corpus_set
+    with open(corpus / "labels.csv", newline="") as fh:
+        files_per_cat = Counter(r["category"] for r in csv.DictReader(fh))
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["categories"] == [
+        "trigger",
+        "trigger_continuous",
+        "continuous_variation",
+        "continuous_repetition",
+    ]
+    assert {c: k["files"] for c, k in stats["counts"].items()} == dict(files_per_cat)
+    assert res.skipped == []
+    # Long continuous sounds give several windows; one-shots give exactly one.
+    manifest = json.loads((out / "manifest.json").read_text())
+    per_source = Counter(r["source"] for r in manifest)
+    assert all(per_source[r["source"]] == 1 for r in manifest if r["category"] == "trigger")
+    assert max(per_source.values()) > 1
+
+
+def test_arrays_are_memory_mappable_and_consistent(corpus_set):
+    _, out = corpus_set
+    stats = json.loads((out / "stats.json").read_text())
+    audio = np.load(out / "audio.npy", mmap_mode="r")
+    labels = np.load(out / "labels.npy")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert isinstance(audio, np.memmap)
+    assert audio.shape == (stats["n_examples"], 1, 65536) and audio.dtype == np.float32
+    assert labels.shape == (audio.shape[0],)
+    for r in manifest:
+        assert stats["categories"][labels[r["index"]]] == r["category"]
+        assert set(r) >= {"source", "offset", "category", "gain_db", "split"}
+    peaks = np.abs(audio).max(axis=(1, 2))
+    assert (peaks <= 10 ** (-1 / 20) + 1e-4).all() and (peaks > 0.01).all()
+
+
+def test_split_is_by_source_file(corpus_set):
+    _, out = corpus_set
+    manifest = json.loads((out / "manifest.json").read_text())
+    splits: dict[str, set[str]] = {}
+    for r in manifest:
+        splits.setdefault(r["source"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits.values()), "a file's windows landed on both sides"
+    val_cats = {r["category"] for r in manifest if r["split"] == "val"}
+    assert len(val_cats) == 4  # every category is represented in validation
+
+
+def test_gain_restores_the_source_level(corpus, corpus_set):
+    """example == source[offset:offset+L] * 10**(gain/20), away from the fades."""
+    _, out = corpus_set
+    manifest = json.loads((out / "manifest.json").read_text())
+    audio = np.load(out / "audio.npy", mmap_mode="r")
+    rec = next(r for r in manifest if r["file"] == "drum_cymbal_open.flac")
+    src = load_audio(corpus / rec["file"], 44100, 1)[0]
+    seg = src[rec["offset"] : rec["offset"] + 65536]
+    ex = np.asarray(audio[rec["index"], 0, : seg.shape[0]])
+    middle = slice(1000, min(seg.shape[0], 65536) - 3000)
+    np.testing.assert_allclose(ex[middle], seg[middle] * 10 ** (rec["gain_db"] / 20), atol=2e-6)
+    stats = json.loads((out / "stats.json").read_text())
+    assert "trigger_continuous" in stats["loudness"]["per_category"]
+
+
+def test_rerun_reproduces_the_same_set(corpus, corpus_set, tmp_path):
+    res, out = corpus_set
+    again = prepare([corpus], tmp_path / "again", labels_csv=corpus / "labels.csv", progress=False, workers=1)
+    assert again.fingerprint == res.fingerprint
+    for name in ("manifest.json", "stats.json", "labels.npy", "audio.npy"):
+        assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_report_lists_counts_and_sheet(corpus_set):
+    _, out = corpus_set
+    report = (out / "report.md").read_text()
+    assert "| trigger | 78 |" in report
+    assert "spectrograms.png" in report
+    png = (out / "spectrograms.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+
+
+@pytest.fixture
+def messy_folder(corpus, tmp_path):
+    """A user's folder: category sub-folders, mixed formats/rates/channels, and bad files."""
+    src = tmp_path / "my sounds"
+    picks = {
+        "trigger": ["bd_haus.flac", "sn_dolf.flac", "elec_blip.flac"],
+        "continuous_repetition": ["loop_amen.flac", "ambi_drone.flac", "loop_garzul.flac"],
+    }
+    formats = [
+        ("wav", "WAV", "PCM_24", 48000),
+        ("ogg", "OGG", "VORBIS", 22050),
+        ("aiff", "AIFF", "PCM_16", 96000),
+    ]
+    import soxr
+
+    for cat, names in picks.items():
+        (src / cat).mkdir(parents=True)
+        for name, (ext, fmt, sub, rate) in zip(names, formats, strict=True):
+            data, r = sf.read(corpus / name, dtype="float32", always_2d=True)
+            sf.write(
+                src / cat / f"{Path(name).stem}.{ext}",
+                soxr.resample(data, r, rate),
+                rate,
+                format=fmt,
+                subtype=sub,
+            )
+    (src / "trigger" / "empty.wav").write_bytes(b"")
+    (src / "trigger" / "silence.wav").parent.mkdir(exist_ok=True)
+    sf.write(src / "trigger" / "silence.wav", np.zeros(44100, dtype=np.float32), 44100)
+    good = (src / "trigger" / "bd_haus.wav").read_bytes()
+    (src / "trigger" / "cut_off.wav").write_bytes(good[: len(good) // 2])
+    (src / "trigger" / "notes.txt").write_text("not audio, ignored")
+    (src / "unlabelled.wav").write_bytes(good)
+    return src
+
+
+def test_messy_folder_labels_by_subfolder_and_skips_bad_files(messy_folder, tmp_path):
+    before = _tree_digest(messy_folder)
+    res = prepare([messy_folder], tmp_path / "ds", progress=False)
+    assert _tree_digest(messy_folder) == before, "prepare modified the sources"
+    reasons = dict(res.skipped)
+    assert reasons["my sounds/trigger/empty.wav"].startswith("empty file")
+    assert reasons["my sounds/trigger/silence.wav"].startswith("silent")
+    assert reasons["my sounds/trigger/cut_off.wav"].startswith("truncated")
+    assert "no label" in reasons["my sounds/unlabelled.wav"]
+    assert res.counts["trigger"]["files"] == 3 and res.counts["continuous_repetition"]["files"] == 3
+    skipped = json.loads((tmp_path / "ds" / "skipped.json").read_text())
+    assert {s["file"] for s in skipped} == set(reasons)
+    assert "cut_off.wav" in (tmp_path / "ds" / "report.md").read_text()
+
+
+def test_stereo_kept_with_two_channels(messy_folder, tmp_path):
+    prepare([messy_folder], tmp_path / "st", PrepareConfig(channels=2, n_samples=32768), progress=False)
+    audio = np.load(tmp_path / "st" / "audio.npy", mmap_mode="r")
+    assert audio.shape[1:] == (2, 32768)
+    stereo = [i for i in range(audio.shape[0]) if not np.allclose(audio[i, 0], audio[i, 1])]
+    assert stereo, "every example came out dual mono"
+
+
+def test_auto_label_uses_the_classifier(messy_folder, tmp_path):
+    res = prepare([messy_folder], tmp_path / "auto", auto_label=True, progress=False)
+    manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text())
+    auto = [r for r in manifest if r["label_from"] == "auto"]
+    assert {r["file"] for r in auto} == {"unlabelled.wav"}
+    assert auto[0]["category"] == "trigger" and 0 < auto[0]["label_confidence"] <= 1
+    assert "my sounds/unlabelled.wav" not in dict(res.skipped)
+
+
+def test_free_text_categories_from_csv(messy_folder, tmp_path):
+    labels = tmp_path / "mine.csv"
+    labels.write_text("file,category\ntrigger/bd_haus.wav,thud\ncontinuous_repetition/loop_amen.wav,groove\n")
+    res = prepare([messy_folder], tmp_path / "free", labels_csv=labels, progress=False)
+    stats = json.loads((tmp_path / "free" / "stats.json").read_text())
+    assert stats["categories"] == ["groove", "thud"]
+    assert res.counts["thud"]["files"] == 1
+
+
+def test_existing_output_is_refused_unless_overwrite(messy_folder, tmp_path):
+    out = tmp_path / "ds"
+    first = prepare([messy_folder], out, progress=False)
+    with pytest.raises(PrepareError, match="--overwrite"):
+        prepare([messy_folder], out, progress=False)
+    again = prepare([messy_folder], out, overwrite=True, progress=False)
+    assert again.fingerprint == first.fingerprint
+    precious = tmp_path / "my-music"
+    precious.mkdir()
+    (precious / "song.txt").write_text("keep me")
+    with pytest.raises(PrepareError, match="not a gesturegan dataset"):
+        prepare([messy_folder], precious, overwrite=True, progress=False)
+    assert (precious / "song.txt").read_text() == "keep me"
+
+
+def test_nothing_usable_is_a_clear_error(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.wav").write_bytes(b"")
+    with pytest.raises(PrepareError, match="no labelled audio"):
+        prepare([tmp_path / "src"], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_prepare_and_kill_leaves_no_half_dataset(corpus, tmp_path):
+    """A ``prepare`` killed at any moment leaves nothing at --out; a rerun completes identically."""
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "gesturegan", "prepare", str(corpus), "--labels", str(corpus / "labels.csv")]
+    cmd += ["--out", str(out), "--quiet"]
+    for delay in (0.3, 1.2):
+        proc = subprocess.Popen(
+            cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if out.exists():  # it finished before the kill: then it must be whole
+            assert (out / "stats.json").exists() and (out / "report.md").exists()
+            break
+    done = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "examples in" in done.stdout
+    assert not list(tmp_path.glob(".ds.partial-*")), "a stale partial folder was left behind"
+    stats = json.loads((out / "stats.json").read_text())
+    ref = prepare([corpus], tmp_path / "ref", labels_csv=corpus / "labels.csv", progress=False)
+    assert stats["fingerprint"] == ref.fingerprint
