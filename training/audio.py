@@ -33,6 +33,27 @@ def is_audio_path(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
+def find_audio_files(srcs: list[Path]) -> list[tuple[Path, Path, str]]:
+    """``(path, root, relative path)`` for every audio file under ``srcs``.
+
+    A folder is walked recursively (sorted, so runs are reproducible); a file stands for
+    itself with its parent as root. A file reached twice (symlinks, overlapping SRCs) is
+    listed once. Raises :class:`FileNotFoundError` for a SRC that does not exist.
+    """
+    out: list[tuple[Path, Path, str]] = []
+    seen: set[Path] = set()
+    for src in map(Path, srcs):
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: no such file or folder")
+        root = src if src.is_dir() else src.parent
+        files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
+        for p in files:
+            if is_audio_path(p) and p.resolve() not in seen:
+                seen.add(p.resolve())
+                out.append((p, root, p.relative_to(root).as_posix()))
+    return out
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a whole file as float32 ``[C, T]`` and its sample rate.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gesturegan.training.audio import is_audio_path
+from gesturegan.training.audio import find_audio_files
 from gesturegan.training.classifier import GestureClassifier, default_classifier, file_features
 
 
@@ -30,27 +30,12 @@ class Classified:
     reason: str | None = None  # why it could not be classified
 
 
-def collect_files(srcs: list[Path]) -> list[tuple[Path, str]]:
-    """``(path, path relative to its SRC)`` for every audio file under ``srcs``, sorted, no duplicates."""
-    out, seen = [], set()
-    for src in srcs:
-        if not src.exists():
-            raise FileNotFoundError(f"{src}: no such file or folder")
-        root = src if src.is_dir() else src.parent
-        files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
-        for p in files:
-            if is_audio_path(p) and p.resolve() not in seen:
-                seen.add(p.resolve())
-                out.append((p, p.relative_to(root).as_posix()))
-    return out
-
-
 def classify_files(
     srcs: list[Path], classifier: GestureClassifier | None = None, progress: bool = True
 ) -> list[Classified]:
     """Classify every audio file under ``srcs`` (bad files come back with a ``reason``)."""
     classifier = classifier or default_classifier()
-    files = collect_files(srcs)
+    files = [(p, rel) for p, _, rel in find_audio_files(srcs)]
     feats = file_features([p for p, _ in files], progress=progress)
     good = [i for i, (x, _) in enumerate(feats) if x is not None]
     names, conf = ([], np.zeros(0))

@@ -30,7 +30,7 @@ import numpy as np
 
 from gesturegan import __version__
 from gesturegan.files import write_json_atomic
-from gesturegan.training.audio import AudioFileError, is_audio_path, load_audio
+from gesturegan.training.audio import AudioFileError, find_audio_files, load_audio
 from gesturegan.training.classifier import GESTURE_CATEGORIES
 
 DATASET_FORMAT = 1
@@ -132,31 +132,22 @@ def find_sources(
     """
     sources: list[Source] = []
     skipped: list[tuple[str, str]] = []
-    seen: set[Path] = set()
-    for src in srcs:
-        if not src.exists():
-            raise PrepareError(f"{src}: no such file or folder")
-        root = src if src.is_dir() else src.parent
-        files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
-        for p in files:
-            if not is_audio_path(p):
-                continue
-            real = p.resolve()
-            if real in seen:
-                continue
-            seen.add(real)
-            rel = p.relative_to(root).as_posix()
-            key = f"{root.name}/{rel}"
-            parts = Path(rel).parts
-            if labels is not None and rel in labels:
-                sources.append(Source(p, key, rel, labels[rel], "csv"))
-            elif labels is None and len(parts) > 1 and src.is_dir():
-                sources.append(Source(p, key, rel, parts[0], "folder"))
-            elif auto_label:
-                sources.append(Source(p, key, rel, None, "auto"))
-            else:
-                why = "not in the --labels CSV" if labels is not None else "no category sub-folder"
-                skipped.append((key, f"no label ({why}; or pass --auto-label)"))
+    try:
+        found = find_audio_files(srcs)
+    except FileNotFoundError as exc:
+        raise PrepareError(str(exc)) from exc
+    for p, root, rel in found:
+        key = f"{root.name}/{rel}"
+        parts = Path(rel).parts
+        if labels is not None and rel in labels:
+            sources.append(Source(p, key, rel, labels[rel], "csv"))
+        elif labels is None and len(parts) > 1:
+            sources.append(Source(p, key, rel, parts[0], "folder"))
+        elif auto_label:
+            sources.append(Source(p, key, rel, None, "auto"))
+        else:
+            why = "not in the --labels CSV" if labels is not None else "no category sub-folder"
+            skipped.append((key, f"no label ({why}; or pass --auto-label)"))
     return sources, skipped
 
 
