@@ -1,0 +1,139 @@
+"""The invertible spectral representation: exact round trips, torch parity, ONNX export."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+
+from gesturegan.training.representation import (  # noqa: E402
+    ISTFT,
+    STFT,
+    MagPhase,
+    STFTConfig,
+    to_mag_phase,
+)
+
+CONFIGS = [STFTConfig(1024, 256), STFTConfig(512, 128), STFTConfig(2048, 512)]
+
+
+def _torch_stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
+    return torch.stft(
+        x,
+        cfg.n_fft,
+        cfg.hop,
+        window=torch.hann_window(cfg.n_fft),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
+
+
+def test_round_trip_of_every_corpus_file_beats_40_db(corpus, record_property):
+    """waveform -> (log |S|, angle S) -> exp/cos/sin -> iSTFT, on every file, stereo kept."""
+    cfg = STFTConfig()
+    stft, head = STFT(cfg), ISTFT(cfg)
+    snrs = {}
+    for path in sorted(corpus.glob("*.flac")):
+        data, _ = sf.read(path, dtype="float32", always_2d=True)
+        x = torch.from_numpy(np.ascontiguousarray(data.T))[None]
+        log_mag, phase = to_mag_phase(x, stft)
+        mag = torch.exp(log_mag)
+        y = head(mag * torch.cos(phase), mag * torch.sin(phase), x.shape[-1])
+        snrs[path.name] = 10 * np.log10(float((x**2).sum() / ((x - y) ** 2).sum()))
+    values = np.array(list(snrs.values()))
+    record_property("snr_db_min", float(values.min()))
+    record_property("snr_db_median", float(np.median(values)))
+    assert len(snrs) == 165
+    worst = min(snrs, key=snrs.get)
+    assert values.min() >= 40.0, f"{worst}: {snrs[worst]:.1f} dB"
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.n_fft}-{c.hop}")
+def test_stft_equals_torch_stft(cfg):
+    x = torch.randn(3, 2, 12345)
+    real, imag = STFT(cfg)(x)
+    ref = _torch_stft(x.reshape(6, -1), cfg).reshape(3, 2, cfg.bins, -1)
+    assert real.shape == ref.shape == (3, 2, cfg.bins, cfg.frames(12345))
+    scale = ref.abs().max()
+    assert float((real - ref.real).abs().max() / scale) < 1e-5
+    assert float((imag - ref.imag).abs().max() / scale) < 1e-5
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.n_fft}-{c.hop}")
+@pytest.mark.parametrize("trim", [None, 77])
+def test_istft_equals_torch_istft_within_1e4(cfg, trim):
+    """On arbitrary spectra (not only ones that came from audio), full or cut length."""
+    g = torch.Generator().manual_seed(0)
+    frames = 160
+    length = None if trim is None else (frames - 1) * cfg.hop - trim
+    real = torch.randn(2, 1, cfg.bins, frames, generator=g)
+    imag = torch.randn(2, 1, cfg.bins, frames, generator=g)
+    imag[..., 0, :] = 0  # DC and Nyquist of a real signal have no imaginary part
+    imag[..., -1, :] = 0
+    ours = ISTFT(cfg)(real, imag, length)
+    ref = torch.istft(
+        torch.complex(real, imag)[:, 0],
+        cfg.n_fft,
+        cfg.hop,
+        window=torch.hann_window(cfg.n_fft),
+        center=True,
+        length=length,
+    )
+    assert ours.shape[-1] == ref.shape[-1]
+    assert float((ours[:, 0] - ref).abs().max()) < 1e-4
+
+
+def test_mag_phase_head_exports_to_onnx_with_dynamic_batch():
+    import onnxruntime as ort
+
+    cfg, n_samples = STFTConfig(), 65536
+    head = MagPhase(cfg, n_samples).eval()
+    frames = cfg.frames(n_samples)
+    log_mag = torch.randn(2, 1, cfg.bins, frames) - 3
+    phase = torch.rand(2, 1, cfg.bins, frames) * 2 * np.pi
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            head,
+            (log_mag, phase),
+            buf,
+            dynamo=False,
+            opset_version=17,
+            input_names=["log_mag", "phase"],
+            output_names=["audio"],
+            dynamic_axes={"log_mag": {0: "batch"}, "phase": {0: "batch"}, "audio": {0: "batch"}},
+        )
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        m = torch.randn(batch, 1, cfg.bins, frames) - 3
+        p = torch.rand(batch, 1, cfg.bins, frames) * 2 * np.pi
+        (audio,) = session.run(None, {"log_mag": m.numpy(), "phase": p.numpy()})
+        assert audio.shape == (batch, 1, n_samples)
+        np.testing.assert_allclose(audio, head(m, p).numpy(), atol=1e-5)
+
+
+def test_asking_more_samples_than_the_frames_cover_is_refused():
+    cfg = STFTConfig(512, 128)
+    spec = torch.zeros(1, 1, cfg.bins, 10)
+    with pytest.raises(ValueError, match="cover"):
+        ISTFT(cfg)(spec, spec, 9 * 128 + 256 + 1)
+
+
+def test_head_never_overflows():
+    cfg = STFTConfig(512, 128)
+    head = MagPhase(cfg, 8192)
+    wild = torch.full((1, 1, cfg.bins, cfg.frames(8192)), 1e4)
+    assert torch.isfinite(head(wild, torch.zeros_like(wild))).all()
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(1000, 250), (1024, 1024), (8, 2)])
+def test_bad_configs_are_refused(n_fft, hop):
+    with pytest.raises(ValueError):
+        STFTConfig(n_fft, hop)

@@ -1,0 +1,146 @@
+"""The spectral representation every generator speaks, and its one-pass inverse.
+
+Generators predict, per STFT frame and bin, a log-magnitude ``m`` and a phase ``p``
+(Vocos-style); audio is ``iSTFT(exp(m) * (cos p + i sin p))``. Both transforms are fixed
+convolutions with DFT bases (``Conv1d`` analysis, ``ConvTranspose1d`` synthesis, then
+division by the summed squared window), so the whole path exports to ONNX and runs in
+onnxruntime; ``torch.stft``/``torch.istft`` do not export. No Griffin-Lim anywhere here.
+
+Shapes: audio ``[B, C, T]``; spectra ``[B, C, F, N]`` with ``F = n_fft // 2 + 1`` bins and
+``N = T // hop + 1`` frames (``center=True``: reflect padding of ``n_fft // 2``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: Floor under magnitudes before the log: -140 dB, far below 24-bit audio's noise floor.
+LOG_FLOOR = 1e-7
+
+
+@dataclass(frozen=True)
+class STFTConfig:
+    """The transform's constants; stored with every run and in every exported model."""
+
+    n_fft: int = 1024
+    hop: int = 256
+    window: str = "hann"
+
+    def __post_init__(self) -> None:
+        if self.n_fft < 16 or self.n_fft & (self.n_fft - 1):
+            raise ValueError(f"n_fft must be a power of two >= 16, not {self.n_fft}")
+        if not 0 < self.hop <= self.n_fft // 2:
+            raise ValueError(f"hop must be in 1..n_fft/2 for overlap-add, not {self.hop}")
+        if self.window != "hann":
+            raise ValueError(f"only the hann window is supported, not {self.window!r}")
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def frames(self, n_samples: int) -> int:
+        """Frames of a ``center=True`` STFT of ``n_samples`` samples."""
+        return n_samples // self.hop + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _window(cfg: STFTConfig) -> torch.Tensor:
+    return torch.hann_window(cfg.n_fft, periodic=True, dtype=torch.float64)
+
+
+def _dft_basis(cfg: STFTConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windowed cosine and sine bases ``[F, n_fft]`` in float64."""
+    n = torch.arange(cfg.n_fft, dtype=torch.float64)
+    k = torch.arange(cfg.bins, dtype=torch.float64)
+    angle = 2 * math.pi * k[:, None] * n[None, :] / cfg.n_fft
+    return torch.cos(angle), torch.sin(angle)
+
+
+class STFT(nn.Module):
+    """Waveform ``[B, C, T]`` to complex spectrum as ``(real, imag)``, each ``[B, C, F, N]``.
+
+    Equal to ``torch.stft(x, n_fft, hop, window=hann, center=True, pad_mode="reflect",
+    onesided=True)`` but written as one strided ``Conv1d`` so it exports to ONNX.
+    """
+
+    def __init__(self, cfg: STFTConfig):
+        super().__init__()
+        self.cfg = cfg
+        cos, sin = _dft_basis(cfg)
+        w = _window(cfg)
+        basis = torch.cat([cos * w, -sin * w])[:, None, :]  # [2F, 1, n_fft]
+        self.register_buffer("basis", basis.float(), persistent=False)
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c, t = audio.shape
+        pad = self.cfg.n_fft // 2
+        x = F.pad(audio.reshape(b * c, 1, t), (pad, pad), mode="reflect")
+        spec = F.conv1d(x, self.basis, stride=self.cfg.hop)  # [B*C, 2F, N]
+        spec = spec.reshape(b, c, 2, self.cfg.bins, spec.shape[-1])
+        return spec[:, :, 0], spec[:, :, 1]
+
+
+class ISTFT(nn.Module):
+    """Complex spectrum ``(real, imag)`` ``[B, C, F, N]`` to waveform ``[B, C, T]``.
+
+    Inverse DFT and synthesis window as one ``ConvTranspose1d``, overlap-added, divided by
+    the summed squared window (as ``torch.istft`` does), trimmed by ``n_fft // 2`` at both
+    ends. ``length`` fixes ``T`` (default ``(N - 1) * hop``, at most ``(N - 1) * hop + n_fft // 2``).
+    """
+
+    def __init__(self, cfg: STFTConfig):
+        super().__init__()
+        self.cfg = cfg
+        cos, sin = _dft_basis(cfg)
+        w = _window(cfg)
+        # One-sided spectrum: DC and Nyquist count once, every other bin twice.
+        scale = torch.full((cfg.bins, 1), 2.0, dtype=torch.float64)
+        scale[0] = scale[-1] = 1.0
+        scale = scale / cfg.n_fft
+        basis = torch.cat([cos * scale * w, -sin * scale * w])[:, None, :]  # [2F, 1, n_fft]
+        self.register_buffer("basis", basis.float(), persistent=False)
+        self.register_buffer("window_sq", (w**2).float()[None, None, :], persistent=False)
+
+    def forward(self, real: torch.Tensor, imag: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        b, c, f, n = real.shape
+        spec = torch.cat([real, imag], dim=2).reshape(b * c, 2 * f, n)
+        y = F.conv_transpose1d(spec, self.basis, stride=self.cfg.hop)  # [B*C, 1, (N-1)*hop + n_fft]
+        ones = torch.ones(1, 1, n, dtype=real.dtype, device=real.device)
+        envelope = F.conv_transpose1d(ones, self.window_sq, stride=self.cfg.hop)
+        pad = self.cfg.n_fft // 2
+        length = (n - 1) * self.cfg.hop if length is None else length
+        # The last frame reaches n_fft/2 past its centre; beyond that no frame holds the signal.
+        if length > (n - 1) * self.cfg.hop + pad:
+            raise ValueError(f"{n} frames cover {(n - 1) * self.cfg.hop + pad} samples, not {length}")
+        y = y[..., pad : pad + length] / envelope[..., pad : pad + length].clamp_min(1e-11)
+        return y.reshape(b, c, -1)
+
+
+class MagPhase(nn.Module):
+    """The generators' output head: log-magnitude and phase ``[B, C, F, N]`` to audio ``[B, C, T]``.
+
+    ``exp`` is clamped so a wild logit cannot overflow to inf on the live path.
+    """
+
+    def __init__(self, cfg: STFTConfig, n_samples: int, max_log_mag: float = 11.0):
+        super().__init__()
+        self.cfg, self.n_samples, self.max_log_mag = cfg, n_samples, max_log_mag
+        self.istft = ISTFT(cfg)
+
+    def forward(self, log_mag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
+        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), self.n_samples)
+
+
+def to_mag_phase(audio: torch.Tensor, stft: STFT) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training targets: ``(log |S|, angle S)`` of audio ``[B, C, T]``, each ``[B, C, F, N]``."""
+    real, imag = stft(audio)
+    mag = torch.sqrt(real**2 + imag**2).clamp_min(LOG_FLOOR)
+    return torch.log(mag), torch.atan2(imag, real)
