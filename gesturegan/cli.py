@@ -32,8 +32,14 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan prepare ~/sounds --out data/mine",
     )
-    p.add_argument("src", nargs="+", type=Path, help="folders (or files) of audio: wav, flac, ogg, aiff, mp3")
-    p.add_argument("--out", type=Path, required=True, help="dataset folder to create")
+    p.add_argument(
+        "src",
+        metavar="SRC",
+        nargs="+",
+        type=Path,
+        help="folders (or files) of audio: wav, flac, ogg, aiff, mp3",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder to create")
     p.add_argument(
         "--labels", type=Path, metavar="CSV", help="CSV with header file,category (paths relative to SRC)"
     )
@@ -41,10 +47,16 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "--auto-label", action="store_true", help="label files that have no label with the classifier"
     )
     p.add_argument(
-        "--categories", help="comma-separated category order (default: the four gesture categories)"
+        "--categories",
+        metavar="A,B,...",
+        help="comma-separated category order (default: the four gesture categories)",
     )
-    p.add_argument("--sample-rate", type=int, default=44100, help="target rate in Hz (default 44100)")
-    p.add_argument("--length", type=int, default=65536, help="samples per example (default 65536, 1.49 s)")
+    p.add_argument(
+        "--sample-rate", metavar="HZ", type=int, default=44100, help="target rate in Hz (default 44100)"
+    )
+    p.add_argument(
+        "--length", metavar="N", type=int, default=65536, help="samples per example (default 65536, 1.49 s)"
+    )
     p.add_argument(
         "--channels", type=int, default=1, choices=(1, 2), help="1 = mono (default), 2 = keep stereo"
     )
@@ -56,14 +68,30 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "auto (default): onset for trigger categories, several for continuous ones",
     )
     p.add_argument(
-        "--max-windows", type=int, default=8, help="windows from one long sound at most (default 8)"
+        "--max-windows",
+        metavar="N",
+        type=int,
+        default=8,
+        help="windows from one long sound at most (default 8)",
     )
     p.add_argument(
-        "--val-fraction", type=float, default=0.1, help="share of source files held out (default 0.1)"
+        "--val-fraction",
+        metavar="F",
+        type=float,
+        default=0.1,
+        help="share of source files held out (default 0.1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/validation split (default 0)")
-    p.add_argument("--target-rms-db", type=float, default=-20.0, help="loudness examples are brought to")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of the train/validation split (default 0)"
+    )
+    p.add_argument(
+        "--target-rms-db",
+        metavar="DB",
+        type=float,
+        default=-20.0,
+        help="loudness examples are brought to (default -20)",
+    )
+    p.add_argument("--workers", metavar="N", type=int, default=None, help="processes (default: every core)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_prepare)
@@ -123,7 +151,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan classify ~/sounds --out labels.csv --copy ~/sorted",
     )
-    p.add_argument("src", nargs="+", type=Path, help="folders (or files) of audio")
+    p.add_argument("src", metavar="SRC", nargs="+", type=Path, help="folders (or files) of audio")
     p.add_argument("--out", type=Path, metavar="CSV", help="write the CSV here (default: print it)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--copy", type=Path, metavar="DIR", help="copy files into DIR/<category>/")
@@ -131,7 +159,10 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
         "--move", type=Path, metavar="DIR", help="move files into DIR/<category>/ (sources removed)"
     )
     p.add_argument(
-        "--classifier", type=Path, help="a classifier JSON from gesturegan.training.fit_classifier"
+        "--classifier",
+        metavar="FILE",
+        type=Path,
+        help="a classifier JSON from gesturegan.training.fit_classifier",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_classify)
