@@ -9,9 +9,7 @@ standardised feature vector) for Fréchet distances between real and generated s
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 from gesturegan.files import write_json_atomic
 from gesturegan.training.audio import AudioFileError, read_audio
 from gesturegan.training.features import FEATURE_NAMES, features_from_audio
+from gesturegan.training.workers import map_files
 
 #: The four gesture categories of DESIGN.md, in their canonical (``cond``) order.
 GESTURE_CATEGORIES: tuple[str, ...] = (
@@ -177,21 +176,4 @@ def file_features(
     paths: Sequence[str | Path], workers: int | None = None, progress: bool = False
 ) -> list[tuple[np.ndarray | None, str | None]]:
     """``(features [F], None)`` or ``(None, reason)`` for each path, in order; uses every core."""
-    paths = [str(p) for p in paths]
-    workers = workers or os.cpu_count() or 1
-    results: Iterable
-    if workers > 1 and len(paths) > 8:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        results = pool.map(_file_features, paths, chunksize=max(1, len(paths) // (workers * 8)))
-    else:
-        pool = None
-        results = map(_file_features, paths)
-    if progress:
-        from tqdm import tqdm
-
-        results = tqdm(results, total=len(paths), unit="file", desc="features")
-    try:
-        return list(results)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    return map_files(_file_features, [str(p) for p in paths], workers, "features" if progress else None)

@@ -7,7 +7,7 @@ The dataset folder (format 1) holds:
 - ``manifest.json``  one record per example: source file, offset, category, gain, split
 - ``stats.json``     rate, length, channels, categories, counts, every loudness constant, the config
 - ``report.md``      counts per category, the spectrogram sheet, every skipped file with its reason
-- ``spectrograms.png``
+- ``spectrograms.png``  (when matplotlib is installed: the ``train`` extra)
 
 Nothing is written at the target until the whole set is ready: it is built in a
 temporary sibling folder and renamed into place, so a killed run leaves no half dataset
@@ -22,7 +22,6 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from gesturegan import __version__
 from gesturegan.files import write_json_atomic
 from gesturegan.training.audio import AudioFileError, find_audio_files, load_audio
 from gesturegan.training.classifier import GESTURE_CATEGORIES
+from gesturegan.training.workers import map_files
 
 DATASET_FORMAT = 1
 ONSET_CATEGORIES = frozenset({"trigger", "trigger_continuous"})
@@ -96,7 +96,6 @@ class Cut:
     gains_db: list[float] = field(default_factory=list)
     rms_db: list[float] = field(default_factory=list)
     mode: str = ""
-    duration: float = 0.0
     features: np.ndarray | None = None  # for --auto-label
     reason: str | None = None  # set when the file is skipped
 
@@ -177,7 +176,6 @@ def cut_file(source: Source, cfg: PrepareConfig, want_features: bool) -> Cut:
         cut.reason = str(exc)
         return cut
     sr, length = cfg.sample_rate, cfg.n_samples
-    cut.duration = audio.shape[1] / sr
     peak = float(np.abs(audio).max())
     if peak <= 10 ** (cfg.silence_db / 20):
         cut.reason = f"silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS, floor {cfg.silence_db:.0f})"
@@ -311,8 +309,10 @@ def prepare(
         ):
             raise PrepareError(f"--out {out} is inside the source {s}; choose a folder outside the sources")
 
-    for stale in out.parent.glob(f".{out.name}.partial-*") if out.parent.exists() else []:
-        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    # Left by a run killed while building (.partial-*) or while swapping an old dataset out (.old-*).
+    for pattern in (f".{out.name}.partial-*", f".{out.name}.old-*"):
+        for stale in out.parent.glob(pattern) if out.parent.exists() else []:
+            shutil.rmtree(stale, ignore_errors=True)
     labels = read_label_csv(labels_csv) if labels_csv else None
     sources, skipped = find_sources(srcs, labels, auto_label)
     if not sources:
@@ -322,22 +322,7 @@ def prepare(
         )
 
     jobs = [(s, cfg, s.category is None) for s in sources]
-    workers = workers or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 4 else None
-    results = (
-        pool.map(_cut_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
-        if pool
-        else map(_cut_job, jobs)
-    )
-    if progress:
-        from tqdm import tqdm
-
-        results = tqdm(results, total=len(jobs), unit="file", desc="prepare")
-    try:
-        cuts = list(results)
-    finally:
-        if pool:
-            pool.shutdown()
+    cuts = map_files(_cut_job, jobs, workers, "prepare" if progress else None)
 
     # Labels for --auto-label files come from the shipped classifier, in the main process.
     auto = [(i, c) for i, c in enumerate(cuts) if c.reason is None and sources[i].category is None]
@@ -487,9 +472,20 @@ def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats) -> None:
         idx = [first[i] for i in np.linspace(0, len(first) - 1, min(8, len(first))).round().astype(int)]
         rows[c] = [np.asarray(audio[i]) for i in idx]
         captions[c] = [Path(manifest[i]["file"]).stem[:22] for i in idx]
-    spectrogram_sheet(
-        rows, cfg.sample_rate, tmp / "spectrograms.png", "dataset examples per category", captions=captions
-    )
+    import importlib.util
+
+    # The picture needs matplotlib (the `train` extra); the dataset itself does not.
+    if importlib.util.find_spec("matplotlib") is not None:
+        spectrogram_sheet(
+            rows,
+            cfg.sample_rate,
+            tmp / "spectrograms.png",
+            "dataset examples per category",
+            captions=captions,
+        )
+        picture = "![spectrograms per category](spectrograms.png)"
+    else:
+        picture = "No spectrogram sheet: matplotlib is not installed (`pip install 'gesturegan[train]'`)."
     lines = [
         "# Dataset report",
         "",
@@ -510,7 +506,7 @@ def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats) -> None:
         f"Cutting: {modes.get('onset', 0)} files onset-aligned (one window), {modes.get('all', 0)} cut into "
         f"several windows (at most {cfg.max_windows}, hop {cfg.window_hop:g} of the length).",
         "",
-        "![spectrograms per category](spectrograms.png)",
+        picture,
         "",
         f"## Skipped files ({len(skipped)})",
         "",
