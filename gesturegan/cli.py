@@ -202,6 +202,86 @@ def _run_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- train ---------------------------------------------------------------------------------
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a category-conditioned generator (gan, vae, specgan, wavegan)",
+        description=(
+            "Train a generator on a dataset made by `gesturegan prepare`. The run folder gets "
+            "config.toml, stats.json, checkpoints/ (last K and best.pt), previews/ (spectrogram "
+            "sheets, WAVs, progress.gif), tensorboard/ and log.jsonl. Ctrl-C or SIGTERM writes a "
+            "checkpoint before stopping; --resume continues exactly where it stopped. Several GPUs: "
+            "torchrun --nproc_per_node N -m gesturegan train ..."
+        ),
+        epilog=(
+            "Examples: gesturegan train data/mine --model gan --out runs/mine\n"
+            "          gesturegan train data/mine --model gan --out runs/mine --resume --max-steps 40000\n"
+            "Watch it: tensorboard --logdir runs/mine/tensorboard"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", metavar="DATA", type=Path, help="dataset folder made by `gesturegan prepare`")
+    p.add_argument(
+        "--model",
+        required=True,
+        choices=("gan", "vae", "specgan", "wavegan"),
+        help="gan: the main model; vae: conditional VAE with an encoder; specgan, wavegan: baselines",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created)")
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="TOML overriding the family's defaults, or a shipped name: tiny (seconds on a CPU), cpu",
+    )
+    p.add_argument("--max-steps", type=int, metavar="N", help="stop after N generator updates")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
+    p.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if torch sees a GPU"
+    )
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    try:
+        import torch
+    except ImportError as e:
+        raise CommandError(
+            'training needs the train extra: pip install torch==2.13.0 && pip install -e ".[train]"'
+        ) from e
+    from gesturegan.training.config import ConfigError
+    from gesturegan.training.data import DatasetError
+    from gesturegan.training.loop import TrainingError, train
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CommandError(f"--threads must be at least 1, not {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        result = train(
+            args.data,
+            args.model,
+            args.out,
+            config=args.config,
+            max_steps=args.max_steps,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.quiet,
+            log=lambda msg: print(msg, file=sys.stderr),
+        )
+    except (ConfigError, DatasetError, TrainingError) as e:
+        raise CommandError(str(e)) from e
+    how = "stopped early" if result.stopped_early else "finished"
+    print(
+        f"{how} at step {result.step} ({result.steps_per_s:.2f} steps/s); best score {result.best_score:.3f}; "
+        f"run in {result.run}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # -- doctor --------------------------------------------------------------------------------
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -225,7 +305,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "train": ("train a category-conditioned generator (gan, vae, specgan, wavegan)", "issue 3"),
     "evaluate": ("quality metrics and a report for a run or an ONNX model", "issue 3"),
     "export": ("freeze a run into one self-describing ONNX file", "issue 4"),
     "inspect": ("print the contract of an ONNX model", "issue 4"),
@@ -268,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_prepare(sub)
     _add_classify(sub)
+    _add_train(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

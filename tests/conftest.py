@@ -73,8 +73,21 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             # --sync: the server waits for every client before the cycle ends, so a client
             # delayed by a busy CI machine makes the cycle late instead of losing its
             # output (jack2's default asynchronous mode would play the stale buffer).
-            [jackd, "--no-realtime", "--sync", "--timeout", "5000", "-n", name]
-            + ["-d", "dummy", "-r", str(SAMPLE_RATE), "-p", str(BLOCK)],
+            [
+                jackd,
+                "--no-realtime",
+                "--sync",
+                "--timeout",
+                "5000",
+                "-n",
+                name,
+                "-d",
+                "dummy",
+                "-r",
+                str(SAMPLE_RATE),
+                "-p",
+                str(BLOCK),
+            ],
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,237 @@
+"""Training configuration: TOML files validated into dataclasses.
+
+A config has two tables, ``[model]`` and ``[train]``. Every key has a default that suits
+the model family (``defaults_for``); a TOML file only overrides what it names. Unknown keys
+and wrong types are refused with a message naming the file, table and key, so a typo never
+silently trains the wrong thing. The resolved config is written beside every run and into
+every checkpoint (``to_toml``), so export and evaluation need nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import tomllib
+
+FAMILIES = ("gan", "vae", "specgan", "wavegan")
+PRECISIONS = ("fp32", "bf16")
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture knobs. Which ones a family reads is listed in docs/commands/train.md."""
+
+    latent_dim: int = 128
+    width: int = 256  # generator channels at the lowest resolution
+    blocks: int = 4  # full-resolution residual blocks (gan, vae)
+    style_dim: int = 256  # width of the z+category style vector (gan, vae)
+    n_fft: int = 1024  # STFT of the generator's output representation
+    hop: int = 256
+    d_width: int = 32  # discriminator / encoder base channels
+    d_resolutions: tuple[int, ...] = (512, 2048)  # STFT sizes the gan discriminator looks at
+    griffin_lim_iters: int = 32  # specgan only: iterations unrolled inside the graph
+    phase_shuffle: int = 2  # wavegan only
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, regularisation and bookkeeping."""
+
+    batch_size: int = 16
+    max_steps: int = 20000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.99
+    n_critic: int = 1  # discriminator updates per generator update
+    r1_gamma: float = 1.0  # gan: R1 penalty on real data ...
+    r1_every: int = 4  # ... applied lazily every N steps
+    gp_weight: float = 10.0  # specgan, wavegan: WGAN gradient penalty
+    aux_weight: float = 1.0  # specgan, wavegan: auxiliary classifier loss
+    diffaug: bool = True  # gan: differentiable augmentation of D's input
+    kl_weight: float = 0.01  # vae: weight of the KL term after warm-up
+    kl_warmup: int = 2000  # vae: steps over which the KL weight ramps up
+    ema_decay: float = 0.999
+    balanced: bool = True  # draw categories uniformly, not by their share of the data
+    precision: str = "fp32"
+    seed: int = 0
+    log_every: int = 10
+    preview_every: int = 500
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    preview_per_category: int = 4
+    eval_per_category: int = 16  # generated gestures per category for the checkpoint's score
+
+
+@dataclass(frozen=True)
+class Config:
+    family: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"]["d_resolutions"] = list(self.model.d_resolutions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "checkpoint") -> Config:
+        base = defaults_for(d.get("family", ""))
+        return _overlay(base, d, source)
+
+
+def defaults_for(family: str) -> Config:
+    """The defaults of one family: the baselines keep their papers' optimiser settings."""
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    cfg = Config(family)
+    if family in ("specgan", "wavegan"):
+        # WGAN-GP as in Donahue et al. 2019: Adam(1e-4, 0.5, 0.9), five critic steps.
+        train = replace(cfg.train, lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, n_critic=5)
+        model = replace(cfg.model, latent_dim=100, width=512, n_fft=512, hop=256, d_width=32)
+        cfg = replace(cfg, model=model, train=train)
+    elif family == "vae":
+        cfg = replace(cfg, train=replace(cfg.train, lr_g=5e-4, beta1=0.9, beta2=0.999))
+    return cfg
+
+
+def _coerce(value: object, default: object, where: str) -> object:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif (
+        isinstance(default, tuple)
+        and isinstance(value, list | tuple)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return tuple(value)
+    raise ConfigError(f"{where} must be {type(default).__name__}, not {value!r}")
+
+
+def _overlay_table(obj, table: dict, where: str):
+    known = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    changes = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(known))}")
+        changes[key] = _coerce(value, known[key], f"{where}.{key}")
+    return replace(obj, **changes)
+
+
+def _overlay(cfg: Config, data: dict, source: str) -> Config:
+    for key in data:
+        if key not in ("family", "model", "train"):
+            raise ConfigError(f"unknown table {key!r} in {source}; a config has [model] and [train]")
+    cfg = replace(
+        cfg,
+        model=_overlay_table(cfg.model, data.get("model", {}), f"[model] of {source}"),
+        train=_overlay_table(cfg.train, data.get("train", {}), f"[train] of {source}"),
+    )
+    validate(cfg)
+    return cfg
+
+
+def resolve_path(name: str | Path) -> Path:
+    """A TOML path, or the name of a config shipped with the package (``tiny``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = CONFIG_DIR / f"{name}.toml"
+    if shipped.exists():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+    raise ConfigError(f"config {str(name)!r} is neither a file nor a shipped config ({names})")
+
+
+def load_config(family: str, path: str | Path | None = None) -> Config:
+    """Defaults of ``family`` overlaid with the TOML file ``path`` (if any), validated."""
+    cfg = defaults_for(family)
+    if path is None:
+        validate(cfg)
+        return cfg
+    path = resolve_path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    if data.get("family", family) != family:
+        raise ConfigError(f"{path} is for family {data['family']!r}, not {family!r}")
+    data.pop("family", None)
+    return _overlay(cfg, data, str(path))
+
+
+def validate(cfg: Config) -> None:
+    m, t = cfg.model, cfg.train
+    positive = {
+        "model.latent_dim": m.latent_dim,
+        "model.width": m.width,
+        "model.style_dim": m.style_dim,
+        "model.d_width": m.d_width,
+        "train.batch_size": t.batch_size,
+        "train.max_steps": t.max_steps,
+        "train.n_critic": t.n_critic,
+        "train.r1_every": t.r1_every,
+        "train.log_every": t.log_every,
+        "train.preview_every": t.preview_every,
+        "train.checkpoint_every": t.checkpoint_every,
+        "train.keep_last": t.keep_last,
+        "train.preview_per_category": t.preview_per_category,
+        "train.eval_per_category": t.eval_per_category,
+    }
+    for name, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, not {value}")
+    if m.blocks < 0:
+        raise ConfigError(f"model.blocks must be >= 0, not {m.blocks}")
+    for name, n in [("model.n_fft", m.n_fft)] + [("model.d_resolutions", r) for r in m.d_resolutions]:
+        if n < 16 or n & (n - 1):
+            raise ConfigError(f"{name} must hold powers of two >= 16, not {n}")
+    if not 0 < m.hop <= m.n_fft // 2:
+        raise ConfigError(f"model.hop must be in 1..n_fft/2, not {m.hop}")
+    if t.precision not in PRECISIONS:
+        raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not {t.precision!r}")
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise ConfigError(f"train.ema_decay must be in [0, 1), not {t.ema_decay}")
+    for name, lr in (("train.lr_g", t.lr_g), ("train.lr_d", t.lr_d)):
+        if not 0.0 < lr < 1.0:
+            raise ConfigError(f"{name} must be in (0, 1), not {lr}")
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved config as TOML that ``load_config`` reads back to the same value."""
+    d = cfg.to_dict()
+    lines = [f"family = {_toml_value(d['family'])}", ""]
+    for table in ("model", "train"):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in d[table].items()]
+        lines.append("")
+    return "\n".join(lines)

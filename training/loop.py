@@ -1,0 +1,320 @@
+"""The training loop: plain functions around one ``State`` (see ``state``).
+
+``train`` opens the dataset, builds or restores the state, and repeats the family's step
+function. Every ``log_every`` steps it logs losses and gradient norms (TensorBoard and
+``log.jsonl``), every ``preview_every`` steps it renders previews, every
+``checkpoint_every`` steps it scores the EMA generator (Fréchet distance in the gesture
+classifier's space, lower is better) and writes a checkpoint, keeping the last K and the
+best. SIGINT/SIGTERM finish the current step, write a checkpoint and return.
+
+Distributed: launched by ``torchrun`` (``WORLD_SIZE > 1``), every process trains on its own
+batches through DDP; only rank 0 writes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gesturegan.files import atomic_path, write_json_atomic, write_text_atomic
+from gesturegan.training.config import Config, ConfigError, load_config, to_toml
+from gesturegan.training.data import BatchSampler, Dataset, load_dataset
+from gesturegan.training.state import (
+    CheckpointError,
+    State,
+    latest_checkpoint,
+    new_state,
+    prune_checkpoints,
+    read_checkpoint,
+    restore_state,
+    save_checkpoint,
+    step_checkpoints,
+    update_ema,
+)
+from gesturegan.training.steps import STEPS
+
+
+class TrainingError(Exception):
+    """Training cannot start or cannot go on; checkpoints already written stay valid."""
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    stopped_early: bool
+    best_score: float
+    steps_per_s: float
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed() -> Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    torch.distributed.init_process_group(backend)
+    return Dist(torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(name: str, dist: Dist) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("--device cuda was asked for, but torch sees no CUDA GPU")
+        torch.cuda.set_device(dist.local_rank)
+        return torch.device("cuda", dist.local_rank)
+    if name != "cpu":
+        raise TrainingError(f"--device must be auto, cpu or cuda, not {name!r}")
+    return torch.device("cpu")
+
+
+def _data_record(data: Dataset) -> dict:
+    return {
+        "path": str(data.path),
+        "stats": data.stats,
+        "summary": data.summary(),
+        "sample_rate": data.shape.sample_rate,
+    }
+
+
+def _start_state(
+    data: Dataset,
+    family: str,
+    out: Path,
+    config: str | Path | None,
+    max_steps: int | None,
+    resume: bool,
+    device: torch.device,
+) -> State:
+    existing = step_checkpoints(out)
+    if resume:
+        path = latest_checkpoint(out)
+        if path is None:
+            raise TrainingError(f"--resume: {out} holds no checkpoints to continue from")
+        if config is not None:
+            raise TrainingError(
+                "--config cannot change a run being resumed; it continues with its own config.toml"
+            )
+        ckpt = read_checkpoint(path)
+        if ckpt["family"] != family:
+            raise TrainingError(f"{out} is a {ckpt['family']!r} run, not {family!r}")
+        want, have = ckpt["data"]["summary"].get("fingerprint"), data.stats.get("fingerprint")
+        if want != have:
+            raise TrainingError(f"{out} was trained on dataset {want}, but {data.path} is {have}")
+        cfg = Config.from_dict(ckpt["config"])
+        if max_steps is not None:
+            cfg = replace(cfg, train=replace(cfg.train, max_steps=max_steps))
+        return restore_state(ckpt, device, cfg)
+    if existing:
+        raise TrainingError(
+            f"{out} already holds checkpoints; pass --resume to continue it, or choose another --out"
+        )
+    cfg = load_config(family, config)
+    if max_steps is not None:
+        if max_steps < 1:
+            raise ConfigError(f"--max-steps must be at least 1, not {max_steps}")
+        cfg = replace(cfg, train=replace(cfg.train, max_steps=max_steps))
+    state = new_state(cfg, data.shape, data.categories, _data_record(data), device)
+    if family == "specgan":  # per-bin statistics of the real data travel inside the generator
+        idx = data.train_index[:: max(1, len(data.train_index) // 256)]
+        audio = torch.from_numpy(np.stack([data.audio[i] for i in idx])).to(device)
+        with torch.no_grad():
+            re, im = state.generator.stft(audio)
+            state.generator.set_normalisation(torch.log(torch.sqrt(re**2 + im**2).clamp_min(1e-7)))
+        state.ema.load_state_dict(state.generator.state_dict())
+    return state
+
+
+def _wrap(state: State, dist: Dist) -> None:
+    g: nn.Module = state.generator
+    if state.config.family == "specgan":
+        from gesturegan.training.models.specgan import SpectraView
+
+        g = SpectraView(state.generator)
+    d: nn.Module = state.critic
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [state.device.index] if state.device.type == "cuda" else None
+        g = DDP(g, device_ids=ids, broadcast_buffers=False)
+        d = DDP(d, device_ids=ids, broadcast_buffers=False)
+    state.g_train, state.d_train = g, d
+
+
+def _real_embeddings(data: Dataset, classifier) -> dict[str, np.ndarray]:
+    from gesturegan.training.scoring import features
+
+    out = {}
+    for k, name in enumerate(data.categories):
+        idx = np.flatnonzero(data.labels == k)
+        if idx.size >= 2:
+            out[name] = classifier.embed(
+                features(np.stack([data.audio[i] for i in idx]), data.shape.sample_rate)
+            )
+    return out
+
+
+def _score(state: State, real: dict[str, np.ndarray], classifier) -> float:
+    from gesturegan.training.previews import fixed_latents, render
+    from gesturegan.training.scoring import checkpoint_score
+
+    n = state.config.train.eval_per_category
+    z, cond = fixed_latents(state.ema, len(state.categories), n, seed=99)
+    audio = render(state.ema, z, cond)
+    generated = {c: audio[k * n : (k + 1) * n] for k, c in enumerate(state.categories)}
+    return checkpoint_score(generated, real, state.shape.sample_rate, classifier)
+
+
+def _checkpoint(state: State, out: Path, real, classifier, log) -> None:
+    score = _score(state, real, classifier)
+    state.history.append({"step": state.step, "score": score, "time": time.time()})
+    is_best = math.isfinite(score) and score < state.best_score
+    if is_best:
+        state.best_score = score
+    path = save_checkpoint(state, out / "checkpoints" / f"step-{state.step:07d}.pt")
+    if is_best:
+        with atomic_path(out / "checkpoints" / "best.pt") as tmp:
+            shutil.copyfile(path, tmp)
+    prune_checkpoints(out, state.config.train.keep_last)
+    write_json_atomic(out / "history.json", state.history)
+    log(
+        f"step {state.step}: score (Fréchet distance, lower is better) {score:.3f}{'  best' if is_best else ''}"
+    )
+
+
+def train(
+    data_path: str | Path,
+    family: str,
+    out: str | Path,
+    config: str | Path | None = None,
+    max_steps: int | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    log=print,
+) -> TrainResult:
+    """Train ``family`` on the dataset at ``data_path`` into the run folder ``out``."""
+    from gesturegan.training.classifier import default_classifier
+    from gesturegan.training.previews import write_preview
+
+    out = Path(out)
+    dist = _init_distributed()
+    try:
+        dev = pick_device(device, dist)
+        data = load_dataset(data_path)
+        state = _start_state(data, family, out, config, max_steps, resume, dev)
+        if dist.rank > 0:  # each process draws its own batches
+            state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
+        _wrap(state, dist)
+        t = state.config.train
+        writer, classifier, real = None, None, {}
+        if dist.main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(out / "config.toml", to_toml(state.config))
+            write_json_atomic(out / "stats.json", data.stats)
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "tensorboard"), purge_step=state.step if resume else None)
+            classifier = default_classifier()
+            real = _real_embeddings(data, classifier)
+        sampler = BatchSampler(data, t.batch_size, t.balanced, state.rng)
+        step_fn = STEPS[family]
+        stop = {"signal": None}
+        handlers = {}
+        if dist.main or dist.world == 1:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError):  # not the main thread
+                    handlers[sig] = signal.signal(sig, lambda s, f: stop.update(signal=s))
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=t.max_steps,
+            initial=state.step,
+            unit="step",
+            disable=not (progress and dist.main),
+            dynamic_ncols=True,
+            desc=f"train {family}",
+        )
+        start_step, started = state.step, time.perf_counter()
+        log_file = (out / "log.jsonl").open("a") if dist.main else None
+        try:
+            while state.step < t.max_steps and stop["signal"] is None:
+                state.generator.train()
+                logs = step_fn(state, sampler)
+                state.step += 1
+                update_ema(state)
+                bad = [k for k, v in logs.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingError(
+                        f"{', '.join(bad)} became non-finite at step {state.step}; the checkpoints already "
+                        f"written in {out} are intact (try a lower learning rate, then --resume a copy)"
+                    )
+                bar.update(1)
+                if not dist.main:
+                    continue
+                if state.step % t.log_every == 0:
+                    rate = (state.step - start_step) / max(time.perf_counter() - started, 1e-9)
+                    logs["steps_per_s"] = rate
+                    for k, v in logs.items():
+                        writer.add_scalar(k, v, state.step)
+                    log_file.write(json.dumps({"step": state.step, **logs}) + "\n")
+                    log_file.flush()
+                    bar.set_postfix(
+                        {k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}
+                    )
+                last = state.step == t.max_steps
+                if state.step % t.preview_every == 0 or last:
+                    write_preview(
+                        out,
+                        state.step,
+                        state.ema,
+                        state.categories,
+                        state.shape.sample_rate,
+                        t.preview_per_category,
+                        writer,
+                    )
+                if state.step % t.checkpoint_every == 0 or last:
+                    _checkpoint(state, out, real, classifier, bar.write)
+            if stop["signal"] is not None and dist.main and state.step > start_step:
+                bar.write(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
+                if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
+                    _checkpoint(state, out, real, classifier, bar.write)
+        finally:
+            bar.close()
+            if log_file is not None:
+                log_file.close()
+            if writer is not None:
+                writer.close()
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+        elapsed = time.perf_counter() - started
+        rate = (state.step - start_step) / elapsed if elapsed > 0 else 0.0
+        return TrainResult(out, state.step, stop["signal"] is not None, state.best_score, rate)
+    except CheckpointError as e:
+        raise TrainingError(str(e)) from e
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

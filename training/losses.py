@@ -1,0 +1,64 @@
+"""Losses and regularisers shared by the families' training steps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gesturegan.training.representation import STFT, STFTConfig
+
+
+def diff_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Differentiable augmentation of ``x [B, C, T]`` for the discriminator (real and fake alike).
+
+    Random gain (±6 dB), a small circular time shift (±T/16) and a cutout of T/8: the
+    discriminator of a small dataset cannot memorise exact clips, and gradients still reach
+    the generator through every operation.
+    """
+    b, _, t = x.shape
+    gain = 10 ** ((torch.rand(b, 1, 1, generator=generator) * 12 - 6) / 20)
+    x = x * gain.to(x.device)
+    limit = max(t // 16, 1)
+    shifts = torch.randint(-limit, limit + 1, (b,), generator=generator).tolist()
+    x = torch.stack([torch.roll(x[i], s, dims=-1) for i, s in enumerate(shifts)])
+    width = max(t // 8, 1)
+    start = torch.randint(0, t - width + 1, (b, 1, 1), generator=generator).to(x.device)
+    pos = torch.arange(t, device=x.device).view(1, 1, t)
+    return x * ((pos < start) | (pos >= start + width)).to(x.dtype)
+
+
+def r1_penalty(score: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Squared gradient norm of the discriminator's scores at real inputs (``real`` requires grad)."""
+    (grad,) = torch.autograd.grad(score.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def gradient_penalty(
+    critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """WGAN-GP: ``(|grad critic(mix)| - 1)^2`` on random mixes of real and fake (same shape)."""
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator).to(real.device)
+    mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    score = critic(mix)[0]
+    (grad,) = torch.autograd.grad(score.sum(), mix, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1 over several STFT sizes: ``(x, y [B, C, T]) -> scalar``."""
+
+    def __init__(self, sizes: tuple[int, ...] = (512, 1024, 2048)):
+        super().__init__()
+        self.stfts = nn.ModuleList(STFT(STFTConfig(n_fft=n, hop=n // 4)) for n in sizes)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = x.new_zeros(())
+        for stft in self.stfts:
+            mx = torch.sqrt(sum(p**2 for p in stft(x.float())) + 1e-9)
+            my = torch.sqrt(sum(p**2 for p in stft(y.float())) + 1e-9)
+            sc = torch.linalg.norm((my - mx).flatten(1), dim=1) / torch.linalg.norm(
+                my.flatten(1), dim=1
+            ).clamp_min(1e-6)
+            total = total + sc.mean() + F.l1_loss(torch.log(mx), torch.log(my))
+        return total / len(self.stfts)

@@ -1,0 +1,41 @@
+"""What every generator shares: the data shape it makes and the ``(z, cond) -> audio`` call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class ShapeError(ValueError):
+    """The dataset's shape does not fit the architecture (the message says what would)."""
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the dataset holds: ``n_categories`` classes of ``[channels, n_samples]`` clips."""
+
+    n_categories: int
+    channels: int
+    n_samples: int
+    sample_rate: int
+
+
+class Generator(nn.Module):
+    """``forward(z [B, Z], cond [B, K]) -> audio [B, C, T]``; ``cond`` rows are category weights."""
+
+    family: str = ""
+    representation: str = ""
+
+    def __init__(self, latent_dim: int, shape: DataShape):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.shape = shape
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Facts for the model's metadata (representation constants and so on)."""
+        return {"family": self.family, "representation": self.representation}

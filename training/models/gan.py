@@ -1,0 +1,161 @@
+"""The main model: a category-conditioned generator of STFT magnitude and phase.
+
+Generator: ``z`` and the category weights make a style vector; a 1-D convolutional stack
+over STFT frames (upsampling, then ConvNeXt-style blocks, every block modulated by the
+style through FiLM) predicts log-magnitude and phase per bin, and the fixed iSTFT of
+``representation.MagPhase`` turns them into audio in one pass (Vocos' head). Because the
+category embedding is linear in ``cond``, mixed weights morph between categories.
+
+Discriminator: one spectral-normalised 2-D conv net per STFT resolution over
+log-magnitudes, each with a projection head (Miyato & Koyama 2018) that scores
+"real and of this category".
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gesturegan.training.config import ModelConfig
+from gesturegan.training.models.base import DataShape, Generator, ShapeError
+from gesturegan.training.representation import STFT, MagPhase, STFTConfig
+
+
+class FiLMBlock(nn.Module):
+    """ConvNeXt-style residual block ``[B, W, N] -> [B, W, N]`` modulated by a style ``[B, S]``."""
+
+    def __init__(self, width: int, style_dim: int, kernel: int = 7):
+        super().__init__()
+        self.dw = nn.Conv1d(width, width, kernel, padding=kernel // 2, groups=width)
+        self.norm = nn.GroupNorm(1, width, affine=False)
+        self.film = nn.Linear(style_dim, 2 * width)
+        self.pw1 = nn.Conv1d(width, 3 * width, 1)
+        self.pw2 = nn.Conv1d(3 * width, width, 1)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(style).unsqueeze(-1).chunk(2, dim=1)
+        h = self.norm(self.dw(x)) * (1 + scale) + shift
+        return x + self.pw2(F.gelu(self.pw1(h)))
+
+
+class Up(nn.Module):
+    """Nearest upsampling x2 then a conv: ``[B, Wi, N] -> [B, Wo, 2N]``, then a FiLM block."""
+
+    def __init__(self, w_in: int, w_out: int, style_dim: int):
+        super().__init__()
+        self.conv = nn.Conv1d(w_in, w_out, 5, padding=2)
+        self.block = FiLMBlock(w_out, style_dim)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest")), 0.2)
+        return self.block(x, style)
+
+
+class SpectralGenerator(Generator):
+    """``(z [B, Z], cond [B, K]) -> audio [B, C, T]`` through log-magnitude and phase ``[B, C, F, N]``."""
+
+    representation = "stft-mag-phase"
+
+    def __init__(self, m: ModelConfig, shape: DataShape, family: str = "gan"):
+        super().__init__(m.latent_dim, shape)
+        self.family = family
+        self.stft_cfg = STFTConfig(n_fft=m.n_fft, hop=m.hop)
+        self.n_frames = self.stft_cfg.frames(shape.n_samples)
+        # Upsample from a handful of frames; the last frame is cropped/padded afterwards.
+        self.n_up = max(0, min(5, (self.n_frames // 8).bit_length() - 1))
+        self.n0 = -(-(self.n_frames - 1) // 2**self.n_up)
+        if self.n0 < 1:
+            raise ShapeError(f"{shape.n_samples} samples give too few STFT frames at hop {m.hop}")
+        self.embed = nn.Linear(shape.n_categories, m.style_dim, bias=False)
+        self.style = nn.Sequential(
+            nn.Linear(m.latent_dim + m.style_dim, m.style_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(m.style_dim, m.style_dim),
+            nn.LeakyReLU(0.2),
+        )
+        self.inp = nn.Linear(m.style_dim, m.width * self.n0)
+        # Full width over the first (cheap) stages, half width at the long full-rate end.
+        widths = [m.width if i < 3 else max(m.width // 2, 16) for i in range(self.n_up + 1)]
+        self.ups = nn.ModuleList(Up(widths[i], widths[i + 1], m.style_dim) for i in range(self.n_up))
+        self.blocks = nn.ModuleList(FiLMBlock(widths[-1], m.style_dim) for _ in range(m.blocks))
+        self.bins = self.stft_cfg.bins
+        self.head = nn.Conv1d(widths[-1], shape.channels * 2 * self.bins, 1)
+        with torch.no_grad():  # start quiet (|S| ~ e^-5), not at full-scale noise
+            self.head.weight.mul_(0.1)
+            self.head.bias.view(shape.channels, 2, self.bins)[:, 0].fill_(-5.0)
+            self.head.bias.view(shape.channels, 2, self.bins)[:, 1].zero_()
+        self.out = MagPhase(self.stft_cfg, shape.n_samples)
+
+    def spectra(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-magnitude and phase ``[B, C, F, N]``."""
+        style = self.style(torch.cat([z, self.embed(cond)], dim=1))
+        x = self.inp(style).view(z.shape[0], -1, self.n0)
+        for up in self.ups:
+            x = up(x, style)
+        for block in self.blocks:
+            x = block(x, style)
+        x = x[..., : self.n_frames - 1]
+        x = torch.cat([x, x[..., -1:]], dim=-1)  # the centred STFT has one frame more
+        y = self.head(x).view(z.shape[0], self.shape.channels, 2, self.bins, self.n_frames)
+        return y[:, :, 0], y[:, :, 1]
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        log_mag, phase = self.spectra(z, cond)
+        # exp, cos/sin and the iSTFT stay in float32 even under bf16 autocast.
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return self.out(log_mag.float(), phase.float())
+
+    def describe(self) -> dict:
+        return {**super().describe(), "stft": self.stft_cfg.to_dict(), "frames": self.n_frames}
+
+
+class LogMagnitude(nn.Module):
+    """Audio ``[B, C, T]`` to ``log(|STFT| + eps)`` ``[B, C, F, N]``, scaled to about unit range."""
+
+    def __init__(self, n_fft: int):
+        super().__init__()
+        self.stft = STFT(STFTConfig(n_fft=n_fft, hop=n_fft // 4))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=audio.device.type, enabled=False):
+            real, imag = self.stft(audio.float())
+            return (torch.log(real**2 + imag**2 + 1e-8) * 0.5 + 4.0) / 4.0
+
+
+class SpecDisc(nn.Module):
+    """One resolution: log-magnitude ``[B, C, F, N]`` -> score ``[B]`` with a projection on ``cond``."""
+
+    def __init__(self, channels: int, n_categories: int, n_fft: int, width: int):
+        super().__init__()
+        self.logmag = LogMagnitude(n_fft)
+        chans = [channels, width, 2 * width, 4 * width, 8 * width, 8 * width]
+        layers: list[nn.Module] = []
+        for i in range(len(chans) - 1):
+            layers += [
+                spectral_norm(nn.Conv2d(chans[i], chans[i + 1], 3, stride=2, padding=1)),
+                nn.LeakyReLU(0.2),
+            ]
+        self.convs = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear(chans[-1], 1))
+        self.project = spectral_norm(nn.Linear(n_categories, chans[-1], bias=False))
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.convs(self.logmag(audio)).sum(dim=(2, 3))
+        return self.linear(h).squeeze(1) + (self.project(cond) * h).sum(dim=1)
+
+
+class SpectralDiscriminator(nn.Module):
+    """Sum of ``SpecDisc`` scores over ``d_resolutions``: ``(audio [B, C, T], cond [B, K]) -> [B]``."""
+
+    def __init__(self, m: ModelConfig, shape: DataShape):
+        super().__init__()
+        self.discs = nn.ModuleList(
+            SpecDisc(shape.channels, shape.n_categories, n, m.d_width) for n in m.d_resolutions
+        )
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return sum(d(audio, cond) for d in self.discs)

@@ -1,0 +1,187 @@
+"""One optimisation step per family: ``step(state, sampler) -> {name: value}`` for logging.
+
+Each function draws its own real batches from the sampler (the WGAN baselines take
+``n_critic`` of them per generator update) and all randomness from ``state.rng``, so a
+resumed run repeats the exact sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+from gesturegan.training.data import BatchSampler
+from gesturegan.training.losses import (
+    MultiResolutionSTFTLoss,
+    diff_augment,
+    gradient_penalty,
+    r1_penalty,
+)
+from gesturegan.training.state import State
+
+StepFn = Callable[[State, BatchSampler], dict[str, float]]
+
+
+def _autocast(state: State):
+    bf16 = state.config.train.precision == "bf16"
+    return torch.autocast(device_type=state.device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def _grad_norm(params) -> float:
+    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def _latents(state: State, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``z [B, Z]``, category indices ``[B]`` and one-hot ``cond [B, K]`` for the generator."""
+    b, k = sampler.batch_size, state.shape.n_categories
+    z = torch.randn(b, state.generator.latent_dim, generator=state.rng)
+    labels = torch.multinomial(sampler.category_weights(), b, True, generator=state.rng)
+    dev = state.device
+    return z.to(dev), labels.to(dev), F.one_hot(labels, k).float().to(dev)
+
+
+def _real(state: State, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    audio, labels = sampler.sample()
+    dev = state.device
+    return audio.to(dev), labels.to(dev), F.one_hot(labels, state.shape.n_categories).float().to(dev)
+
+
+def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
+    """Hinge loss, projection discriminator, DiffAugment, lazy R1, on one real batch."""
+    t, g, d = state.config.train, state.g_train, state.d_train
+    real, _, cond_real = _real(state, sampler)
+    z, _, cond = _latents(state, sampler)
+    with torch.no_grad(), _autocast(state):
+        fake = g(z, cond).float()
+    do_r1 = t.r1_gamma > 0 and state.step % t.r1_every == 0
+    real_in = (
+        diff_augment(real, state.rng).detach().requires_grad_(do_r1)
+        if t.diffaug
+        else real.requires_grad_(do_r1)
+    )
+    fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
+    with _autocast(state):
+        d_real = d(real_in, cond_real).float()
+        d_fake = d(fake_in, cond).float()
+    loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    logs = {
+        "loss/d": float(loss_d.detach()),
+        "d/real": float(d_real.detach().mean()),
+        "d/fake": float(d_fake.detach().mean()),
+    }
+    if do_r1:
+        r1 = r1_penalty(d_real, real_in)
+        loss_d = loss_d + 0.5 * t.r1_gamma * t.r1_every * r1
+        logs["loss/r1"] = float(r1)
+    state.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    logs["grad_norm/d"] = _grad_norm(state.critic.parameters())
+    state.opt_d.step()
+
+    z, _, cond = _latents(state, sampler)
+    with _autocast(state):
+        fake = g(z, cond).float()
+        fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
+        loss_g = -d(fake_in, cond).float().mean()
+    state.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
+    state.opt_g.step()
+    logs["loss/g"] = float(loss_g)
+    return logs
+
+
+_MRSTFT: dict[torch.device, MultiResolutionSTFTLoss] = {}
+
+
+def vae_step(state: State, sampler: BatchSampler) -> dict[str, float]:
+    """Multi-resolution STFT reconstruction plus a KL term that ramps up over ``kl_warmup``."""
+    t = state.config.train
+    real, _, cond = _real(state, sampler)
+    loss_fn = _MRSTFT.setdefault(state.device, MultiResolutionSTFTLoss().to(state.device))
+    with _autocast(state):
+        mu, logvar = state.d_train(real, cond)
+        eps = torch.randn(mu.shape, generator=state.rng).to(mu.device)
+        z = mu.float() + eps * torch.exp(0.5 * logvar.float())
+        recon = state.g_train(z, cond).float()
+    rec = loss_fn(recon, real)
+    kl = 0.5 * (mu.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).sum(1).mean()
+    beta = t.kl_weight * min(1.0, (state.step + 1) / max(t.kl_warmup, 1))
+    loss = rec + beta * kl
+    state.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    grad = _grad_norm([*state.generator.parameters(), *state.critic.parameters()])
+    state.opt_g.step()
+    return {
+        "loss/total": float(loss),
+        "loss/recon": float(rec),
+        "loss/kl": float(kl),
+        "kl_beta": beta,
+        "grad_norm/vae": grad,
+    }
+
+
+def _wgan_step(state: State, sampler: BatchSampler, to_input, fake_input) -> dict[str, float]:
+    """WGAN-GP with an auxiliary classifier (AC-GAN): ``n_critic`` critic updates, one generator update."""
+    t, d = state.config.train, state.d_train
+    for _ in range(t.n_critic):
+        real, labels, _ = _real(state, sampler)
+        real_in = to_input(real)
+        z, fake_labels, cond = _latents(state, sampler)
+        with torch.no_grad(), _autocast(state):
+            fake_in = fake_input(z, cond).float()
+        with _autocast(state):
+            s_real, c_real = d(real_in)
+            s_fake, _ = d(fake_in)
+        gp = gradient_penalty(d, real_in, fake_in, state.rng)
+        wdist = s_real.float().mean() - s_fake.float().mean()
+        aux = F.cross_entropy(c_real.float(), labels)
+        loss_d = -wdist + t.gp_weight * gp + t.aux_weight * aux
+        state.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        state.opt_d.step()
+    logs = {
+        "loss/d": float(loss_d),
+        "wasserstein": float(wdist),
+        "loss/gp": float(gp),
+        "loss/aux_real": float(aux),
+        "grad_norm/d": _grad_norm(state.critic.parameters()),
+    }
+    z, fake_labels, cond = _latents(state, sampler)
+    with _autocast(state):
+        s_fake, c_fake = d(fake_input(z, cond))
+    loss_g = -s_fake.float().mean() + t.aux_weight * F.cross_entropy(c_fake.float(), fake_labels)
+    state.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
+    state.opt_g.step()
+    logs["loss/g"] = float(loss_g)
+    return logs
+
+
+def specgan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
+    gen = state.generator
+
+    def to_input(audio: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            re, im = gen.stft(audio)
+            return gen.normalise(torch.log(torch.sqrt(re**2 + im**2).clamp_min(1e-7)))
+
+    # The loop sets g_train to a view whose forward is ``spectra`` (DDP-wrapped if distributed).
+    return _wgan_step(state, sampler, to_input, state.g_train)
+
+
+def wavegan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
+    state.critic.generator = state.rng
+    return _wgan_step(state, sampler, lambda audio: audio, state.g_train)
+
+
+STEPS: dict[str, StepFn] = {
+    "gan": gan_step,
+    "vae": vae_step,
+    "specgan": specgan_step,
+    "wavegan": wavegan_step,
+}
