@@ -282,6 +282,107 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- export / inspect ----------------------------------------------------------------------
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="freeze a run into one self-describing ONNX file",
+        description=(
+            "Export a run's EMA generator, latent to waveform with the inverse transform inside, "
+            "as ONNX (opset 17, dynamic batch) with the contract's metadata. onnxruntime output is "
+            "compared with PyTorch on pure and mixed categories first; above --tolerance nothing is "
+            "written. A VAE also writes MODEL.encoder.onnx (audio -> mu, logvar)."
+        ),
+        epilog="Example: gesturegan export runs/mine --out models/mine.onnx && gesturegan inspect models/mine.onnx",
+    )
+    p.add_argument("run", metavar="RUN", type=Path, help="run folder (or one checkpoint .pt)")
+    p.add_argument("--out", required=True, type=Path, metavar="MODEL.onnx", help="file to write")
+    p.add_argument(
+        "--checkpoint",
+        choices=("best", "latest"),
+        default="best",
+        help="which checkpoint of RUN (default best)",
+    )
+    p.add_argument("--tolerance", type=float, default=1e-3, help="largest |onnxruntime - torch| allowed")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    try:
+        from gesturegan.export.onnx_export import ExportError, export_run
+    except ImportError as e:
+        raise CommandError(
+            f'export needs the train extra (torch, onnx): pip install -e ".[train]" ({e})'
+        ) from e
+    try:
+        r = export_run(args.run, args.out, which=args.checkpoint, tolerance=args.tolerance, opset=args.opset)
+    except ExportError as e:
+        raise CommandError(str(e)) from e
+    i = r.info
+    print(
+        f"wrote {r.path} ({r.size_bytes / 1e6:.1f} MB): {i.family}, {', '.join(i.categories)}, "
+        f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz; max |onnxruntime - torch| = {r.max_error:.2e}"
+    )
+    if r.encoder_path is not None:
+        print(f"wrote {r.encoder_path}: encoder, max |onnxruntime - torch| = {r.encoder_error:.2e}")
+    return 0
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="print the contract of an ONNX model and what the loader would do",
+        description="Validate MODEL.onnx against the contract and print its metadata, shapes and provider.",
+    )
+    p.add_argument("model", metavar="MODEL.onnx", type=Path)
+    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run_inspect)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from gesturegan.server.model import ModelError, open_session
+
+    try:
+        session, info, provider = open_session(args.model, args.provider, role=None)
+    except ModelError as e:
+        raise CommandError(str(e)) from e
+    report = {
+        "contract": info.to_dict(),
+        "loader": {
+            "provider": provider,
+            "inputs": {i.name: i.shape for i in session.get_inputs()},
+            "outputs": {o.name: o.shape for o in session.get_outputs()},
+            "duration_s": round(info.duration_s, 4),
+        },
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    data = info.training.get("data", {})
+    run = info.training.get("run", {})
+    lines = [
+        f"{args.model}: gesturegan contract v{info.contract_version}, {info.role}",
+        f"  family          {info.family} ({info.representation}, {info.precision})",
+        f"  audio           {info.channels} ch x {info.n_samples} samples at {info.sample_rate} Hz "
+        f"({info.duration_s:.3f} s)",
+        f"  latent_dim      {info.latent_dim}",
+        f"  categories      {', '.join(f'{k}:{c}' for k, c in enumerate(info.categories))}",
+        f"  trained on      {data.get('n_examples', '?')} examples from {data.get('n_files', '?')} files "
+        f"(dataset {data.get('fingerprint', '?')}), step {run.get('step', '?')}",
+        f"  created         {info.created_at} by gesturegan {info.gesturegan_version}",
+        "loader:",
+        f"  provider        {provider}",
+    ]
+    lines += [f"  input  {i.name:8s} {i.shape}" for i in session.get_inputs()]
+    lines += [f"  output {o.name:8s} {o.shape}" for o in session.get_outputs()]
+    print("\n".join(lines))
+    return 0
+
+
 # -- doctor --------------------------------------------------------------------------------
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -306,8 +407,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
     "evaluate": ("quality metrics and a report for a run or an ONNX model", "issue 3"),
-    "export": ("freeze a run into one self-describing ONNX file", "issue 4"),
-    "inspect": ("print the contract of an ONNX model", "issue 4"),
     "render": ("write gestures of a category as WAV files", "issue 5"),
     "serve": ("the live engine: OSC, MIDI and audio", "issue 5"),
     "replay": ("render a recorded performance again, offline", "issue 5"),
@@ -348,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_classify(sub)
     _add_train(sub)
+    _add_export(sub)
+    _add_inspect(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

@@ -28,10 +28,10 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x * ((pos < start) | (pos >= start + width)).to(x.dtype)
 
 
-def r1_penalty(score: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Squared gradient norm of the discriminator's scores at real inputs (``real`` requires grad)."""
-    (grad,) = torch.autograd.grad(score.sum(), real, create_graph=True)
-    return grad.pow(2).flatten(1).sum(1).mean()
+def r1_penalty(score: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """Squared gradient norm of the discriminator's scores at real inputs (each requires grad)."""
+    grads = torch.autograd.grad(score.sum(), inputs, create_graph=True)
+    return sum(g.pow(2).flatten(1).sum(1).mean() for g in grads)
 
 
 def gradient_penalty(

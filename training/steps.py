@@ -57,14 +57,14 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     with torch.no_grad(), _autocast(state):
         fake = g(z, cond).float()
     do_r1 = t.r1_gamma > 0 and state.step % t.r1_every == 0
-    real_in = (
-        diff_augment(real, state.rng).detach().requires_grad_(do_r1)
-        if t.diffaug
-        else real.requires_grad_(do_r1)
-    )
+    real_in = diff_augment(real, state.rng) if t.diffaug else real
     fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
     with _autocast(state):
-        d_real = d(real_in, cond_real).float()
+        if do_r1:
+            d_real, specs = d(real_in, cond_real, r1=True)
+        else:
+            d_real = d(real_in, cond_real)
+        d_real = d_real.float()
         d_fake = d(fake_in, cond).float()
     loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
     logs = {
@@ -73,9 +73,9 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         "d/fake": float(d_fake.detach().mean()),
     }
     if do_r1:
-        r1 = r1_penalty(d_real, real_in)
+        r1 = r1_penalty(d_real, specs)
         loss_d = loss_d + 0.5 * t.r1_gamma * t.r1_every * r1
-        logs["loss/r1"] = float(r1)
+        logs["loss/r1"] = float(r1.detach())
     state.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     logs["grad_norm/d"] = _grad_norm(state.critic.parameters())

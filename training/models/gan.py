@@ -143,9 +143,12 @@ class SpecDisc(nn.Module):
         self.linear = spectral_norm(nn.Linear(chans[-1], 1))
         self.project = spectral_norm(nn.Linear(n_categories, chans[-1], bias=False))
 
-    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.convs(self.logmag(audio)).sum(dim=(2, 3))
+    def score(self, spec: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.convs(spec).sum(dim=(2, 3))
         return self.linear(h).squeeze(1) + (self.project(cond) * h).sum(dim=1)
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.score(self.logmag(audio), cond)
 
 
 class SpectralDiscriminator(nn.Module):
@@ -157,5 +160,15 @@ class SpectralDiscriminator(nn.Module):
             SpecDisc(shape.channels, shape.n_categories, n, m.d_width) for n in m.d_resolutions
         )
 
-    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return sum(d(audio, cond) for d in self.discs)
+    def forward(
+        self, audio: torch.Tensor, cond: torch.Tensor, r1: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Score ``[B]``; with ``r1`` also the log-magnitudes ``[B, C, F, N]`` it was computed from.
+
+        R1 is taken with respect to those spectra, not the waveform: through the log, the
+        gradient at near-silent bins would be enormous and the penalty would flatten D.
+        """
+        if not r1:
+            return sum(d(audio, cond) for d in self.discs)
+        specs = [d.logmag(audio).detach().requires_grad_(True) for d in self.discs]
+        return sum(d.score(s, cond) for d, s in zip(self.discs, specs, strict=True)), specs

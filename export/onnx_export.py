@@ -1,0 +1,233 @@
+"""``gesturegan export``: a run becomes one self-describing ONNX file, verified against PyTorch.
+
+The graph goes from latent to waveform with the inverse transform inside (the STFT/iSTFT
+convolution forms; SpecGAN's Griffin-Lim unrolled), batch dynamic, opset 17. The metadata
+follows ``gesturegan.server.contract``. Before anything is written, onnxruntime runs the
+file on random ``z`` with pure and mixed ``cond`` and its output is compared with PyTorch;
+above the tolerance nothing is written. The file appears under its name only complete
+(temporary name, then rename).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gesturegan import __version__
+from gesturegan.files import atomic_path
+from gesturegan.server.contract import ModelInfo, expected_shapes, to_metadata
+
+OPSET = 17
+TOLERANCE = 1e-3  # max |onnxruntime - torch| on audio in [-1, 1]: 60 dB below full scale
+
+
+class ExportError(Exception):
+    """Export refused; nothing was written."""
+
+
+class GeneratorGraph(nn.Module):
+    """``(z [B, Z], cond [B, K]) -> audio [B, C, T]`` clipped to [-1, 1], as the contract promises."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, cond).clamp(-1.0, 1.0)
+
+
+class EncoderGraph(nn.Module):
+    """``(audio [B, C, T], cond [B, K]) -> (mu [B, Z], logvar [B, Z])``."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(audio, cond)
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    info: ModelInfo
+    max_error: float
+    size_bytes: int
+    encoder_path: Path | None = None
+    encoder_error: float | None = None
+
+
+def model_info(ckpt: dict, generator, role: str = "generator") -> ModelInfo:
+    """The contract's metadata for a checkpoint's generator (or encoder)."""
+    shape, data = ckpt["shape"], ckpt["data"]
+    stats = data.get("stats", {})
+    training = {
+        "data": data.get("summary", {}),
+        "run": {
+            "step": ckpt["step"],
+            "best_score": ckpt["best_score"],
+            "checkpoint": Path(ckpt.get("path", "")).name,
+            "config": ckpt["config"],
+        },
+    }
+    return ModelInfo(
+        sample_rate=int(shape["sample_rate"]),
+        n_samples=int(shape["n_samples"]),
+        channels=int(shape["channels"]),
+        latent_dim=int(generator.latent_dim),
+        categories=tuple(ckpt["categories"]),
+        family=ckpt["family"],
+        representation=generator.representation,
+        loudness=stats.get("loudness", {}),
+        training=training,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        role=role,
+        details=generator.describe(),
+        gesturegan_version=__version__,
+    )
+
+
+def _to_onnx(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], opset: int) -> bytes:
+    buf = io.BytesIO()
+    axes = {name: {0: "batch"} for name in inputs + outputs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript exporter deprecation and tracer notices
+        torch.onnx.export(
+            module,
+            args,
+            buf,
+            dynamo=False,
+            opset_version=opset,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
+    return buf.getvalue()
+
+
+def _with_metadata(raw: bytes, info: ModelInfo) -> bytes:
+    import onnx
+
+    model = onnx.load_from_string(raw)
+    # The tracer leaves symbolic names on fixed axes; the contract promises them, so write them.
+    shapes = expected_shapes(info)
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        for axis, size in enumerate(shapes[value.name]):
+            if size is None:
+                dims[axis].dim_param = "batch"
+            else:
+                dims[axis].dim_value = size
+    onnx.helper.set_model_props(model, to_metadata(info))
+    model.doc_string = f"gesturegan {info.family} {info.role}: {', '.join(info.categories)}"
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def test_conds(k: int, rng: np.random.Generator) -> np.ndarray:
+    """Every pure category, plus mixed rows (an even mix and random Dirichlet weights) ``[2K+1, K]``."""
+    return np.concatenate([np.eye(k), np.full((1, k), 1.0 / k), rng.dirichlet(np.ones(k), size=k)]).astype(
+        np.float32
+    )
+
+
+def verify_generator(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0) -> float:
+    """Max |onnxruntime - torch| over random z with pure and mixed cond, at two batch sizes."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    conds = test_conds(info.n_categories, rng)
+    worst = 0.0
+    for start, stop in ((0, 1), (0, len(conds))):  # batch 1 and a full batch
+        cond = conds[start:stop]
+        z = rng.standard_normal((len(cond), info.latent_dim)).astype(np.float32)
+        (got,) = session.run(None, {"z": z, "cond": cond})
+        with torch.no_grad():
+            want = module(torch.from_numpy(z), torch.from_numpy(cond)).numpy()
+        if got.shape != want.shape:
+            raise ExportError(f"onnxruntime gave {got.shape}, torch {want.shape}")
+        worst = max(worst, float(np.abs(got - want).max()))
+    return worst
+
+
+def verify_encoder(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    cond = test_conds(info.n_categories, rng)[:3]
+    audio = (0.1 * rng.standard_normal((3, info.channels, info.n_samples))).astype(np.float32)
+    got = session.run(None, {"audio": audio, "cond": cond})
+    with torch.no_grad():
+        want = [t.numpy() for t in module(torch.from_numpy(audio), torch.from_numpy(cond))]
+    return max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True))
+
+
+def _write(path: Path, raw: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(raw)
+
+
+def export_run(
+    run: str | Path, out: str | Path, which: str = "best", tolerance: float = TOLERANCE, opset: int = OPSET
+) -> ExportResult:
+    """Export the EMA generator of ``run`` (and a VAE's encoder beside it) to ``out``."""
+    from gesturegan.training.config import Config
+    from gesturegan.training.models import DataShape, build
+    from gesturegan.training.state import CheckpointError, load_generator, read_checkpoint
+
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise ExportError(f"--out should end in .onnx, not {out.name!r}")
+    if opset < 17:
+        raise ExportError(f"opset {opset} is too old; the contract needs 17 or newer")
+    try:
+        generator, ckpt = load_generator(run, which)
+    except CheckpointError as e:
+        raise ExportError(str(e)) from e
+    info = model_info(ckpt, generator)
+    module = GeneratorGraph(generator).eval()
+    z = torch.zeros(1, info.latent_dim)
+    cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
+    raw = _with_metadata(_to_onnx(module, (z, cond), ["z", "cond"], ["audio"], opset), info)
+    error = verify_generator(raw, module, info)
+    if not np.isfinite(error) or error > tolerance:
+        raise ExportError(
+            f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written"
+        )
+    result = ExportResult(out, info, error, len(raw))
+    encoder_raw = None
+    if ckpt["family"] == "vae":
+        full = read_checkpoint(ckpt["path"])
+        cfg = Config.from_dict(full["config"])
+        _, encoder = build(cfg, DataShape(**full["shape"]))
+        encoder.load_state_dict(full["critic"])
+        enc_module = EncoderGraph(encoder.eval())
+        enc_info = model_info(ckpt, generator, role="encoder")
+        audio = torch.zeros(1, info.channels, info.n_samples)
+        encoder_raw = _with_metadata(
+            _to_onnx(enc_module, (audio, cond), ["audio", "cond"], ["mu", "logvar"], opset), enc_info
+        )
+        enc_error = verify_encoder(encoder_raw, enc_module, enc_info)
+        if not np.isfinite(enc_error) or enc_error > tolerance:
+            raise ExportError(f"the encoder differs from torch by {enc_error:.3g}; nothing written")
+        result.encoder_path, result.encoder_error = encoder_path(out), enc_error
+    _write(out, raw)
+    if encoder_raw is not None:
+        _write(result.encoder_path, encoder_raw)
+    return result
+
+
+def encoder_path(model_path: Path) -> Path:
+    """Where a VAE's encoder goes: ``MODEL.encoder.onnx`` beside ``MODEL.onnx``."""
+    return model_path.with_name(model_path.stem + ".encoder.onnx")
