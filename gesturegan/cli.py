@@ -282,6 +282,53 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- evaluate ------------------------------------------------------------------------------
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="quality metrics and a report for a run or an ONNX model",
+        description=(
+            "Generate gestures per category and measure them with the packaged gesture classifier "
+            "(trained on real sounds only): conditional accuracy, Fréchet distance to the real data "
+            "(beside the distance between two halves of the real data), diversity, loudness, silence "
+            "and clipping. Writes report.md with spectrogram sheets and a morph strip."
+        ),
+        epilog="Example: gesturegan evaluate runs/mine --data data/mine --out runs/mine/eval",
+    )
+    p.add_argument(
+        "model", metavar="RUN|MODEL.onnx", type=Path, help="run folder, checkpoint or exported model"
+    )
+    p.add_argument("--data", required=True, type=Path, metavar="DIR", help="the dataset to compare with")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the metrics as JSON here")
+    p.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: RUN/eval or MODEL.eval)")
+    p.add_argument("--count", type=int, default=64, metavar="N", help="gestures per category (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from gesturegan.files import write_json_atomic
+    from gesturegan.training.data import DatasetError
+    from gesturegan.training.evaluate import EvaluateError, run_evaluate, summary_text
+
+    if args.count < 4:
+        raise CommandError(f"--count must be at least 4, not {args.count}")
+    out = args.out
+    if out is None:
+        out = args.model / "eval" if args.model.is_dir() else args.model.with_suffix(".eval")
+    try:
+        result = run_evaluate(args.model, args.data, args.count, out, args.seed)
+    except ImportError as e:
+        raise CommandError(f'evaluate needs the train extra: pip install -e ".[train]" ({e})') from e
+    except (EvaluateError, DatasetError) as e:
+        raise CommandError(str(e)) from e
+    if args.json:
+        write_json_atomic(args.json, result)
+    print(summary_text(result))
+    print(f"report: {out / 'report.md'}", file=sys.stderr)
+    return 0
+
+
 # -- export / inspect ----------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -406,7 +453,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "evaluate": ("quality metrics and a report for a run or an ONNX model", "issue 3"),
     "render": ("write gestures of a category as WAV files", "issue 5"),
     "serve": ("the live engine: OSC, MIDI and audio", "issue 5"),
     "replay": ("render a recorded performance again, offline", "issue 5"),
@@ -447,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_classify(sub)
     _add_train(sub)
+    _add_evaluate(sub)
     _add_export(sub)
     _add_inspect(sub)
     for name, (summary, issue) in PLANNED.items():

@@ -123,3 +123,45 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+FAMILIES = ("gan", "vae", "specgan", "wavegan")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole corpus prepared short (16 kHz, 8192 samples) for the tiny training config."""
+    from gesturegan.training.prepare import PrepareConfig, prepare
+
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    prepare(
+        [corpus],
+        out,
+        PrepareConfig(sample_rate=16000, n_samples=8192),
+        labels_csv=corpus / "labels.csv",
+        progress=False,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tiny_dataset, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One finished tiny run (4 steps) of every family."""
+    from gesturegan.training.loop import train
+
+    root = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for family in FAMILIES:
+        runs[family] = train(
+            tiny_dataset, family, root / family, config="tiny", progress=False, log=lambda m: None
+        ).run
+    return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every tiny run exported to ONNX (the VAE with its encoder beside it)."""
+    from gesturegan.export.onnx_export import export_run
+
+    root = tmp_path_factory.mktemp("models")
+    return {f: export_run(run, root / f"{f}.onnx").path for f, run in tiny_runs.items()}

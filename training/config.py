@@ -123,13 +123,15 @@ def _coerce(value: object, default: object, where: str) -> object:
     raise ConfigError(f"{where} must be {type(default).__name__}, not {value!r}")
 
 
-def _overlay_table(obj, table: dict, where: str):
+def _overlay_table(obj, table: dict, name: str, source: str):
     known = {f.name: getattr(obj, f.name) for f in fields(obj)}
     changes = {}
     for key, value in table.items():
         if key not in known:
-            raise ConfigError(f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(known))}")
-        changes[key] = _coerce(value, known[key], f"{where}.{key}")
+            raise ConfigError(
+                f"unknown key {key!r} in [{name}] of {source}; known keys: {', '.join(sorted(known))}"
+            )
+        changes[key] = _coerce(value, known[key], f"{name}.{key} in {source}")
     return replace(obj, **changes)
 
 
@@ -139,8 +141,8 @@ def _overlay(cfg: Config, data: dict, source: str) -> Config:
             raise ConfigError(f"unknown table {key!r} in {source}; a config has [model] and [train]")
     cfg = replace(
         cfg,
-        model=_overlay_table(cfg.model, data.get("model", {}), f"[model] of {source}"),
-        train=_overlay_table(cfg.train, data.get("train", {}), f"[train] of {source}"),
+        model=_overlay_table(cfg.model, data.get("model", {}), "model", source),
+        train=_overlay_table(cfg.train, data.get("train", {}), "train", source),
     )
     validate(cfg)
     return cfg

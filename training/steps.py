@@ -90,7 +90,7 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     loss_g.backward()
     logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
     state.opt_g.step()
-    logs["loss/g"] = float(loss_g)
+    logs["loss/g"] = float(loss_g.detach())
     return logs
 
 
@@ -116,9 +116,9 @@ def vae_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     grad = _grad_norm([*state.generator.parameters(), *state.critic.parameters()])
     state.opt_g.step()
     return {
-        "loss/total": float(loss),
-        "loss/recon": float(rec),
-        "loss/kl": float(kl),
+        "loss/total": float(loss.detach()),
+        "loss/recon": float(rec.detach()),
+        "loss/kl": float(kl.detach()),
         "kl_beta": beta,
         "grad_norm/vae": grad,
     }
@@ -144,10 +144,10 @@ def _wgan_step(state: State, sampler: BatchSampler, to_input, fake_input) -> dic
         loss_d.backward()
         state.opt_d.step()
     logs = {
-        "loss/d": float(loss_d),
-        "wasserstein": float(wdist),
-        "loss/gp": float(gp),
-        "loss/aux_real": float(aux),
+        "loss/d": float(loss_d.detach()),
+        "wasserstein": float(wdist.detach()),
+        "loss/gp": float(gp.detach()),
+        "loss/aux_real": float(aux.detach()),
         "grad_norm/d": _grad_norm(state.critic.parameters()),
     }
     z, fake_labels, cond = _latents(state, sampler)
@@ -158,7 +158,7 @@ def _wgan_step(state: State, sampler: BatchSampler, to_input, fake_input) -> dic
     loss_g.backward()
     logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
     state.opt_g.step()
-    logs["loss/g"] = float(loss_g)
+    logs["loss/g"] = float(loss_g.detach())
     return logs
 
 

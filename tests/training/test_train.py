@@ -1,0 +1,184 @@
+"""The training loop on the real corpus (tiny config): run folders, exact resume, signals, DDP, bf16."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gesturegan.training.loop import TrainingError, train
+from gesturegan.training.state import read_checkpoint, step_checkpoints
+
+FAMILIES = ("gan", "vae", "specgan", "wavegan")
+
+
+def run_cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gesturegan", *args], capture_output=True, text=True, timeout=240, **kw
+    )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_leaves_a_complete_run_folder(tiny_runs, family):
+    run = tiny_runs[family]
+    assert (run / "config.toml").read_text().startswith(f'family = "{family}"')
+    assert json.loads((run / "stats.json").read_text())["n_samples"] == 8192
+    # tiny: checkpoints every 2 steps, keep the last 2, plus the best.
+    assert [p.name for p in step_checkpoints(run)] == ["step-0000002.pt", "step-0000004.pt"]
+    best = read_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["family"] == family and best["step"] in (2, 4)
+    assert [h["step"] for h in json.loads((run / "history.json").read_text())] == [2, 4]
+    logs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2, 3, 4]
+    assert all(any(k.startswith("grad_norm/") for k in r) for r in logs)
+    previews = run / "previews"
+    assert sorted(p.name for p in previews.glob("*.png")) == ["step-0000002.png", "step-0000004.png"]
+    wavs = sorted(p.name for p in (previews / "step-0000004").glob("*.wav"))
+    assert len(wavs) == 8 and "trigger-0.wav" in wavs  # 4 categories x 2
+    from PIL import Image
+
+    with Image.open(previews / "progress.gif") as gif:
+        assert gif.n_frames == 2
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def _weights(run: Path) -> dict:
+    ckpt = read_checkpoint(step_checkpoints(run)[-1])
+    return {part: ckpt[part] for part in ("generator", "ema", "critic")} | {"step": ckpt["step"]}
+
+
+@pytest.mark.parametrize("family", ["gan", "specgan"])
+def test_resume_continues_the_exact_run(tiny_dataset, tmp_path, family):
+    quiet = {"progress": False, "log": lambda m: None}
+    train(tiny_dataset, family, tmp_path / "straight", config="tiny", max_steps=4, **quiet)
+    train(tiny_dataset, family, tmp_path / "halves", config="tiny", max_steps=2, **quiet)
+    result = train(tiny_dataset, family, tmp_path / "halves", max_steps=4, resume=True, **quiet)
+    assert result.step == 4
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "halves")
+    assert a["step"] == b["step"] == 4
+    for part in ("generator", "ema", "critic"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key} differs after resume"
+
+
+def test_refusals_change_nothing(tiny_dataset, tiny_runs, tmp_path):
+    run = tiny_runs["gan"]
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    res = run_cli("train", str(tiny_dataset), "--model", "gan", "--out", str(run), "--config", "tiny")
+    assert res.returncode == 2 and "already holds checkpoints; pass --resume" in res.stderr
+    res = run_cli("train", str(tiny_dataset), "--model", "vae", "--out", str(run), "--resume")
+    assert res.returncode == 2 and "is a 'gan' run, not 'vae'" in res.stderr
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    res = run_cli("train", str(tiny_dataset), "--model", "gan", "--out", str(tmp_path / "new"), "--resume")
+    assert res.returncode == 2 and "holds no checkpoints" in res.stderr
+    res = run_cli("train", str(tmp_path), "--model", "gan", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "is not a gesturegan dataset" in res.stderr
+    with pytest.raises(TrainingError, match="--config cannot change a run"):
+        train(tiny_dataset, "gan", run, config="tiny", resume=True, progress=False)
+
+
+def _wait_for_steps(log: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        if log.exists() and len(log.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{log} did not reach {n} steps")
+
+
+def test_sigterm_writes_a_checkpoint_and_kill_9_loses_only_the_last_steps(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(
+        (Path(__file__).parents[2] / "training/configs/tiny.toml")
+        .read_text()
+        .replace("checkpoint_every = 2", "checkpoint_every = 1000")
+        .replace("preview_every = 2", "preview_every = 1000")
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "gesturegan",
+        "train",
+        str(tiny_dataset),
+        "--model",
+        "gan",
+        "--out",
+        str(run),
+        "--max-steps",
+        "100000",
+        "--quiet",
+    ]
+    proc = subprocess.Popen([*args, "--config", str(cfg)], stderr=subprocess.PIPE, text=True)
+    _wait_for_steps(run / "log.jsonl", 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    stopped_at = len((run / "log.jsonl").read_text().splitlines())
+    assert [read_checkpoint(p)["step"] for p in step_checkpoints(run)] == [stopped_at]
+
+    proc = subprocess.Popen([*args, "--resume"], stderr=subprocess.PIPE, text=True)
+    _wait_for_steps(run / "log.jsonl", stopped_at + 3, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    # Every checkpoint that exists under its name is whole; at most the steps since it are lost.
+    steps = [read_checkpoint(p)["step"] for p in step_checkpoints(run)]
+    assert steps and steps[0] == stopped_at
+    result = train(
+        tiny_dataset, "gan", run, max_steps=steps[-1] + 1, resume=True, progress=False, log=lambda m: None
+    )
+    assert result.step == steps[-1] + 1
+
+
+def test_two_processes_train_through_torchrun_ddp(tiny_dataset, tmp_path):
+    run = tmp_path / "ddp"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "gesturegan",
+            "train",
+            str(tiny_dataset),
+            "--model",
+            "gan",
+            "--out",
+            str(run),
+            "--config",
+            "tiny",
+            "--max-steps",
+            "2",
+            "--quiet",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert [read_checkpoint(p)["step"] for p in step_checkpoints(run)] == [2]
+
+
+def test_bf16_autocast_trains(tiny_dataset, tmp_path):
+    cfg = tmp_path / "bf16.toml"
+    cfg.write_text(
+        (Path(__file__).parents[2] / "training/configs/tiny.toml").read_text() + 'precision = "bf16"\n'
+    )
+    result = train(
+        tiny_dataset, "gan", tmp_path / "run", config=cfg, max_steps=2, progress=False, log=lambda m: None
+    )
+    assert result.step == 2
+    logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(abs(r["loss/g"]) < 1e6 for r in logs)
