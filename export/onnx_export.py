@@ -132,7 +132,7 @@ def _with_metadata(raw: bytes, info: ModelInfo) -> bytes:
     return model.SerializeToString()
 
 
-def test_conds(k: int, rng: np.random.Generator) -> np.ndarray:
+def probe_conds(k: int, rng: np.random.Generator) -> np.ndarray:
     """Every pure category, plus mixed rows (an even mix and random Dirichlet weights) ``[2K+1, K]``."""
     return np.concatenate([np.eye(k), np.full((1, k), 1.0 / k), rng.dirichlet(np.ones(k), size=k)]).astype(
         np.float32
@@ -145,7 +145,7 @@ def verify_generator(raw: bytes, module: nn.Module, info: ModelInfo, seed: int =
 
     session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
-    conds = test_conds(info.n_categories, rng)
+    conds = probe_conds(info.n_categories, rng)
     worst = 0.0
     for start, stop in ((0, 1), (0, len(conds))):  # batch 1 and a full batch
         cond = conds[start:stop]
@@ -164,7 +164,7 @@ def verify_encoder(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0
 
     session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
-    cond = test_conds(info.n_categories, rng)[:3]
+    cond = probe_conds(info.n_categories, rng)[:3]
     audio = (0.1 * rng.standard_normal((3, info.channels, info.n_samples))).astype(np.float32)
     got = session.run(None, {"audio": audio, "cond": cond})
     with torch.no_grad():

@@ -78,8 +78,12 @@ def new_state(
 
 @torch.no_grad()
 def update_ema(state: State) -> None:
-    """``ema = decay * ema + (1 - decay) * generator``; buffers are copied."""
-    decay = state.config.train.ema_decay
+    """``ema = decay * ema + (1 - decay) * generator``; buffers are copied.
+
+    The decay ramps up as ``(1 + step) / (10 + step)`` so early previews show the generator's
+    progress rather than its random initialisation.
+    """
+    decay = min(state.config.train.ema_decay, (1 + state.step) / (10 + state.step))
     e_params, g_params = list(state.ema.parameters()), list(state.generator.parameters())
     if decay == 0.0:
         torch._foreach_copy_(e_params, g_params)
