@@ -53,7 +53,7 @@ def test_above_tolerance_nothing_is_written(tiny_runs, tmp_path):
 
 
 def test_bad_targets_and_runs_are_refused(tiny_runs, tmp_path):
-    with pytest.raises(ExportError, match=".onnx"):
+    with pytest.raises(ExportError, match=r"should end in \.onnx"):
         export_run(tiny_runs["gan"], tmp_path / "m.bin")
     with pytest.raises(ExportError, match="holds no checkpoints"):
         export_run(tmp_path, tmp_path / "m.onnx")
