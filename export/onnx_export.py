@@ -172,6 +172,20 @@ def verify_encoder(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0
     return max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True))
 
 
+def generator_to_onnx(
+    generator: nn.Module, info: ModelInfo, tolerance: float = TOLERANCE, opset: int = OPSET
+) -> tuple[bytes, float]:
+    """The verified ONNX bytes of ``generator`` with ``info`` as metadata, and the max error."""
+    module = GeneratorGraph(generator).eval()
+    z = torch.zeros(1, info.latent_dim)
+    cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
+    raw = _with_metadata(_to_onnx(module, (z, cond), ["z", "cond"], ["audio"], opset), info)
+    error = verify_generator(raw, module, info)
+    if not np.isfinite(error) or error > tolerance:
+        raise ExportError(f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written")
+    return raw, error
+
+
 def _write(path: Path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
