@@ -14,11 +14,11 @@ options) and PyTorch eager on the same device. CUDA is measured too when present
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,13 @@ def _timings(fn, repeats: int, min_seconds: float) -> np.ndarray:
         fn()
         out.append(time.perf_counter() - t)
     return np.array(out)
+
+
+def _torch_call(g, z: torch.Tensor, cond: torch.Tensor, sync: bool) -> None:
+    with torch.inference_mode():
+        g(z, cond)
+    if sync:
+        torch.cuda.synchronize()
 
 
 def _row(family, engine, device, batch, times, audio_s) -> dict:
@@ -72,15 +79,25 @@ def _generators(runs: list[Path] | None):
         torch.manual_seed(0)
         gen, _ = build(cfg, shape)
         ckpt = {
-            "shape": vars(shape), "data": {}, "step": 0, "best_score": None, "config": cfg.to_dict(),
+            "shape": vars(shape),
+            "data": {},
+            "step": 0,
+            "best_score": None,
+            "config": cfg.to_dict(),
             "categories": ["trigger", "trigger_continuous", "continuous_variation", "continuous_repetition"],
             "family": family,
         }
         yield family, gen.eval(), model_info(ckpt, gen)
 
 
-def benchmark(runs: list[Path] | None, threads: int, batches: tuple[int, ...], repeats: int,
-              min_seconds: float, families: tuple[str, ...] = FAMILIES) -> dict:
+def benchmark(
+    runs: list[Path] | None,
+    threads: int,
+    batches: tuple[int, ...],
+    repeats: int,
+    min_seconds: float,
+    families: tuple[str, ...] = FAMILIES,
+) -> dict:
     from gesturegan.export.onnx_export import generator_to_onnx
     from gesturegan.server.model import load_model, provider_candidates
 
@@ -91,7 +108,7 @@ def benchmark(runs: list[Path] | None, threads: int, batches: tuple[int, ...], r
         for family, gen, info in _generators(runs):
             if family not in families:
                 continue
-            raw, err = generator_to_onnx(gen, info)
+            raw, _ = generator_to_onnx(gen, info)
             path = Path(tmp) / f"{family}.onnx"
             path.write_bytes(raw)
             audio_s = info.n_samples / info.sample_rate
@@ -102,8 +119,16 @@ def benchmark(runs: list[Path] | None, threads: int, batches: tuple[int, ...], r
                     rng = np.random.default_rng(0)
                     z = rng.standard_normal((b, info.latent_dim)).astype(np.float32)
                     cond = np.eye(info.n_categories, dtype=np.float32)[np.arange(b) % info.n_categories]
-                    rows.append(_row(family, "onnxruntime", device, b,
-                                     _timings(lambda: model.generate(z, cond), repeats, min_seconds), audio_s))
+                    rows.append(
+                        _row(
+                            family,
+                            "onnxruntime",
+                            device,
+                            b,
+                            _timings(partial(model.generate, z, cond), repeats, min_seconds),
+                            audio_s,
+                        )
+                    )
                     zt, ct = torch.from_numpy(z).to(device), torch.from_numpy(cond).to(device)
 
                     def torch_call():
@@ -112,36 +137,55 @@ def benchmark(runs: list[Path] | None, threads: int, batches: tuple[int, ...], r
                         if device == "cuda":
                             torch.cuda.synchronize()
 
-                    rows.append(_row(family, "torch", device, b, _timings(torch_call, repeats, min_seconds), audio_s))
+                    rows.append(
+                        _row(family, "torch", device, b, _timings(torch_call, repeats, min_seconds), audio_s)
+                    )
                     print(_line(rows[-2]), _line(rows[-1]), sep="\n", flush=True)
                 g.to("cpu")
     return {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "threads": threads, "torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "threads": threads,
+            "torch": torch.__version__,
+            "onnxruntime": __import__("onnxruntime").__version__,
+        },
         "audio": {"sample_rate": 44100, "n_samples": 65536} if not runs else None,
         "rows": rows,
     }
 
 
 def _line(r: dict) -> str:
-    return (f"{r['family']:8s} {r['engine']:11s} {r['device']:4s} batch {r['batch']:3d}: median {r['median_ms']:8.2f} ms "
-            f"(p90 {r['p90_ms']:8.2f}, p99 {r['p99_ms']:8.2f}) = {r['ms_per_gesture']:7.2f} ms/gesture, "
-            f"{r['realtime_factor']:8.1f}x real time")
+    return (
+        f"{r['family']:8s} {r['engine']:11s} {r['device']:4s} batch {r['batch']:3d}: median {r['median_ms']:8.2f} ms "
+        f"(p90 {r['p90_ms']:8.2f}, p99 {r['p99_ms']:8.2f}) = {r['ms_per_gesture']:7.2f} ms/gesture, "
+        f"{r['realtime_factor']:8.1f}x real time"
+    )
 
 
 def markdown(result: dict) -> str:
-    lines = ["| family | engine | device | batch | median ms | p90 ms | p99 ms | ms/gesture | x real time |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| family | engine | device | batch | median ms | p90 ms | p99 ms | ms/gesture | x real time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['family']} | {r['engine']} | {r['device']} | {r['batch']} | {r['median_ms']:.2f} | "
-                     f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['ms_per_gesture']:.2f} | {r['realtime_factor']:.0f} |")
+        lines.append(
+            f"| {r['family']} | {r['engine']} | {r['device']} | {r['batch']} | {r['median_ms']:.2f} | "
+            f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['ms_per_gesture']:.2f} | {r['realtime_factor']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gesturegan.export.benchmark", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", nargs="*", type=Path, help="run folders to measure (default: every family, untrained)")
+    p = argparse.ArgumentParser(
+        prog="python -m gesturegan.export.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--runs", nargs="*", type=Path, help="run folders to measure (default: every family, untrained)"
+    )
     p.add_argument("--families", default=",".join(FAMILIES), help="comma-separated subset")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for both engines (default 2)")
     p.add_argument("--batches", default="1,16", help="batch sizes (default 1,16)")
@@ -150,8 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--markdown", type=Path, help="write a markdown table here")
     a = p.parse_args(argv)
-    result = benchmark(a.runs, a.threads, tuple(int(b) for b in a.batches.split(",")), a.repeats, a.min_seconds,
-                       tuple(a.families.split(",")))
+    result = benchmark(
+        a.runs,
+        a.threads,
+        tuple(int(b) for b in a.batches.split(",")),
+        a.repeats,
+        a.min_seconds,
+        tuple(a.families.split(",")),
+    )
     if a.json:
         write_json_atomic(a.json, result)
     if a.markdown:

@@ -182,7 +182,9 @@ def generator_to_onnx(
     raw = _with_metadata(_to_onnx(module, (z, cond), ["z", "cond"], ["audio"], opset), info)
     error = verify_generator(raw, module, info)
     if not np.isfinite(error) or error > tolerance:
-        raise ExportError(f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written")
+        raise ExportError(
+            f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written"
+        )
     return raw, error
 
 

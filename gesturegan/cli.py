@@ -307,9 +307,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from gesturegan.export.evaluate import EvaluateError, run_evaluate, summary_text
     from gesturegan.files import write_json_atomic
     from gesturegan.training.data import DatasetError
-    from gesturegan.training.evaluate import EvaluateError, run_evaluate, summary_text
 
     if args.count < 4:
         raise CommandError(f"--count must be at least 4, not {args.count}")

@@ -93,3 +93,24 @@ def test_wheel_in_a_fresh_venv_runs_without_torch(wheel, tmp_path):
         [str(env_dir / "bin" / "gesturegan"), "--help"], capture_output=True, text=True, check=False
     )
     assert res.returncode == 0 and "prepare" in res.stdout
+
+
+def test_dependency_direction_of_the_rooms():
+    """training imports neither server nor export; server imports neither training nor export."""
+    import ast
+
+    forbidden = {
+        "training": ("gesturegan.server", "gesturegan.export"),
+        "server": ("gesturegan.training", "gesturegan.export"),
+    }
+    for room, banned in forbidden.items():
+        for path in (REPO / room).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    assert not name.startswith(banned), f"{path.relative_to(REPO)} imports {name}"

@@ -198,10 +198,10 @@ def evaluate(
 
 
 def morph_path(k: int, steps_between: int = 3) -> np.ndarray:
-    """Weights ``[M, K]`` walking category 0 -> 1 -> ... -> K-1 in straight lines."""
+    """Weights ``[(K-1) * steps_between + 1, K]`` walking category 0 -> 1 -> ... -> K-1 in straight lines."""
     rows = []
     for a in range(k - 1):
-        for t in np.linspace(0, 1, steps_between + 1, endpoint=False):
+        for t in np.linspace(0, 1, steps_between, endpoint=False):
             w = np.zeros(k, np.float32)
             w[a], w[a + 1] = 1 - t, t
             rows.append(w)
