@@ -131,14 +131,9 @@ def benchmark(
                     )
                     zt, ct = torch.from_numpy(z).to(device), torch.from_numpy(cond).to(device)
 
-                    def torch_call():
-                        with torch.inference_mode():
-                            g(zt, ct)
-                        if device == "cuda":
-                            torch.cuda.synchronize()
-
+                    call = partial(_torch_call, g, zt, ct, device == "cuda")
                     rows.append(
-                        _row(family, "torch", device, b, _timings(torch_call, repeats, min_seconds), audio_s)
+                        _row(family, "torch", device, b, _timings(call, repeats, min_seconds), audio_s)
                     )
                     print(_line(rows[-2]), _line(rows[-1]), sep="\n", flush=True)
                 g.to("cpu")
