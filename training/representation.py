@@ -34,8 +34,8 @@ class STFTConfig:
     def __post_init__(self) -> None:
         if self.n_fft < 16 or self.n_fft & (self.n_fft - 1):
             raise ValueError(f"n_fft must be a power of two >= 16, not {self.n_fft}")
-        if not 0 < self.hop <= self.n_fft // 2:
-            raise ValueError(f"hop must be in 1..n_fft/2 for overlap-add, not {self.hop}")
+        if not 0 < self.hop <= self.n_fft // 2 or self.n_fft % self.hop:
+            raise ValueError(f"hop must divide n_fft and be at most n_fft/2 for overlap-add, not {self.hop}")
         if self.window != "hann":
             raise ValueError(f"only the hann window is supported, not {self.window!r}")
 
@@ -136,8 +136,30 @@ class ISTFT(nn.Module):
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor, length: int | None = None) -> torch.Tensor:
         if _exporting():
-            return self.conv(real, imag, length)
+            return self.matmul(real, imag, length)
         return self.fft(real, imag, length)
+
+    def matmul(self, real: torch.Tensor, imag: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """The exported form: one MatMul with the inverse DFT basis, then overlap-add by shifted sums.
+
+        ``n_fft / hop`` slices of the frames, each padded to its offset and summed: in
+        onnxruntime about a third faster than the ``ConvTranspose1d`` form (measured in
+        ``docs/representation.md``), same result.
+        """
+        b, c, f, n = real.shape
+        length = self._check_length(n, length)
+        hop, k = self.cfg.hop, self.cfg.n_fft // self.cfg.hop
+        spec = torch.cat([real, imag], dim=2).reshape(b * c, 2 * f, n).transpose(1, 2)  # [B*C, N, 2F]
+        frames = (spec @ self.basis[:, 0, :]).reshape(b * c, n, k, hop)  # [B*C, N, k, hop]
+        y = None
+        for j in range(k):  # slice j of frame i lands at (i + j) * hop
+            part = F.pad(frames[:, :, j, :].reshape(b * c, n * hop), (j * hop, (k - 1 - j) * hop))
+            y = part if y is None else y + part
+        pad = self.cfg.n_fft // 2
+        ones = torch.ones(1, 1, n, dtype=real.dtype, device=real.device)
+        envelope = F.conv_transpose1d(ones, self.window_sq, stride=hop)[0, 0, pad : pad + length]
+        y = y[:, pad : pad + length] / envelope.clamp_min(1e-11)
+        return y.reshape(b, c, -1)
 
     def _check_length(self, n: int, length: int | None) -> int:
         length = (n - 1) * self.cfg.hop if length is None else length
