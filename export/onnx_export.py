@@ -10,9 +10,10 @@ above the tolerance nothing is written. The file appears under its name only com
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +42,20 @@ class GeneratorGraph(nn.Module):
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.generator(z, cond).clamp(-1.0, 1.0)
+
+
+class HalfGeneratorGraph(nn.Module):
+    """fp16 variant: the network runs in half precision, ``finish`` (exp, phase, inverse
+    transform) in float32; inputs and output stay float32 so the contract is unchanged."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.half_generator = copy.deepcopy(generator).half()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = self.half_generator.body(z.half(), cond.half())
+        return self.generator.finish(x).clamp(-1.0, 1.0)
 
 
 class EncoderGraph(nn.Module):
@@ -175,12 +190,17 @@ def verify_encoder(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0
 def generator_to_onnx(
     generator: nn.Module, info: ModelInfo, tolerance: float = TOLERANCE, opset: int = OPSET
 ) -> tuple[bytes, float]:
-    """The verified ONNX bytes of ``generator`` with ``info`` as metadata, and the max error."""
-    module = GeneratorGraph(generator).eval()
+    """The verified ONNX bytes of ``generator`` with ``info`` as metadata, and the max error.
+
+    With ``info.precision == "fp16"`` the half-precision graph is compared with the float32
+    PyTorch generator, so the error includes what half precision costs.
+    """
+    reference = GeneratorGraph(generator).eval()
+    module = HalfGeneratorGraph(generator).eval() if info.precision == "fp16" else reference
     z = torch.zeros(1, info.latent_dim)
     cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
     raw = _with_metadata(_to_onnx(module, (z, cond), ["z", "cond"], ["audio"], opset), info)
-    error = verify_generator(raw, module, info)
+    error = verify_generator(raw, reference, info)
     if not np.isfinite(error) or error > tolerance:
         raise ExportError(
             f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written"
@@ -194,10 +214,23 @@ def _write(path: Path, raw: bytes) -> None:
         tmp.write_bytes(raw)
 
 
+FP16_TOLERANCE = 2e-2  # half precision's 11-bit mantissa, through the network, on audio in [-1, 1]
+
+
 def export_run(
-    run: str | Path, out: str | Path, which: str = "best", tolerance: float = TOLERANCE, opset: int = OPSET
+    run: str | Path,
+    out: str | Path,
+    which: str = "best",
+    tolerance: float | None = None,
+    opset: int = OPSET,
+    fp16: bool = False,
 ) -> ExportResult:
-    """Export the EMA generator of ``run`` (and a VAE's encoder beside it) to ``out``."""
+    """Export the EMA generator of ``run`` (and a VAE's encoder beside it) to ``out``.
+
+    ``fp16``: the network in half precision for GPUs, exp/phase/inverse transform in float32.
+    """
+    if tolerance is None:
+        tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
     from gesturegan.training.config import Config
     from gesturegan.training.models import DataShape, build
     from gesturegan.training.state import CheckpointError, load_generator, read_checkpoint
@@ -211,16 +244,9 @@ def export_run(
         generator, ckpt = load_generator(run, which)
     except CheckpointError as e:
         raise ExportError(str(e)) from e
-    info = model_info(ckpt, generator)
-    module = GeneratorGraph(generator).eval()
-    z = torch.zeros(1, info.latent_dim)
+    info = replace(model_info(ckpt, generator), precision="fp16" if fp16 else "fp32")
+    raw, error = generator_to_onnx(generator, info, tolerance, opset)
     cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
-    raw = _with_metadata(_to_onnx(module, (z, cond), ["z", "cond"], ["audio"], opset), info)
-    error = verify_generator(raw, module, info)
-    if not np.isfinite(error) or error > tolerance:
-        raise ExportError(
-            f"onnxruntime differs from torch by {error:.3g} (tolerance {tolerance:g}); nothing written"
-        )
     result = ExportResult(out, info, error, len(raw))
     encoder_raw = None
     if ckpt["family"] == "vae":

@@ -350,7 +350,16 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         default="best",
         help="which checkpoint of RUN (default best)",
     )
-    p.add_argument("--tolerance", type=float, default=1e-3, help="largest |onnxruntime - torch| allowed")
+    p.add_argument(
+        "--fp16",
+        action="store_true",
+        help="half-precision network for GPUs; exp, phase and the inverse transform stay float32",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        help="largest |onnxruntime - torch| allowed (default 1e-3, with --fp16 2e-2)",
+    )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
     p.set_defaults(func=_run_export)
 
@@ -363,13 +372,21 @@ def _run_export(args: argparse.Namespace) -> int:
             f'export needs the train extra (torch, onnx): pip install -e ".[train]" ({e})'
         ) from e
     try:
-        r = export_run(args.run, args.out, which=args.checkpoint, tolerance=args.tolerance, opset=args.opset)
+        r = export_run(
+            args.run,
+            args.out,
+            which=args.checkpoint,
+            tolerance=args.tolerance,
+            opset=args.opset,
+            fp16=args.fp16,
+        )
     except ExportError as e:
         raise CommandError(str(e)) from e
     i = r.info
     print(
         f"wrote {r.path} ({r.size_bytes / 1e6:.1f} MB): {i.family}, {', '.join(i.categories)}, "
-        f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz; max |onnxruntime - torch| = {r.max_error:.2e}"
+        f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz, {i.precision}; "
+        f"max |onnxruntime - torch| = {r.max_error:.2e}"
     )
     if r.encoder_path is not None:
         print(f"wrote {r.encoder_path}: encoder, max |onnxruntime - torch| = {r.encoder_error:.2e}")

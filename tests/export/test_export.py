@@ -66,3 +66,22 @@ def test_cli_export_and_inspect(tiny_runs, tmp_path):
     out = tmp_path / "gan.onnx"
     assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--checkpoint", "latest"]) == 0
     assert main(["inspect", str(out)]) == 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fp16_variant_keeps_the_contract_and_stays_close(tiny_runs, tmp_path, family):
+    result = export_run(tiny_runs[family], tmp_path / "half.onnx", fp16=True)
+    assert result.max_error < 2e-2
+    model = load_model(result.path, provider="cpu")
+    assert model.info.precision == "fp16"
+    generator, _ = load_generator(tiny_runs[family])
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((4, model.info.latent_dim)).astype(np.float32)
+    got = model.generate(z, np.eye(4, dtype=np.float32)).copy()
+    with torch.no_grad():
+        want = generator(torch.from_numpy(z), torch.eye(4)).clamp(-1, 1).numpy()
+    assert np.abs(got - want).max() < 2e-2
+    import onnx
+
+    graph = onnx.load(result.path).graph
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.initializer)  # weights are half

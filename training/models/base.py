@@ -36,6 +36,14 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def body(self, z: torch.Tensor, cond: torch.Tensor):
+        """The network part (safe in half precision); ``finish`` turns its output into audio."""
+        return self(z, cond)
+
+    def finish(self, x) -> torch.Tensor:
+        """The numerically fragile part (exp, phase, inverse transform), always float32."""
+        return x.float()
+
     def describe(self) -> dict:
         """Facts for the model's metadata (representation constants and so on)."""
         return {"family": self.family, "representation": self.representation}

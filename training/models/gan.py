@@ -104,9 +104,15 @@ class SpectralGenerator(Generator):
         return y[:, :, 0], y[:, :, 1]
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        log_mag, phase = self.spectra(z, cond)
-        # exp, cos/sin and the iSTFT stay in float32 even under bf16 autocast.
-        with torch.autocast(device_type=z.device.type, enabled=False):
+        return self.finish(self.spectra(z, cond))
+
+    def body(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.spectra(z, cond)
+
+    def finish(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        log_mag, phase = x
+        # exp, cos/sin and the iSTFT stay in float32 even under bf16 autocast or in fp16 export.
+        with torch.autocast(device_type=log_mag.device.type, enabled=False):
             return self.out(log_mag.float(), phase.float())
 
     def describe(self) -> dict:

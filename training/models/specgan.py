@@ -81,10 +81,16 @@ class SpecGANGenerator(Generator):
         return torch.tanh(x)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        img = self.spectra(z, cond).float()
-        img = F.pad(img, (0, 1, 0, 1), mode="replicate")  # back to F bins and N frames
+        return self.finish(self.spectra(z, cond))
+
+    def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.spectra(z, cond)
+
+    def finish(self, img: torch.Tensor) -> torch.Tensor:
+        """Normalised image ``[B, C, F-1, N-1]`` -> magnitude -> Griffin-Lim -> audio ``[B, C, T]``."""
+        img = F.pad(img.float(), (0, 1, 0, 1), mode="replicate")  # back to F bins and N frames
         mag = torch.exp(img * 3 * self.std + self.mean)
-        phase = self.phase0.expand(z.shape[0], -1, -1, -1)
+        phase = self.phase0.expand(img.shape[0], -1, -1, -1)
         real, imag = mag * torch.cos(phase), mag * torch.sin(phase)
         for _ in range(self.iters):
             audio = self.istft(real, imag, self.shape.n_samples)
