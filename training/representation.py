@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -133,6 +134,7 @@ class ISTFT(nn.Module):
         self.register_buffer("basis", basis.float(), persistent=False)
         self.register_buffer("window_sq", (w**2).float()[None, None, :], persistent=False)
         self.register_buffer("window", w.float(), persistent=False)
+        self._envelopes: dict[tuple[int, int], np.ndarray] = {}
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor, length: int | None = None) -> torch.Tensor:
         if _exporting():
@@ -156,10 +158,22 @@ class ISTFT(nn.Module):
             part = F.pad(frames[:, :, j, :].reshape(b * c, n * hop), (j * hop, (k - 1 - j) * hop))
             y = part if y is None else y + part
         pad = self.cfg.n_fft // 2
-        ones = torch.ones(1, 1, n, dtype=real.dtype, device=real.device)
-        envelope = F.conv_transpose1d(ones, self.window_sq, stride=hop)[0, 0, pad : pad + length]
-        y = y[:, pad : pad + length] / envelope.clamp_min(1e-11)
+        inv = torch.from_numpy(self._inverse_envelope(n, length)).to(device=y.device, dtype=y.dtype)
+        y = y[:, pad : pad + length] * inv  # a constant in the exported graph
         return y.reshape(b, c, -1)
+
+    def _inverse_envelope(self, n: int, length: int) -> np.ndarray:
+        """``1 / sum of squared windows`` at each output sample, for ``n`` frames (numpy, cached)."""
+        key = (n, length)
+        cached = self._envelopes.get(key)
+        if cached is None:
+            w2 = self.window_sq.reshape(-1).cpu().double().numpy()
+            env = np.zeros((n - 1) * self.cfg.hop + self.cfg.n_fft)
+            for i in range(n):
+                env[i * self.cfg.hop : i * self.cfg.hop + self.cfg.n_fft] += w2
+            pad = self.cfg.n_fft // 2
+            cached = self._envelopes[key] = (1.0 / np.maximum(env[pad : pad + length], 1e-11)).astype(np.float32)
+        return cached
 
     def _check_length(self, n: int, length: int | None) -> int:
         length = (n - 1) * self.cfg.hop if length is None else length
