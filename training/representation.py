@@ -172,7 +172,9 @@ class ISTFT(nn.Module):
             for i in range(n):
                 env[i * self.cfg.hop : i * self.cfg.hop + self.cfg.n_fft] += w2
             pad = self.cfg.n_fft // 2
-            cached = self._envelopes[key] = (1.0 / np.maximum(env[pad : pad + length], 1e-11)).astype(np.float32)
+            cached = self._envelopes[key] = (1.0 / np.maximum(env[pad : pad + length], 1e-11)).astype(
+                np.float32
+            )
         return cached
 
     def _check_length(self, n: int, length: int | None) -> int:
