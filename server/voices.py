@@ -1,0 +1,138 @@
+"""The voice bank: playing gestures into an N-channel block without allocating (pure numpy).
+
+Everything lives in arrays sized at construction: the gestures' samples, each voice's read
+position, gain, speaker gains and fade. ``start`` copies a gesture into a free slot (or steals
+the oldest voice, which fades out), ``mix`` adds every sounding voice into the output block
+with ``out=`` ufuncs only, so the audio callback never allocates an array, never locks and
+never waits. A start may begin part-way into a block (``offset``) for sample-accurate timing.
+
+Positions over ``channels`` speakers use equal-power panning between the two nearest
+neighbours; with two channels that is the usual stereo pan law (position 0 = left, 1 = right),
+and with N channels position p in [0, 1) walks round the ring of speakers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def speaker_gains(position: float, channels: int, ring: bool | None = None) -> np.ndarray:
+    """Equal-power gains ``[channels]`` for a position in [0, 1].
+
+    Two channels (or ``ring=False``): a line from the first speaker (0) to the last (1).
+    More (``ring`` default): a circle, position 0 and 1 both at speaker 0.
+    """
+    out = np.zeros(channels, np.float32)
+    if channels == 1:
+        out[0] = 1.0
+        return out
+    ring = channels > 2 if ring is None else ring
+    p = float(position) % 1.0 if ring else min(max(float(position), 0.0), 1.0)
+    span = channels if ring else channels - 1
+    where = p * span
+    a = int(math.floor(where)) % channels
+    b = (a + 1) % channels if ring else min(a + 1, channels - 1)
+    frac = where - math.floor(where)
+    out[a] += math.cos(frac * math.pi / 2)
+    out[b] += math.sin(frac * math.pi / 2)
+    return out
+
+
+class VoiceBank:
+    """``max_voices`` voices of gestures up to ``max_samples`` long, mixed into ``[block, channels]``."""
+
+    def __init__(self, max_voices: int, channels: int, max_samples: int, block: int, fade_samples: int = 256):
+        if max_voices < 1 or channels < 1 or max_samples < 1 or block < 1:
+            raise ValueError("voices, channels, samples and block must be positive")
+        self.max_voices, self.channels, self.block = max_voices, channels, block
+        self.fade_samples = max(1, fade_samples)
+        self.samples = np.zeros((max_voices, max_samples), np.float32)
+        self.length = np.zeros(max_voices, np.int64)
+        self.pos = np.zeros(max_voices, np.int64)
+        self.offset = np.zeros(max_voices, np.int64)  # where in the next block it starts
+        self.gain = np.zeros(max_voices, np.float32)
+        self.pan = np.zeros((max_voices, channels), np.float32)
+        self.fade_left = np.full(max_voices, -1, np.int64)  # -1: not fading
+        self.active = np.zeros(max_voices, bool)
+        self.ids = np.zeros(max_voices, np.int64)
+        self.started = np.zeros(max_voices, np.int64)  # start order, for stealing the oldest
+        self.next_id = 1
+        self.counter = 0
+        self.stolen = 0
+        self._seg = np.zeros(block, np.float32)
+        self._ramp = np.zeros(block, np.float32)
+        self._wide = np.zeros((block, channels), np.float32)
+        self._fade_curve = np.linspace(1.0, 0.0, self.fade_samples + 1, dtype=np.float32)[1:]
+        self.ended: list[int] = []  # voice ids that finished in the last mix (read by the host)
+
+    def _free_slot(self) -> int:
+        free = np.flatnonzero(~self.active)
+        if free.size:
+            return int(free[0])
+        # Steal the oldest voice: it stops now (its slot is reused); the host reports it ended.
+        slot = int(np.argmin(np.where(self.active, self.started, np.iinfo(np.int64).max)))
+        self.ended.append(int(self.ids[slot]))
+        self.stolen += 1
+        return slot
+
+    def start(self, gesture: np.ndarray, gain: float = 1.0, position: float = 0.5, offset: int = 0) -> int:
+        """Start a mono gesture ``[T]`` (or ``[C, T]``, mixed down) at ``offset`` in the next block; its id."""
+        g = np.asarray(gesture, np.float32)
+        slot = self._free_slot()
+        n = min(g.shape[-1], self.samples.shape[1])
+        if g.ndim == 2:
+            np.mean(g[:, :n], axis=0, out=self.samples[slot, :n])
+        else:
+            self.samples[slot, :n] = g[:n]
+        self.length[slot], self.pos[slot] = n, 0
+        self.offset[slot] = min(max(int(offset), 0), self.block - 1)
+        self.gain[slot] = gain
+        self.pan[slot] = speaker_gains(position, self.channels)
+        self.fade_left[slot] = -1
+        self.active[slot] = True
+        self.ids[slot] = voice_id = self.next_id
+        self.next_id += 1
+        self.counter += 1
+        self.started[slot] = self.counter
+        return voice_id
+
+    def stop(self, voice_id: int | None = None) -> None:
+        """Fade out one voice (or every voice) over ``fade_samples``."""
+        hit = self.active & ((self.ids == voice_id) if voice_id is not None else True)
+        self.fade_left[hit & (self.fade_left < 0)] = self.fade_samples
+
+    def panic(self) -> None:
+        """Silence everything at once."""
+        self.ended.extend(int(i) for i in self.ids[self.active])
+        self.active[:] = False
+
+    @property
+    def sounding(self) -> int:
+        return int(self.active.sum())
+
+    def mix(self, out: np.ndarray) -> None:
+        """Add every sounding voice into ``out [block, channels]`` (float32); allocation-free."""
+        frames = out.shape[0]
+        for v in np.flatnonzero(self.active):
+            off = int(self.offset[v])
+            pos, length = int(self.pos[v]), int(self.length[v])
+            n = min(frames - off, length - pos)
+            fading = self.fade_left[v] >= 0
+            if fading:
+                n = min(n, int(self.fade_left[v]))
+            seg = self._seg[:n]
+            np.multiply(self.samples[v, pos : pos + n], self.gain[v], out=seg)
+            if fading:
+                start = self.fade_samples - int(self.fade_left[v])
+                np.multiply(seg, self._fade_curve[start : start + n], out=seg)
+                self.fade_left[v] -= n
+            wide = self._wide[:n]
+            np.multiply(seg[:, None], self.pan[v][None, :], out=wide)
+            np.add(out[off : off + n], wide, out=out[off : off + n])
+            self.pos[v] = pos + n
+            self.offset[v] = 0
+            if self.pos[v] >= length or (fading and self.fade_left[v] <= 0):
+                self.active[v] = False
+                self.ended.append(int(self.ids[v]))
