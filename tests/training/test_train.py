@@ -182,3 +182,10 @@ def test_bf16_autocast_trains(tiny_dataset, tmp_path):
     assert result.step == 2
     logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(abs(r["loss/g"]) < 1e6 for r in logs)
+
+
+def test_speed_script_measures_the_real_step(tiny_dataset):
+    from gesturegan.training.speed import measure
+
+    row = measure(tiny_dataset, "vae", "tiny", steps=1, device="cpu")
+    assert row["batch_size"] == 4 and row["steps_per_s"] > 0 and row["device"] == "cpu"
