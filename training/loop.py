@@ -258,6 +258,7 @@ def train(
             dynamic_ncols=True,
             desc=f"train {family}",
         )
+        say = bar.write if (progress and dist.main) else log
         start_step, started = state.step, time.perf_counter()
         log_file = (out / "log.jsonl").open("a") if dist.main else None
         try:
@@ -297,11 +298,11 @@ def train(
                         writer,
                     )
                 if state.step % t.checkpoint_every == 0 or last:
-                    _checkpoint(state, out, real, classifier, bar.write)
+                    _checkpoint(state, out, real, classifier, say)
             if stop["signal"] is not None and dist.main and state.step > start_step:
-                bar.write(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
+                say(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
                 if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
-                    _checkpoint(state, out, real, classifier, bar.write)
+                    _checkpoint(state, out, real, classifier, say)
         finally:
             bar.close()
             if log_file is not None:

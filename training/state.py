@@ -94,7 +94,10 @@ def update_ema(state: State) -> None:
 
 
 def _rng_state() -> dict:
-    out = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # numpy's state as plain lists, so checkpoints load with torch.load(weights_only=True).
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
+    out = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out
@@ -129,10 +132,14 @@ def save_checkpoint(state: State, path: Path) -> Path:
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint dict on the CPU, refusing files that are not ours."""
+    """Load a checkpoint dict on the CPU, refusing files that are not ours.
+
+    ``weights_only=True``: a checkpoint is tensors and plain Python values, never pickled
+    code, so a file from elsewhere cannot run anything when it is opened.
+    """
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for damaged files
         raise CheckpointError(f"{path} is not a readable checkpoint: {e}") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
@@ -155,7 +162,8 @@ def restore_state(ckpt: dict, device: torch.device, cfg: Config | None = None) -
     rng = ckpt["rng"]
     state.rng.set_state(rng["batches"])
     torch.set_rng_state(rng["torch"])
-    np.random.set_state(rng["numpy"])
+    name, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
     random.setstate(rng["python"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])

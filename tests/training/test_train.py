@@ -189,3 +189,18 @@ def test_speed_script_measures_the_real_step(tiny_dataset):
 
     row = measure(tiny_dataset, "vae", "tiny", steps=1, device="cpu")
     assert row["batch_size"] == 4 and row["steps_per_s"] > 0 and row["device"] == "cpu"
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_checkpoints_never_unpickle_code(tmp_path, capsys):
+    from gesturegan.training.state import CheckpointError
+
+    evil = tmp_path / "step-0000001.pt"
+    torch.save({"format": 1, "payload": _Payload()}, evil)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        read_checkpoint(evil)
+    assert "this must never run" not in capsys.readouterr().out
