@@ -54,3 +54,29 @@ def test_morph_path_walks_every_category():
     assert path.shape == (10, 4)
     np.testing.assert_allclose(path.sum(1), 1.0)
     assert path[0].argmax() == 0 and path[-1].argmax() == 3
+
+
+def test_cli_evaluate_writes_report_and_json(tiny_models, tiny_dataset, tmp_path, capsys):
+    from gesturegan.cli import main
+
+    out = tmp_path / "json" / "m.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tiny_models["wavegan"]),
+                "--data",
+                str(tiny_dataset),
+                "--count",
+                "4",
+                "--out",
+                str(tmp_path / "rep"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["count_per_category"] == 4
+    assert "conditional accuracy" in capsys.readouterr().out
+    assert main(["evaluate", str(tiny_models["wavegan"]), "--data", str(tiny_dataset), "--count", "2"]) == 2
