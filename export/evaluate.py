@@ -131,6 +131,9 @@ def evaluate(
     clf = default_classifier()
     known = set(clf.categories)
     rng = np.random.default_rng(seed)
+    # The real data's halves come from their own generator, so every model is compared
+    # with the same split whatever its latent size.
+    split_rng = np.random.default_rng([seed, 1])
     k = len(source.categories)
     from tqdm import tqdm
 
@@ -149,7 +152,7 @@ def evaluate(
         gen_emb, real_emb = clf.embed(gen_feat), clf.embed(real_feat)
         all_gen.append(gen_emb)
         all_real.append(real_emb)
-        perm = rng.permutation(len(real_emb))
+        perm = split_rng.permutation(len(real_emb))
         half = len(perm) // 2
         row = {
             "n_generated": count,
@@ -170,7 +173,7 @@ def evaluate(
             row["classifier_accuracy_on_real"] = float(np.mean([p == name for p in real_pred]))
         per_category[name] = row
     gen_all, real_all = np.concatenate(all_gen), np.concatenate(all_real)
-    perm = rng.permutation(len(real_all))
+    perm = split_rng.permutation(len(real_all))
     half = len(perm) // 2
     accs = [r["conditional_accuracy"] for r in per_category.values() if "conditional_accuracy" in r]
     overall = {

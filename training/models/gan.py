@@ -90,8 +90,8 @@ class SpectralGenerator(Generator):
             self.head.bias.view(shape.channels, 2, self.bins)[:, 1].zero_()
         self.out = MagPhase(self.stft_cfg, shape.n_samples)
 
-    def spectra(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-magnitude and phase ``[B, C, F, N]``."""
+    def features(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The network's last features ``[B, W, N]``, one column per STFT frame."""
         style = self.style(torch.cat([z, self.embed(cond)], dim=1))
         x = self.inp(style).view(z.shape[0], -1, self.n0)
         for up in self.ups:
@@ -99,21 +99,29 @@ class SpectralGenerator(Generator):
         for block in self.blocks:
             x = block(x, style)
         x = x[..., : self.n_frames - 1]
-        x = torch.cat([x, x[..., -1:]], dim=-1)  # the centred STFT has one frame more
-        y = self.head(x).view(z.shape[0], self.shape.channels, 2, self.bins, self.n_frames)
+        return torch.cat([x, x[..., -1:]], dim=-1)  # the centred STFT has one frame more
+
+    def head_spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``[B, W, N]`` -> log-magnitude and phase ``[B, C, F, N]``."""
+        y = self.head(x).view(x.shape[0], self.shape.channels, 2, self.bins, self.n_frames)
         return y[:, :, 0], y[:, :, 1]
 
+    def spectra(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-magnitude and phase ``[B, C, F, N]``."""
+        return self.head_spectra(self.features(z, cond))
+
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.finish(self.spectra(z, cond))
+        return self.finish(self.features(z, cond))
 
-    def body(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.spectra(z, cond)
+    def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.features(z, cond)
 
-    def finish(self, x: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        log_mag, phase = x
-        # exp, cos/sin and the iSTFT stay in float32 even under bf16 autocast or in fp16 export.
-        with torch.autocast(device_type=log_mag.device.type, enabled=False):
-            return self.out(log_mag.float(), phase.float())
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
+        # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            log_mag, phase = self.head_spectra(x.float())
+            return self.out(log_mag, phase)
 
     def describe(self) -> dict:
         return {**super().describe(), "stft": self.stft_cfg.to_dict(), "frames": self.n_frames}
