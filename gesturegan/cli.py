@@ -329,6 +329,55 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- render --------------------------------------------------------------------------------
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render",
+        help="write gestures of a category (or a mix) as WAV files",
+        description=(
+            "Generate gestures with an exported model and write them as WAV files (24-bit, the "
+            "model's rate). Gesture i uses latent seed SEED+i, the same seed `/trigger ... seed` plays."
+        ),
+        epilog="Example: gesturegan render models/mine.onnx --category trigger --count 8 --out renders/",
+    )
+    p.add_argument("model", metavar="MODEL.onnx", type=Path, help="an exported model")
+    p.add_argument("--category", metavar="C", help="category name or index")
+    p.add_argument(
+        "--weights",
+        metavar="W,W,...",
+        help="comma-separated category weights instead of --category (a morph mix)",
+    )
+    p.add_argument("--count", type=int, default=8, metavar="N", help="how many (default 8)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the WAVs")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="first latent seed (default 0)")
+    p.add_argument(
+        "--real-level", action="store_true", help="restore the category's level in the training library"
+    )
+    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    p.set_defaults(func=_run_render)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from gesturegan.server.model import ModelError, load_model
+    from gesturegan.server.render import RenderError, render
+
+    weights = None
+    if args.weights:
+        try:
+            weights = [float(x) for x in args.weights.split(",")]
+        except ValueError as e:
+            raise CommandError(f"--weights must be numbers separated by commas, not {args.weights!r}") from e
+    try:
+        model = load_model(args.model, provider=args.provider, batch_sizes=())
+        paths = render(model, args.out, args.count, args.seed, args.category, weights, args.real_level)
+    except (ModelError, RenderError) as e:
+        raise CommandError(str(e)) from e
+    print(
+        f"wrote {len(paths)} gestures to {args.out} ({model.info.duration_s:.2f} s at {model.info.sample_rate} Hz)"
+    )
+    return 0
+
+
 # -- export / inspect ----------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -470,7 +519,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "render": ("write gestures of a category as WAV files", "issue 5"),
     "serve": ("the live engine: OSC, MIDI and audio", "issue 5"),
     "replay": ("render a recorded performance again, offline", "issue 5"),
     "osc-spec": ("the OSC address space, from the dispatcher itself", "issue 5"),
@@ -513,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_export(sub)
     _add_inspect(sub)
+    _add_render(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

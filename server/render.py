@@ -1,0 +1,94 @@
+"""``gesturegan render``: gestures of one category (or a mix) as WAV files, no audio device needed.
+
+Each gesture's latent comes from its own seed (``seed + i``), so ``render --seed 7`` writes the
+same files on every machine and the engine's ``/trigger ... seed`` plays the same gesture.
+Files are written under a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from gesturegan.server.model import Model
+from gesturegan.server.morph import latent_from_seed, normalise_weights
+
+
+class RenderError(ValueError):
+    pass
+
+
+def category_weights(
+    model: Model, category: str | None, weights: list[float] | None
+) -> tuple[np.ndarray, str]:
+    """The ``cond`` row ``[K]`` and a file-name stem for a category name/index or explicit weights."""
+    cats = list(model.info.categories)
+    if weights is not None:
+        if len(weights) != len(cats):
+            raise RenderError(f"--weights needs {len(cats)} numbers ({', '.join(cats)}), got {len(weights)}")
+        try:
+            w = normalise_weights(weights)
+        except ValueError as e:
+            raise RenderError(f"--weights: {e}") from e
+        return w.astype(np.float32), "mix-" + "-".join(f"{x:.2f}" for x in w)
+    if category is None:
+        raise RenderError(f"give --category (one of {', '.join(cats)}) or --weights")
+    if category.isdigit() and int(category) < len(cats):
+        category = cats[int(category)]
+    if category not in cats:
+        raise RenderError(f"unknown category {category!r}; this model has {', '.join(cats)}")
+    w = np.zeros(len(cats), np.float32)
+    w[cats.index(category)] = 1.0
+    return w, category
+
+
+def render(
+    model: Model,
+    out_dir: Path,
+    count: int,
+    seed: int,
+    category: str | None = None,
+    weights: list[float] | None = None,
+    real_level: bool = False,
+    subtype: str = "PCM_24",
+) -> list[Path]:
+    """Write ``count`` gestures into ``out_dir``; returns their paths.
+
+    ``real_level`` undoes the dataset normalisation of the category (the level the sounds had in
+    the training library), peak-limited to 0 dBFS.
+    """
+    if count < 1 or count > 10000:
+        raise RenderError(f"--count must be 1..10000, not {count}")
+    cond_row, stem = category_weights(model, category, weights)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    gain = 1.0
+    if real_level and category is not None:
+        gain = model.info.gain_to_real_level(stem)
+    batch = 16
+    for start in range(0, count, batch):
+        n = min(batch, count - start)
+        z = np.stack([latent_from_seed(seed + start + i, model.info.latent_dim) for i in range(n)]).astype(
+            np.float32
+        )
+        audio = model.generate(z, np.repeat(cond_row[None], n, axis=0)).copy()
+        for i in range(n):
+            clip = audio[i] * gain
+            peak = float(np.abs(clip).max())
+            if peak > 1.0:
+                clip /= peak
+            path = out_dir / f"{stem}-{seed + start + i:06d}.wav"
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
+            os.close(fd)
+            try:
+                sf.write(tmp, clip.T, model.info.sample_rate, subtype=subtype, format="WAV")
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            paths.append(path)
+    return paths
