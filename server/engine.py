@@ -1,0 +1,256 @@
+"""The engine core: control on one side, ``process(block)`` on the other, no I/O (pure).
+
+Adapters (OSC, MIDI, audio backends, the offline renderer) drive it:
+
+- control threads call ``message(address, args, at_frame)`` (or ``handle`` with a parsed
+  ``Command``); triggers take a pre-generated gesture from the pools (or generate at once on a
+  miss, counted) and schedule it at a frame;
+- a worker calls ``refill()`` to keep the pools full, ``tick()`` to let stream mode schedule
+  its own triggers ahead;
+- the audio callback calls ``process(out)``: due actions, the voice bank's mix, master gain.
+  It only reads preallocated arrays and the scheduler; it never generates.
+
+Replies (``/voice/start``, ``/voice/end``, ``/error``, ``/status`` ...) collect in ``replies``
+for the adapter to send. Everything random comes from seeded generators, so an offline run of
+the same events is sample-identical.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from gesturegan.server.commands import BadMessage, Command, parse
+from gesturegan.server.model import Model
+from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
+from gesturegan.server.pools import GesturePools, Key, key_for, weights_of
+from gesturegan.server.scheduler import Scheduler
+from gesturegan.server.voices import VoiceBank
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    sample_rate: int = 48000  # the output's rate; gestures are resampled to it
+    channels: int = 2
+    block: int = 128
+    max_voices: int = 32
+    pool_capacity: int = 4
+    fade_ms: float = 10.0
+    seed: int = 0
+    position: float = 0.5
+
+
+@dataclass
+class Stream:
+    on: bool = False
+    density: float = 2.0  # events per second
+    jitter: float = 0.5  # timing jitter, as a fraction of the mean interval
+    next_frame: int = 0
+
+
+class Engine:
+    def __init__(self, model: Model, cfg: EngineConfig = EngineConfig()):
+        self.model, self.info, self.cfg = model, model.info, cfg
+        k = self.info.n_categories
+        self.out_samples = math.ceil(self.info.n_samples * cfg.sample_rate / self.info.sample_rate)
+        fade = max(1, round(cfg.fade_ms * cfg.sample_rate / 1000))
+        self.voices = VoiceBank(cfg.max_voices, cfg.channels, self.out_samples, cfg.block, fade)
+        self.scheduler = Scheduler()
+        self.pools = GesturePools(k, cfg.pool_capacity)
+        self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
+        self.rng = np.random.default_rng([cfg.seed, 1])  # stream timing and positions
+        self.weights = xy_weights(0.5, 0.5, k)
+        self.position = cfg.position
+        self.master = 1.0
+        self.frame = 0  # engine frame of the next block's first sample
+        self._walked_to = 0  # the latent walk has been advanced up to this frame
+        self.stream = Stream()
+        self.replies: deque[tuple] = deque()
+        self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0}
+        self._lock = threading.Lock()  # the model, the latent generator and the pools' generation
+
+    # -- control side ------------------------------------------------------------------------
+    def message(self, address: object, args, at_frame: int | None = None) -> bool:
+        """Parse and handle one message; a bad one becomes an ``/error`` reply. True if accepted."""
+        try:
+            cmd = parse(address, args, self.info.categories)
+        except BadMessage as e:
+            self.counts["errors"] += 1
+            self.replies.append(("/error", e.address, e.reason))
+            return False
+        self.handle(cmd, at_frame)
+        return True
+
+    def handle(self, cmd: Command, at_frame: int | None = None) -> None:
+        frame = self.frame if at_frame is None else int(at_frame)
+        a = cmd.args
+        match cmd.address:
+            case "/trigger":
+                self.trigger(a["category"], a["velocity"], a["position"], a["seed"], frame)
+            case "/morph":
+                self.set_weights(xy_weights(a["x"], a["y"], self.info.n_categories))
+            case "/morph/weights":
+                self.set_weights(normalise_weights(a["weights"]))
+            case "/latent/seed":
+                with self._lock:
+                    self.latent.set_seed(a["seed"])
+                    self.pools.clear()
+            case "/latent/jitter":
+                self.latent.jitter = a["amount"]
+            case "/latent/walk":
+                self.latent.walk_speed = a["speed"]
+            case "/stream/start":
+                self.stream.on, self.stream.next_frame = True, max(frame, self.frame)
+            case "/stream/stop":
+                self.stream.on = False
+            case "/stream/density":
+                self.stream.density = a["rate"]
+            case "/stop":
+                self.scheduler.submit(frame, ("stop", a["voice"]))
+            case "/panic":
+                self.scheduler.clear()
+                self.scheduler.submit(frame, ("panic",))
+            case "/gain":
+                self.scheduler.submit(frame, ("gain", 10 ** (a["db"] / 20)))
+            case "/status":
+                self.replies.append(("/status", *self.status()))
+            case "/model/info":
+                i = self.info
+                self.replies.append(
+                    ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)
+                )
+            case _:  # /render and /model/load belong to the adapters that own folders
+                self.replies.append(("/error", cmd.address, "not handled by this engine"))
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """A new morph position; gestures pooled for other mixes are dropped."""
+        with self._lock:
+            self.weights = np.asarray(weights, np.float64)
+            self.pools.clear(mixes_only=True)
+
+    def status(self) -> tuple:
+        return (
+            self.voices.sounding,
+            self.counts["triggers"],
+            self.counts["misses"],
+            self.counts["errors"],
+            self.scheduler.stats.late,
+        )
+
+    def _generate(self, key: Key, latents: np.ndarray) -> np.ndarray:
+        """Gestures ``[N, C, T_out]`` for ``key`` at the output rate (caller holds the lock)."""
+        cond = np.repeat(weights_of(key, self.info.n_categories)[None], len(latents), axis=0)
+        audio = self.model.generate(latents.astype(np.float32), cond).copy()
+        self.counts["generated"] += len(latents)
+        if self.info.sample_rate != self.cfg.sample_rate:
+            import soxr
+
+            flat = audio.reshape(-1, audio.shape[-1]).T
+            res = soxr.resample(flat, self.info.sample_rate, self.cfg.sample_rate, quality="HQ")
+            audio = res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., : self.out_samples]
+        return audio
+
+    def trigger(
+        self,
+        category: int | None,
+        velocity: float = 1.0,
+        position: float | None = None,
+        seed: int | None = None,
+        frame: int | None = None,
+    ) -> None:
+        """Schedule one gesture at ``frame`` (default: the next block)."""
+        key = category if category is not None else key_for(self.weights)
+        frame = self.frame if frame is None else frame
+        gesture = None if seed is not None else self.pools.take(key)
+        if gesture is None:
+            with self._lock:
+                if seed is not None:
+                    z = latent_from_seed(seed, self.info.latent_dim)[None]
+                else:
+                    self.counts["misses"] += 1
+                    z = self.latent.sample()[None]
+                gesture = self._generate(key, z)[0]
+        self.counts["triggers"] += 1
+        pos = self.position if position is None else position
+        self.scheduler.submit(frame, ("play", gesture, velocity, pos, key))
+
+    def refill(self, max_batch: int = 4) -> int:
+        """Top up the most wanted pool (the current mix first); returns the gestures added."""
+        wanted = self.pools.wanted(focus=key_for(self.weights))
+        if not wanted:
+            return 0
+        key, missing = wanted[0]
+        n = min(missing, max_batch)
+        with self._lock:
+            generation = self.pools.generation
+            z = np.stack([self.latent.sample() for _ in range(n)])
+            audio = self._generate(key, z)
+        return self.pools.put(key, audio, generation)
+
+    def tick(self, horizon_frames: int | None = None) -> int:
+        """Move the latent walk to the present; in stream mode schedule triggers up to
+        ``horizon`` ahead (default 4 blocks). Returns how many were scheduled."""
+        elapsed = self.frame - self._walked_to
+        if elapsed > 0:
+            with self._lock:
+                self.latent.advance(elapsed / self.cfg.sample_rate)
+            self._walked_to = self.frame
+        if not self.stream.on or self.stream.density <= 0:
+            return 0
+        horizon = self.frame + (horizon_frames or 4 * self.cfg.block)
+        made = 0
+        while self.stream.next_frame < horizon:
+            self.trigger(None, 0.8, float(self.rng.random()), None, self.stream.next_frame)
+            mean = self.cfg.sample_rate / self.stream.density
+            spread = self.stream.jitter * mean
+            self.stream.next_frame += max(1, int(mean + self.rng.uniform(-spread, spread)))
+            made += 1
+        return made
+
+    # -- audio side --------------------------------------------------------------------------
+    def process(self, out: np.ndarray) -> None:
+        """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
+        out.fill(0.0)
+        frames = out.shape[0]
+        for offset, action in self.scheduler.due(self.frame, frames):
+            kind = action[0]
+            if kind == "play":
+                _, gesture, velocity, pos, key = action
+                vid = self.voices.start(gesture, velocity, pos, offset)
+                name = self.info.categories[key] if isinstance(key, int) else "mix"
+                self.replies.append(("/voice/start", vid, name))
+            elif kind == "stop":
+                self.voices.stop(action[1])
+            elif kind == "panic":
+                self.voices.panic()
+            elif kind == "gain":
+                self.master = action[1]
+        self.voices.mix(out)
+        if self.master != 1.0:
+            np.multiply(out, self.master, out=out)
+        while self.voices.ended:
+            self.replies.append(("/voice/end", self.voices.ended.pop(0)))
+        self.frame += frames
+
+
+def render_offline(engine: Engine, events: list[tuple[int, str, list]], frames: int) -> np.ndarray:
+    """Run ``engine`` for ``frames`` with ``events`` = (frame, address, args), pools refilled
+    between blocks: the offline backend, identical on every run. Returns ``[frames, channels]``."""
+    block = engine.cfg.block
+    out = np.zeros((frames + block, engine.cfg.channels), np.float32)
+    pending = sorted(events, key=lambda e: e[0])
+    i, base = 0, engine.frame  # event frames are engine frames; a run may continue a previous one
+    for start in range(0, frames, block):
+        while i < len(pending) and pending[i][0] < base + start + block:
+            frame, address, args = pending[i]
+            engine.message(address, args, at_frame=frame)
+            i += 1
+        engine.tick()
+        while engine.refill():
+            pass
+        engine.process(out[start : start + block])
+    return out[:frames]

@@ -1,0 +1,104 @@
+"""The engine core, driven offline sample by sample with a real exported model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gesturegan.server.engine import Engine, EngineConfig, render_offline
+from gesturegan.server.model import load_model
+from gesturegan.server.morph import latent_from_seed
+from gesturegan.server.voices import speaker_gains
+
+
+@pytest.fixture
+def engine(tiny_models):
+    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    # Output at the model's rate: the expected waveform is the model's, sample for sample.
+    return Engine(model, EngineConfig(sample_rate=16000, channels=2, block=64, max_voices=8))
+
+
+def test_a_timetagged_trigger_starts_at_its_exact_frame(engine):
+    frame = 1000  # inside a block (1000 = 15 * 64 + 40)
+    out = render_offline(engine, [(frame, "/trigger", ["trigger", 0.5, 0.0, 42])], 12000)
+    z = latent_from_seed(42, engine.info.latent_dim).astype(np.float32)[None]
+    want = engine.model.generate(z, np.eye(4, dtype=np.float32)[:1])[0, 0] * 0.5
+    gains = speaker_gains(0.0, 2)
+    assert np.all(out[:frame] == 0)
+    np.testing.assert_allclose(out[frame : frame + 8192, 0], want * gains[0], atol=1e-6)
+    np.testing.assert_allclose(out[frame : frame + 8192, 1], want * gains[1], atol=1e-6)
+    assert ("/voice/start", 1, "trigger") in engine.replies and ("/voice/end", 1) in engine.replies
+
+
+def test_bad_messages_reply_errors_and_the_audio_goes_on(engine):
+    events = [
+        (0, "/trigger", ["trigger", 1.0, 0.5, 1]),
+        (100, "/trigger", ["nope"]),
+        (200, "/morph", ["x"]),
+        (300, "/what", []),
+    ]
+    out = render_offline(engine, events, 4096)
+    errors = [r for r in engine.replies if r[0] == "/error"]
+    assert [e[1] for e in errors] == ["/trigger", "/morph", "/what"]
+    assert engine.counts["errors"] == 3 and np.abs(out).max() > 0
+
+
+def test_triggers_come_from_the_pools_and_morph_refreshes_them(engine):
+    render_offline(engine, [], 64)  # one block: the pools fill between blocks
+    assert engine.pools.sizes()[0] == engine.cfg.pool_capacity
+    render_offline(engine, [(engine.frame, "/trigger", [0])], 64)
+    assert engine.counts["misses"] == 0 and engine.pools.stats.hits == 1
+    engine.message("/morph", [1.0, 1.0])  # the corner of continuous_repetition
+    engine.message("/trigger", [])
+    assert engine.counts["misses"] == 0  # a pure corner is a category pool, already full
+    engine.message("/morph", [0.5, 0.5])
+    engine.message("/trigger", [])  # a fresh mix: nothing pooled yet, generated at once and counted
+    assert engine.counts["misses"] == 1
+
+
+def test_stream_panic_and_gain(engine):
+    engine.message("/stream/density", [20.0])
+    out = render_offline(engine, [(0, "/stream/start", []), (8000, "/stream/stop", [])], 16000)
+    starts = [r for r in engine.replies if r[0] == "/voice/start"]
+    assert 5 <= len(starts) <= 16  # about 10 at 20/s over 0.5 s, with timing jitter
+    assert np.abs(out[:8000]).max() > 0
+    engine.message("/panic", [])
+    render_offline(engine, [], 64)
+    assert engine.voices.sounding == 0
+    engine.message("/gain", [-6.0])
+    render_offline(engine, [], 64)
+    assert engine.master == pytest.approx(10 ** (-6 / 20))
+
+
+def test_offline_runs_repeat_exactly(tiny_models):
+    outs = []
+    for _ in range(2):
+        model = load_model(tiny_models["gan"], provider="cpu")
+        e = Engine(model, EngineConfig(sample_rate=16000, block=64, seed=3))
+        events = [
+            (0, "/latent/jitter", [0.5]),
+            (10, "/trigger", ["trigger_continuous"]),
+            (500, "/trigger", []),
+        ]
+        outs.append(render_offline(e, events, 9000))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_resampling_to_the_device_rate(tiny_models):
+    model = load_model(tiny_models["gan"], provider="cpu")
+    e = Engine(model, EngineConfig(sample_rate=48000, block=128))
+    assert e.out_samples == 8192 * 3
+    out = render_offline(e, [(0, "/trigger", ["trigger", 1.0, 0.5, 1])], 30000)
+    assert np.abs(out[: 8192 * 3]).max() > 0
+
+
+def test_latent_walk_moves_with_time_not_with_calls(engine):
+    engine.message("/latent/walk", [1.0])
+    start = engine.latent.current().copy()
+    engine.tick()
+    engine.tick()  # no time passed: no movement
+    assert np.array_equal(engine.latent.current(), start)
+    render_offline(engine, [], 1600)  # 0.1 s
+    moved = engine.latent.current()
+    cos = float(moved @ start / np.linalg.norm(moved) / np.linalg.norm(start))
+    assert 0.0 < np.arccos(np.clip(cos, -1, 1)) < 0.5  # about 0.1 rad, a random direction
