@@ -1,0 +1,190 @@
+"""OSC control over UDP: python-osc's packet codec, the engine's parser, replies for Max.
+
+Datagrams are decoded with ``pythonosc.osc_packet.OscPacket`` (messages and nested bundles);
+a bundle's timetag becomes an engine frame through the audio clock, so a timetagged phrase
+plays sample-accurately instead of waiting in a sleeping handler. Replies go to a fixed
+``udpreceive`` port (Max's ``udpsend`` sends from a random port) and carry only int32,
+float32 and strings. ``/error`` replies are rate-limited; every refused packet is counted.
+Binds 127.0.0.1 unless told otherwise; ``allow`` lists the sender addresses accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from gesturegan.server.engine import Engine
+from gesturegan.server.scheduler import ScheduleError, frame_at
+
+log = logging.getLogger("gesturegan.osc")
+INT32 = (-(2**31), 2**31 - 1)
+
+
+class AudioClock:
+    """Which engine frame starts when: the audio callback stamps every block."""
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate = sample_rate
+        self.frame, self.wall = 0, time.time()
+
+    def stamp(self, frame: int) -> None:
+        self.frame, self.wall = frame, time.time()
+
+    def frame_at(self, when: float) -> int:
+        return frame_at(when, self.wall, self.frame, self.sample_rate)
+
+
+def osc_args(values: Iterable[object]) -> list[tuple[object, str]]:
+    """Reply arguments as (value, type tag): int32, float32 or string only (what Max reads)."""
+    out = []
+    for v in values:
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, bool):
+            out.append((int(v), "i"))
+        elif isinstance(v, int):
+            out.append((v, "i") if INT32[0] <= v <= INT32[1] else (str(v), "s"))
+        elif isinstance(v, float):
+            out.append((v if np.isfinite(v) else 0.0, "f"))
+        else:
+            out.append((str(v)[:1024], "s"))
+    return out
+
+
+def encode(address: str, values: Iterable[object]) -> bytes:
+    b = OscMessageBuilder(address)
+    for value, tag in osc_args(values):
+        b.add_arg(value, tag)
+    return b.build().dgram
+
+
+@dataclass
+class OscStats:
+    packets: int = 0
+    messages: int = 0
+    rejected: int = 0  # undecodable packets and refused messages
+    refused_senders: int = 0
+    errors_sent: int = 0
+    errors_dropped: int = 0  # /error replies over the rate limit
+    senders_logged: set = field(default_factory=set)
+
+
+class OscControl:
+    """A UDP socket feeding ``engine``; ``start()`` runs it in a thread, ``close()`` stops it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: AudioClock,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        reply_host: str = "127.0.0.1",
+        reply_port: int | None = 9001,
+        allow: list[str] | None = None,
+        errors_per_s: float = 20.0,
+    ):
+        self.engine, self.clock = engine, clock
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((host, port))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.reply_to = (reply_host, reply_port) if reply_port else None
+        self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.allow = set(allow) if allow else None
+        self.stats = OscStats()
+        self._tokens, self._rate, self._last = errors_per_s, errors_per_s, time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OscControl:
+        self._thread = threading.Thread(target=self._run, name="gesturegan-osc", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self.sock.close()
+        self.out.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            self.handle_datagram(data, addr)
+
+    def handle_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Decode one datagram and hand its messages to the engine; never raises."""
+        self.stats.packets += 1
+        if self.allow is not None and addr[0] not in self.allow:
+            self.stats.refused_senders += 1
+            if addr[0] not in self.stats.senders_logged:
+                self.stats.senders_logged.add(addr[0])
+                log.warning("ignored OSC from %s (not in --allow)", addr[0])
+            return
+        try:
+            messages = OscPacket(data).messages
+        except Exception:  # python-osc raises several types for malformed input
+            self.stats.rejected += 1
+            self._error("?", "malformed OSC packet")
+            self.flush_replies()
+            return
+        now = time.time()
+        for timed in messages:
+            self.stats.messages += 1
+            at = None
+            if timed.time > now:
+                try:
+                    at = self.clock.frame_at(timed.time)
+                except ScheduleError as e:
+                    self.stats.rejected += 1
+                    self._error(timed.message.address, str(e))
+                    continue
+            try:
+                accepted = self.engine.message(timed.message.address, timed.message.params, at)
+            except Exception as e:  # a bug must not take the control thread down
+                log.exception("engine failed on %s", timed.message.address)
+                accepted = False
+                self.engine.replies.append(("/error", str(timed.message.address), f"internal error: {e}"))
+            if not accepted:
+                self.stats.rejected += 1
+        self.flush_replies()
+
+    def _error(self, address: str, reason: str) -> None:
+        self.engine.replies.append(("/error", address, reason))
+
+    def flush_replies(self) -> int:
+        """Send what the engine wants to say; ``/error`` at most ``errors_per_s``."""
+        sent = 0
+        now = time.monotonic()
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        while self.engine.replies:
+            reply = self.engine.replies.popleft()
+            if reply[0] == "/error":
+                if self._tokens < 1:
+                    self.stats.errors_dropped += 1
+                    continue
+                self._tokens -= 1
+                self.stats.errors_sent += 1
+            if self.reply_to is not None:
+                try:
+                    self.out.sendto(encode(reply[0], reply[1:]), self.reply_to)
+                    sent += 1
+                except OSError as e:
+                    log.warning("reply to %s failed: %s", self.reply_to, e)
+        return sent

@@ -1,0 +1,115 @@
+"""OSC over real UDP into the engine: triggers, timetagged bundles, errors, the allow list."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.udp_client import SimpleUDPClient
+
+from gesturegan.server.engine import Engine, EngineConfig
+from gesturegan.server.model import load_model
+from gesturegan.server.osc import AudioClock, OscControl, encode, osc_args
+
+
+@pytest.fixture
+def rig(tiny_models):
+    model = load_model(tiny_models["gan"], provider="cpu")
+    engine = Engine(model, EngineConfig(sample_rate=16000, block=64))
+    clock = AudioClock(16000)
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.bind(("127.0.0.1", 0))
+    reply.settimeout(2)
+    osc = OscControl(engine, clock, port=0, reply_port=reply.getsockname()[1]).start()
+    yield engine, clock, osc, reply
+    osc.close()
+    reply.close()
+
+
+def _replies(sock, n):
+    out = []
+    for _ in range(n):
+        data, _ = sock.recvfrom(65536)
+        msg = OscMessage(data)
+        out.append((msg.address, *msg.params))
+    return out
+
+
+def _wait(cond, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def test_trigger_and_errors_over_udp(rig):
+    engine, _, osc, reply = rig
+    client = SimpleUDPClient("127.0.0.1", osc.port)
+    client.send_message("/trigger", ["trigger", 0.5, 0.25, 3])
+    client.send_message("/trigger", ["nope"])
+    client.send_message("/status", [])
+    _wait(lambda: osc.stats.messages == 3)
+    got = _replies(reply, 2)
+    assert got[0] == (
+        "/error",
+        "/trigger",
+        "unknown category 'nope'; this model has trigger, "
+        "trigger_continuous, continuous_variation, continuous_repetition",
+    )
+    assert got[1][0] == "/status" and got[1][2] == 1  # one trigger accepted
+    assert engine.scheduler.pending() == 1
+
+
+def test_garbage_is_counted_and_answered(rig):
+    _, _, osc, reply = rig
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for junk in (b"", b"\x00\x01garbage", b"/trigger\x00\x00\x00\x00,i\x00"):
+        s.sendto(junk, ("127.0.0.1", osc.port))
+    _wait(lambda: osc.stats.packets == 3)
+    assert osc.stats.rejected == 3
+    assert _replies(reply, 1)[0][:2] == ("/error", "?")
+
+
+def test_a_timetagged_bundle_lands_on_its_frame(rig):
+    engine, clock, osc, _ = rig
+    clock.stamp(0)
+    when = clock.wall + 0.5
+    bundle = OscBundleBuilder(when)
+    m = OscMessageBuilder("/trigger")
+    for v in ("trigger", 1.0, 0.5, 9):
+        m.add_arg(v)
+    bundle.add_content(m.build())
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bundle.build().dgram, ("127.0.0.1", osc.port))
+    _wait(lambda: engine.scheduler.pending() == 1)
+    due = engine.scheduler.due(0, 16000)
+    assert len(due) == 1 and abs(due[0][0] - 8000) <= 1  # 0.5 s at 16 kHz, within float rounding
+
+
+def test_senders_outside_allow_are_ignored(tiny_models):
+    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+    osc = OscControl(engine, AudioClock(16000), port=0, reply_port=None, allow=["10.0.0.9"]).start()
+    try:
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/panic", [])
+        _wait(lambda: osc.stats.packets == 1)
+        assert osc.stats.refused_senders == 1 and osc.stats.messages == 0
+    finally:
+        osc.close()
+
+
+def test_replies_are_max_friendly():
+    assert osc_args([True, 2**40, 1.5, float("nan"), np.int64(3), "x"]) == [
+        (1, "i"),
+        (str(2**40), "s"),
+        (1.5, "f"),
+        (0.0, "f"),
+        (3, "i"),
+        ("x", "s"),
+    ]
+    assert OscMessage(encode("/voice/start", [1, "trigger"])).params == [1, "trigger"]
