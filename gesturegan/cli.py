@@ -378,6 +378,93 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- serve ---------------------------------------------------------------------------------
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="the live engine: OSC in, audio out",
+        description=(
+            "Play a model live. OSC on --osc-port (see `gesturegan osc-spec`), replies to "
+            "--reply-host:--reply-port (Max's udpreceive), audio through PortAudio (JACK, CoreAudio, "
+            "WASAPI/ASIO, ALSA). Triggers are served from pools of pre-generated gestures."
+        ),
+        epilog="Example: gesturegan serve models/mine.onnx --audio jack --osc-port 9000 --reply-port 9001",
+    )
+    p.add_argument("model", metavar="MODEL.onnx", type=Path, help="an exported model")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    p.add_argument("--osc-port", type=int, default=9000, metavar="P")
+    p.add_argument("--reply-host", default="127.0.0.1")
+    p.add_argument("--reply-port", type=int, default=9001, metavar="Q")
+    p.add_argument("--allow", metavar="IP,IP", help="only accept OSC from these addresses")
+    p.add_argument(
+        "--audio", default="default", help="host API: default, jack, coreaudio, asio, wasapi, alsa"
+    )
+    p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
+    p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
+    p.add_argument("--block", type=int, default=128, help="frames per audio block (default 128)")
+    p.add_argument(
+        "--sample-rate", type=int, help="device rate (default: the device's own; gestures are resampled)"
+    )
+    p.add_argument("--voices", type=int, default=32, help="voice limit (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed at start")
+    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from gesturegan.server.audio import AudioError
+    from gesturegan.server.engine import EngineConfig
+    from gesturegan.server.model import ModelError, load_model
+    from gesturegan.server.runtime import Live, ServeConfig
+
+    try:
+        model = load_model(args.model, provider=args.provider, batch_sizes=(1, 4))
+    except ModelError as e:
+        raise CommandError(str(e)) from e
+    cfg = EngineConfig(
+        sample_rate=args.sample_rate or 0,
+        channels=args.channels,
+        block=args.block,
+        max_voices=args.voices,
+        seed=args.seed,
+    )
+    serve = ServeConfig(
+        host=args.host,
+        osc_port=args.osc_port,
+        reply_host=args.reply_host,
+        reply_port=args.reply_port,
+        allow=args.allow.split(",") if args.allow else None,
+        device=args.device,
+        hostapi=None if args.audio == "default" else args.audio,
+    )
+    try:
+        live = Live(model, cfg, serve).start()
+    except (AudioError, OSError) as e:
+        raise CommandError(str(e)) from e
+    print(
+        f"serving {args.model.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
+        f"replies to {args.reply_host}:{args.reply_port}, {cfg.channels} ch at {live.engine.cfg.sample_rate} Hz, "
+        f"block {cfg.block}. Ctrl-C stops.",
+        file=sys.stderr,
+    )
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        live.close()
+    e = live.engine
+    print(
+        f"stopped: {e.counts['triggers']} triggers, {e.counts['misses']} pool misses, "
+        f"{e.counts['errors']} bad messages, {live.audio.xruns} xruns",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # -- export / inspect ----------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -519,7 +606,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "serve": ("the live engine: OSC, MIDI and audio", "issue 5"),
     "replay": ("render a recorded performance again, offline", "issue 5"),
     "osc-spec": ("the OSC address space, from the dispatcher itself", "issue 5"),
     "demo": ("a scripted performance on the bundled model", "issue 7"),
@@ -562,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_inspect(sub)
     _add_render(sub)
+    _add_serve(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

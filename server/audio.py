@@ -1,0 +1,100 @@
+"""Audio output through sounddevice/PortAudio (JACK, CoreAudio, WASAPI/ASIO, ALSA).
+
+The callback stamps the audio clock and asks the engine for one block; it allocates nothing
+and never waits. Underflows reported by PortAudio are counted as xruns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gesturegan.server.engine import Engine
+from gesturegan.server.osc import AudioClock
+
+JACK_API = "JACK Audio Connection Kit"
+
+
+class AudioError(RuntimeError):
+    """No usable output; the message says what to do instead."""
+
+
+def find_output(device: str | int | None = None, hostapi: str | None = None) -> int:
+    """The PortAudio output device index for a name/index, or the default of a host API."""
+    import sounddevice as sd
+
+    try:
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+    except Exception as e:  # PortAudio missing or broken
+        raise AudioError(f"PortAudio is not usable here ({e}); use `gesturegan render` for files") from e
+    outputs = [i for i, d in enumerate(devices) if d["max_output_channels"] > 0]
+    if hostapi is not None:
+        api = next((i for i, a in enumerate(apis) if hostapi.lower() in a["name"].lower()), None)
+        if api is None:
+            hint = (
+                " (is the JACK server running? jackd -d dummy -r 48000 -p 128)"
+                if "jack" in hostapi.lower()
+                else ""
+            )
+            raise AudioError(
+                f"no host API matching {hostapi!r}{hint}; found {', '.join(a['name'] for a in apis)}"
+            )
+        outputs = [i for i in outputs if devices[i]["hostapi"] == api]
+    if device is not None:
+        if isinstance(device, int) or str(device).isdigit():
+            idx = int(device)
+            if idx not in outputs:
+                raise AudioError(f"device {idx} is not an output device")
+            return idx
+        match = [i for i in outputs if str(device).lower() in devices[i]["name"].lower()]
+        if not match:
+            raise AudioError(f"no output device matching {device!r} (see `gesturegan doctor`)")
+        return match[0]
+    if not outputs:
+        raise AudioError(
+            "no audio output device found (no sound card?). Start JACK "
+            "(jackd -d dummy -r 48000 -p 128, or a real driver) and use --audio jack, "
+            "or write files with `gesturegan render`"
+        )
+    if hostapi is not None:
+        return outputs[0]
+    default = sd.default.device[1]
+    return default if default in outputs else outputs[0]
+
+
+class SoundDeviceOutput:
+    """An output stream whose callback runs ``engine.process``."""
+
+    def __init__(self, engine: Engine, clock: AudioClock, device: int):
+        import sounddevice as sd
+
+        self.engine, self.clock = engine, clock
+        self.xruns = 0
+        self.callbacks = 0
+        cfg = engine.cfg
+        self.stream = sd.OutputStream(
+            samplerate=cfg.sample_rate,
+            blocksize=cfg.block,
+            channels=cfg.channels,
+            dtype="float32",
+            device=device,
+            callback=self._callback,
+            latency="low",
+        )
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        if status.output_underflow:
+            self.xruns += 1
+        self.callbacks += 1
+        self.clock.stamp(self.engine.frame)
+        block = self.engine.cfg.block
+        for start in range(0, frames, block):  # PortAudio may hand a longer buffer on some hosts
+            self.engine.process(outdata[start : start + block])
+
+    def start(self) -> SoundDeviceOutput:
+        self.stream.start()
+        return self
+
+    def close(self) -> None:
+        self.stream.stop()
+        self.stream.close()

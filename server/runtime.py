@@ -1,0 +1,79 @@
+"""The live engine assembled: model, engine, audio output, OSC, and the worker that keeps the
+pools full, drives stream mode and sends the audio thread's replies."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from gesturegan.server.audio import SoundDeviceOutput, find_output
+from gesturegan.server.engine import Engine, EngineConfig
+from gesturegan.server.model import Model
+from gesturegan.server.osc import AudioClock, OscControl
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    osc_port: int = 9000
+    reply_host: str = "127.0.0.1"
+    reply_port: int = 9001
+    allow: list[str] | None = None
+    device: str | None = None
+    hostapi: str | None = None
+
+
+class Live:
+    """``start()`` everything, ``close()`` in reverse; ``worker_step()`` is the worker's loop body."""
+
+    def __init__(self, model: Model, engine_cfg: EngineConfig, serve: ServeConfig):
+        # The GIL's default 5 ms switch interval is longer than a 128-frame block: keep the
+        # audio callback from waiting behind the worker or the OSC thread.
+        sys.setswitchinterval(0.0005)
+        device = find_output(serve.device, serve.hostapi)
+        if engine_cfg.sample_rate == 0:  # the device's own rate; gestures are resampled to it
+            import sounddevice as sd
+
+            rate = int(sd.query_devices(device)["default_samplerate"])
+            engine_cfg = replace(engine_cfg, sample_rate=rate)
+        self.engine = Engine(model, engine_cfg)
+        self.clock = AudioClock(engine_cfg.sample_rate)
+        self.osc = OscControl(
+            self.engine,
+            self.clock,
+            serve.host,
+            serve.osc_port,
+            serve.reply_host,
+            serve.reply_port,
+            serve.allow,
+        )
+        self.audio = SoundDeviceOutput(self.engine, self.clock, device)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
+
+    def start(self) -> Live:
+        while self.engine.refill():  # full pools before the first note
+            pass
+        self.audio.start()
+        self.osc.start()
+        self._worker.start()
+        return self
+
+    def worker_step(self) -> int:
+        self.engine.tick()
+        made = self.engine.refill()
+        self.osc.flush_replies()
+        return made
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.worker_step() == 0:
+                time.sleep(0.002)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=2)
+        self.osc.close()
+        self.audio.close()
