@@ -407,13 +407,21 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--voices", type=int, default=32, help="voice limit (default 32)")
     p.add_argument("--seed", type=int, default=0, help="latent seed at start")
+    p.add_argument(
+        "--midi", metavar="NAME", help="open this MIDI input (default: a virtual port named gesturegan)"
+    )
+    p.add_argument("--no-midi", action="store_true", help="no MIDI input")
+    p.add_argument(
+        "--midi-map",
+        type=Path,
+        metavar="TOML",
+        help="MIDI map overriding the defaults (docs/commands/serve.md)",
+    )
     p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
     p.set_defaults(func=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    import time
-
     from gesturegan.server.audio import AudioError
     from gesturegan.server.engine import EngineConfig
     from gesturegan.server.model import ModelError, load_model
@@ -443,18 +451,42 @@ def _run_serve(args: argparse.Namespace) -> int:
         live = Live(model, cfg, serve).start()
     except (AudioError, OSError) as e:
         raise CommandError(str(e)) from e
+    midi = None
+    if not args.no_midi:
+        from gesturegan.server.midi import MidiInput, MidiMap, MidiMapError
+
+        try:
+            mapping = MidiMap.from_toml(args.midi_map) if args.midi_map else MidiMap()
+            midi = MidiInput(
+                live.engine, mapping, args.midi, api="UNIX_JACK" if args.audio == "jack" else None
+            )
+            print(f"MIDI in: {args.midi or 'virtual port gesturegan'}", file=sys.stderr)
+        except MidiMapError as e:
+            live.close()
+            raise CommandError(str(e)) from e
+        except Exception as e:  # no MIDI system (e.g. no ALSA sequencer in a container): play on without it
+            print(
+                f"MIDI unavailable ({e}); OSC only. Use --audio jack for JACK MIDI, or --no-midi.",
+                file=sys.stderr,
+            )
     print(
         f"serving {args.model.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
         f"replies to {args.reply_host}:{args.reply_port}, {cfg.channels} ch at {live.engine.cfg.sample_rate} Hz, "
         f"block {cfg.block}. Ctrl-C stops.",
         file=sys.stderr,
     )
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a clean stop from Ctrl-C or a service manager
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5):
+            pass
     finally:
+        if midi is not None:
+            midi.close()
         live.close()
     e = live.engine
     print(

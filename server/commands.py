@@ -95,6 +95,11 @@ SPEC: tuple[Address, ...] = (
         "explicit category weights, one float >= 0 per category",
         variadic=Arg("weight", "float", 0.0, 1e6),
     ),
+    Address(
+        "/position",
+        (Arg("position", "float", 0.0, 1.0, required=True),),
+        "default position of new gestures across the speakers (0..1)",
+    ),
     Address("/latent/seed", (Arg("seed", "int", 0, 2**31 - 1, required=True),), "new base latent"),
     Address(
         "/latent/jitter",

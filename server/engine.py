@@ -95,6 +95,8 @@ class Engine:
                 self.set_weights(xy_weights(a["x"], a["y"], self.info.n_categories))
             case "/morph/weights":
                 self.set_weights(normalise_weights(a["weights"]))
+            case "/position":
+                self.position = a["position"]
             case "/latent/seed":
                 with self._lock:
                     self.latent.set_seed(a["seed"])

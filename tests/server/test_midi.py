@@ -1,0 +1,77 @@
+"""MIDI: the default map, TOML overrides, and a note over a real JACK MIDI port."""
+
+from __future__ import annotations
+
+import time
+
+import mido
+import pytest
+
+from gesturegan.server.midi import MidiInput, MidiMap, MidiMapError, MidiTranslator
+
+
+def test_default_map():
+    t = MidiTranslator(MidiMap(), 4)
+    assert t.translate(mido.Message("note_on", note=38, velocity=127)) == [("/trigger", [2, 1.0])]
+    assert t.translate(mido.Message("note_on", note=36 + 12 + 3, velocity=64)) == [
+        ("/trigger", [3, 64 / 127])
+    ]
+    assert t.translate(mido.Message("note_on", note=40, velocity=100)) == []  # beyond the 4 categories
+    assert t.translate(mido.Message("note_on", note=36, velocity=0)) == []  # a note-off in disguise
+    assert t.translate(mido.Message("control_change", control=1, value=127)) == [("/morph", [1.0, 0.5])]
+    assert t.translate(mido.Message("control_change", control=2, value=0)) == [("/morph", [1.0, 0.0])]
+    assert t.translate(mido.Message("control_change", control=7, value=0)) == [("/gain", [-120.0])]
+    assert t.translate(mido.Message("control_change", control=64, value=127)) == [("/stream/start", [])]
+    assert t.translate(mido.Message("control_change", control=10, value=127)) == [("/position", [1.0])]
+    t.translate(mido.Message("pitchwheel", pitch=100))
+    assert t.ignored == 1
+
+
+def test_toml_overrides_and_refusals(tmp_path):
+    good = tmp_path / "map.toml"
+    good.write_text("base_note = 60\ncc_x = 20\n")
+    m = MidiMap.from_toml(good)
+    assert m.base_note == 60 and m.cc_x == 20 and m.cc_y == 2
+    bad = tmp_path / "bad.toml"
+    for text, message in [
+        ("note = 1\n", "unknown key 'note'"),
+        ("cc_x = 300\n", "0..127"),
+        ("x = [\n", "cannot read"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(MidiMapError, match=message):
+            MidiMap.from_toml(bad)
+
+
+@pytest.mark.jack
+def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
+    import jack
+
+    from gesturegan.server.engine import Engine, EngineConfig
+    from gesturegan.server.model import load_model
+
+    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+    midi = MidiInput(engine, api="UNIX_JACK")
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    out = backend.open_output("gg-test-keys", virtual=True)
+    try:
+        with jack.Client("gg-midi-patch", servername=jack_server.name, no_start_server=True) as patch:
+            deadline = time.monotonic() + 5
+            src = dst = None
+            while time.monotonic() < deadline and not (src and dst):
+                ports = patch.get_ports(is_midi=True)
+                src = next((p for p in ports if "gg-test-keys" in p.name and p.is_output), None)
+                dst = next((p for p in ports if "gesturegan" in p.name and p.is_input), None)
+                time.sleep(0.05)
+            assert src and dst, [p.name for p in patch.get_ports(is_midi=True)]
+            patch.connect(src, dst)
+            time.sleep(0.2)
+            out.send(mido.Message("note_on", note=37, velocity=100))
+            deadline = time.monotonic() + 5
+            while engine.counts["triggers"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        out.close()
+        midi.close()
+    assert engine.counts["triggers"] == 1 and midi.received == 1
+    assert engine.scheduler.pending() == 1
