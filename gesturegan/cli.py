@@ -422,13 +422,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    import os
+
     from gesturegan.server.audio import AudioError
     from gesturegan.server.engine import EngineConfig
     from gesturegan.server.model import ModelError, load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     try:
-        model = load_model(args.model, provider=args.provider, batch_sizes=(1, 4))
+        # Leave a core to the audio thread and never busy-wait: on two cores, onnxruntime's
+        # spinning threads starved the callback (20 xruns per 20 triggers, 1 thread unspun: 2).
+        threads = max(1, min(4, (os.cpu_count() or 2) - 1))
+        model = load_model(
+            args.model, provider=args.provider, batch_sizes=(1, 4), threads=threads, spinning=False
+        )
     except ModelError as e:
         raise CommandError(str(e)) from e
     cfg = EngineConfig(

@@ -174,7 +174,11 @@ def _signature(session: ort.InferenceSession):
 
 
 def open_session(
-    path: str | Path, provider: str = "auto", threads: int | None = None, role: str | None = "generator"
+    path: str | Path,
+    provider: str = "auto",
+    threads: int | None = None,
+    role: str | None = "generator",
+    spinning: bool = True,
 ) -> tuple[ort.InferenceSession, ModelInfo, str]:
     """Open ``path`` in onnxruntime and validate it; returns the session, its info and its provider.
 
@@ -189,7 +193,7 @@ def open_session(
     try:
         session = ort.InferenceSession(
             str(path),
-            sess_options=session_options(threads),
+            sess_options=session_options(threads, spinning),
             providers=[(p, _provider_options(p)) for p in candidates],
         )
     except Exception as e:  # onnxruntime raises its own exception types for bad files
@@ -211,9 +215,14 @@ def load_model(
     threads: int | None = None,
     batch_sizes: tuple[int, ...] = (1,),
     warm: bool = True,
+    spinning: bool = True,
 ) -> Model:
-    """Load and validate a generator, then warm each of ``batch_sizes``."""
-    session, info, chosen = open_session(path, provider, threads)
+    """Load and validate a generator, then warm each of ``batch_sizes``.
+
+    ``spinning``: onnxruntime's threads busy-wait between calls, the lowest latency for a
+    benchmark; a live engine turns it off so the audio thread keeps its core.
+    """
+    session, info, chosen = open_session(path, provider, threads, spinning=spinning)
     model = Model(Path(path), info, session, chosen)
     if warm:
         model.warm(batch_sizes)
