@@ -504,6 +504,51 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- osc-spec ------------------------------------------------------------------------------
+def _add_osc_spec(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "osc-spec",
+        help="the OSC address space, from the dispatcher itself",
+        description="Print every OSC address the engine accepts, its arguments, ranges and meaning.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (for Max patches and other tools)")
+    p.set_defaults(func=_run_osc_spec)
+
+
+def _num(x: float | None) -> str | None:
+    if x is None:
+        return None
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _run_osc_spec(args: argparse.Namespace) -> int:
+    import json
+
+    from gesturegan.server.commands import describe
+
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        sig = " ".join(
+            (f"{a['name']}" if a["required"] else f"[{a['name']}]") + f":{a['type']}" for a in r["args"]
+        )
+        print(f"{r['address']} {sig}".rstrip())
+        print(f"    {r['help']}")
+        for a in r["args"]:
+            lo, hi = _num(a["min"]), _num(a["max"])
+            rng = "" if lo is None else (f" {lo}..{hi}" if hi is not None else f" >= {lo}")
+            default = "" if a["required"] or a["default"] is None else f", default {a['default']}"
+            extra = f": {a['help']}" if a["help"] else ""
+            print(f"      {a['name']}: {a['type']}{rng}{default}{extra}")
+    print(
+        "\nReplies (to --reply-port): /voice/start id category, /voice/end id, /status voices triggers misses "
+        "errors late, /model/info family rate samples latent categories..., /error address reason"
+    )
+    return 0
+
+
 # -- export / inspect ----------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -646,7 +691,6 @@ def _run_doctor(args: argparse.Namespace) -> int:
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
     "replay": ("render a recorded performance again, offline", "issue 5"),
-    "osc-spec": ("the OSC address space, from the dispatcher itself", "issue 5"),
     "demo": ("a scripted performance on the bundled model", "issue 7"),
     "bench": ("latency, speed and xruns, measured", "issue 7"),
 }
@@ -688,6 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(sub)
     _add_render(sub)
     _add_serve(sub)
+    _add_osc_spec(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)
@@ -708,3 +753,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gesturegan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gesturegan osc-spec | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0

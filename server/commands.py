@@ -61,14 +61,14 @@ SPEC: tuple[Address, ...] = (
         "/trigger",
         (
             Arg("category", "category", default=None, help="name or index; omitted: the current morph mix"),
-            Arg("velocity", "float", 0.0, 1.0, 1.0, help="0..1, scales the gain"),
+            Arg("velocity", "float", 0.0, 1.0, 1.0, help="scales the gain"),
             Arg(
                 "position",
                 "float",
                 0.0,
                 1.0,
                 None,
-                help="0..1 across the speakers; omitted: the current position",
+                help="across the speakers; omitted: the current position",
             ),
             Arg(
                 "seed",

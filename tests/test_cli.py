@@ -139,3 +139,16 @@ def test_doctor_without_jack_says_what_to_do(tmp_path):
     res = run_cli("doctor", env=env)
     assert res.returncode == 0
     assert "not running" in res.stdout
+
+
+def test_osc_spec_lists_the_dispatchers_addresses(capsys):
+    import json
+
+    from gesturegan.server.commands import SPEC
+
+    assert main(["osc-spec", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["address"] for r in rows] == [a.path for a in SPEC]
+    assert main(["osc-spec"]) == 0
+    text = capsys.readouterr().out
+    assert "/trigger [category]:category" in text and "/error address reason" in text
