@@ -453,6 +453,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         allow=args.allow.split(",") if args.allow else None,
         device=args.device,
         hostapi=None if args.audio == "default" else args.audio,
+        models_dir=args.models,
+        render_dir=args.render_dir,
+        provider=args.provider,
+        threads=threads,
     )
     try:
         live = Live(model, cfg, serve).start()

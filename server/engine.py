@@ -72,6 +72,9 @@ class Engine:
         self.replies: deque[tuple] = deque()
         self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0}
         self._lock = threading.Lock()  # the model, the latent generator and the pools' generation
+        self._retiring: list[VoiceBank] = []  # banks of a swapped-out model, mixed until silent
+        # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
+        self.handlers: dict[str, object] = {}
 
     # -- control side ------------------------------------------------------------------------
     def message(self, address: object, args, at_frame: int | None = None) -> bool:
@@ -126,7 +129,34 @@ class Engine:
                     ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)
                 )
             case _:  # /render and /model/load belong to the adapters that own folders
-                self.replies.append(("/error", cmd.address, "not handled by this engine"))
+                handler = self.handlers.get(cmd.address)
+                if handler is None:
+                    self.replies.append(("/error", cmd.address, "not available here (no folder configured)"))
+                else:
+                    handler(cmd)
+
+    def swap_model(self, model: Model) -> None:
+        """Play a new model from the next trigger on; sounding gestures finish untouched.
+
+        Called from a control thread after the new model loaded and warmed (a bad file never
+        gets here). Pools are rebuilt; a larger gesture length gets a new voice bank while the
+        old one keeps mixing until its voices end.
+        """
+        info = model.info
+        out_samples = math.ceil(info.n_samples * self.cfg.sample_rate / info.sample_rate)
+        with self._lock:
+            if out_samples > self.voices.samples.shape[1]:
+                fade = self.voices.fade_samples
+                bank = VoiceBank(self.cfg.max_voices, self.cfg.channels, out_samples, self.cfg.block, fade)
+                bank.next_id = self.voices.next_id + 1_000_000  # ids stay unique across banks
+                self._retiring.append(self.voices)
+                self.voices = bank
+            if info.latent_dim != self.info.latent_dim:
+                self.latent = LatentState(info.latent_dim, seed=self.latent.seed, rng=self.latent.rng)
+            if info.n_categories != self.info.n_categories:
+                self.weights = xy_weights(0.5, 0.5, info.n_categories)
+            self.model, self.info, self.out_samples = model, info, out_samples
+            self.pools = GesturePools(info.n_categories, self.cfg.pool_capacity)
 
     def set_weights(self, weights: np.ndarray) -> None:
         """A new morph position; gestures pooled for other mixes are dropped."""
@@ -232,6 +262,12 @@ class Engine:
             elif kind == "gain":
                 self.master = action[1]
         self.voices.mix(out)
+        for bank in self._retiring:
+            bank.mix(out)
+            while bank.ended:
+                self.replies.append(("/voice/end", bank.ended.pop(0)))
+        if self._retiring and not self._retiring[0].sounding:
+            self._retiring.pop(0)
         if self.master != 1.0:
             np.multiply(out, self.master, out=out)
         while self.voices.ended:

@@ -23,6 +23,10 @@ class ServeConfig:
     allow: list[str] | None = None
     device: str | None = None
     hostapi: str | None = None
+    models_dir: str | None = None  # where /model/load looks (names only, no paths out)
+    render_dir: str | None = None  # where /render writes
+    provider: str = "auto"
+    threads: int | None = None
 
 
 class Live:
@@ -50,6 +54,11 @@ class Live:
             serve.allow,
         )
         self.audio = SoundDeviceOutput(self.engine, self.clock, device)
+        self.serve = serve
+        if serve.models_dir:
+            self.engine.handlers["/model/load"] = self._model_load
+        if serve.render_dir:
+            self.engine.handlers["/render"] = self._render
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
 
@@ -71,6 +80,42 @@ class Live:
         while not self._stop.is_set():
             if self.worker_step() == 0:
                 time.sleep(0.002)
+
+    def _model_load(self, cmd) -> None:
+        """Load, validate and warm in this (control) thread; the old model plays until it is ready."""
+        from gesturegan.server.model import ModelError, load_model
+        from gesturegan.server.paths import UnsafePath, inside
+
+        try:
+            path = inside(
+                self.serve.models_dir, cmd["name"], ".onnx" if not cmd["name"].endswith(".onnx") else None
+            )
+            model = load_model(
+                path, self.serve.provider, self.serve.threads, batch_sizes=(1, 4), spinning=False
+            )
+        except (UnsafePath, ModelError) as e:
+            self.engine.replies.append(("/error", "/model/load", str(e)))
+            return
+        self.engine.swap_model(model)
+        i = model.info
+        self.engine.replies.append(
+            ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)
+        )
+
+    def _render(self, cmd) -> None:
+        from pathlib import Path
+
+        from gesturegan.server.render import RenderError, render
+
+        try:
+            name = self.engine.info.categories[cmd["category"]]
+            seed = int(self.engine.rng.integers(0, 2**31 - 1))
+            paths = render(self.engine.model, Path(self.serve.render_dir), cmd["count"], seed, name)
+        except (RenderError, OSError) as e:
+            self.engine.replies.append(("/error", "/render", str(e)))
+            return
+        for p in paths:
+            self.engine.replies.append(("/rendered", str(p)))
 
     def close(self) -> None:
         self._stop.set()

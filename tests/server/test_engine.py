@@ -102,3 +102,21 @@ def test_latent_walk_moves_with_time_not_with_calls(engine):
     moved = engine.latent.current()
     cos = float(moved @ start / np.linalg.norm(moved) / np.linalg.norm(start))
     assert 0.0 < np.arccos(np.clip(cos, -1, 1)) < 0.5  # about 0.1 rad, a random direction
+
+
+def test_hot_swap_keeps_sounding_gestures_and_uses_the_new_model(tiny_models):
+    old = load_model(tiny_models["gan"], provider="cpu")
+    e = Engine(old, EngineConfig(sample_rate=16000, block=64, channels=1))
+    first = render_offline(e, [(0, "/trigger", ["trigger", 1.0, 0.5, 5])], 2048)
+    e.swap_model(load_model(tiny_models["wavegan"], provider="cpu"))
+    rest = render_offline(e, [(e.frame + 100, "/trigger", ["trigger", 1.0, 0.5, 5])], 8192)
+    out = np.concatenate([first, rest])[:, 0]
+    z = latent_from_seed(5, 16).astype(np.float32)[None]
+    cond = np.eye(4, dtype=np.float32)[:1]
+    want_old = old.generate(z, cond)[0, 0].copy()
+    want_new = load_model(tiny_models["wavegan"], provider="cpu").generate(z, cond)[0, 0]
+    expected = np.zeros(2048 + 8192, np.float32)
+    expected[:8192] += want_old  # the first gesture plays out whole across the swap
+    expected[2148 : 2148 + 8192] += want_new[: 8192 - 100]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert e.info.family == "wavegan"

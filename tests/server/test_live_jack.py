@@ -64,3 +64,46 @@ def test_osc_trigger_plays_through_jack(jack_server, tiny_models):
     heard = rec.buf[loud[0] : loud[0] + 3 * want.shape[0]]
     assert abs(np.sqrt((heard**2).mean()) / np.sqrt((want**2).mean()) - 1) < 0.2
     assert live.audio.callbacks > 10 and live.engine.counts["triggers"] == 1
+
+
+def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_models, tmp_path):
+    import shutil
+    import socket
+
+    from pythonosc.osc_message import OscMessage
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_models["wavegan"], models / "other.onnx")
+    (tmp_path / "secret.onnx").write_bytes(b"x")
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.bind(("127.0.0.1", 0))
+    reply.settimeout(5)
+    model = load_model(tiny_models["gan"], provider="cpu")
+    serve = ServeConfig(
+        osc_port=0,
+        reply_port=reply.getsockname()[1],
+        hostapi="JACK",
+        models_dir=str(models),
+        render_dir=str(tmp_path / "renders"),
+    )
+    live = Live(model, EngineConfig(sample_rate=0, channels=2, block=jack_server.blocksize), serve).start()
+
+    def ask(address, *args):
+        SimpleUDPClient("127.0.0.1", live.osc.port).send_message(address, list(args))
+        while True:
+            msg = OscMessage(reply.recvfrom(65536)[0])
+            if msg.address not in ("/voice/start", "/voice/end"):
+                return (msg.address, *msg.params)
+
+    try:
+        assert ask("/model/load", "../secret.onnx")[:2] == ("/error", "/model/load")
+        assert ask("/model/load", "missing")[:2] == ("/error", "/model/load")
+        info = ask("/model/load", "other")
+        assert info[:2] == ("/model/info", "wavegan") and live.engine.info.family == "wavegan"
+        rendered = ask("/render", "trigger", 2)
+        assert rendered[0] == "/rendered" and rendered[1].startswith(str((tmp_path / "renders").resolve()))
+        assert len(list((tmp_path / "renders").glob("trigger-*.wav"))) == 2
+    finally:
+        live.close()
+        reply.close()
