@@ -412,6 +412,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-midi", action="store_true", help="no MIDI input")
     p.add_argument(
+        "--models", metavar="DIR", help="folder /model/load picks from (names only; nothing outside it)"
+    )
+    p.add_argument(
+        "--render-dir", metavar="DIR", help="folder /render writes WAVs into (replies /rendered path)"
+    )
+    p.add_argument(
         "--midi-map",
         type=Path,
         metavar="TOML",
