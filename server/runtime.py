@@ -3,6 +3,8 @@ pools full, drives stream mode and sends the audio thread's replies."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 import time
@@ -77,6 +79,10 @@ class Live:
         return made
 
     def _run(self) -> None:
+        # Below the audio thread's priority: generation may wait, the callback may not.
+        # (Per-thread nice on Linux; elsewhere a no-op.)
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop.is_set():
             if self.worker_step() == 0:
                 time.sleep(0.002)
