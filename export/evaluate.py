@@ -18,7 +18,6 @@ strip: the same latent along the path trigger -> ... -> continuous_repetition.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,4 +316,4 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EvaluateError", "evaluate", "json", "run_evaluate", "source_from_path", "summary_text"]
+__all__ = ["EvaluateError", "evaluate", "run_evaluate", "source_from_path", "summary_text"]

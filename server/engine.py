@@ -29,7 +29,7 @@ from gesturegan.server.model import Model
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.pools import GesturePools, Key, key_for, weights_of
 from gesturegan.server.scheduler import Scheduler
-from gesturegan.server.voices import VoiceBank
+from gesturegan.server.voices import VoiceBank, mono, speaker_gains
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Engine:
         k = self.info.n_categories
         self.out_samples = math.ceil(self.info.n_samples * cfg.sample_rate / self.info.sample_rate)
         fade = max(1, round(cfg.fade_ms * cfg.sample_rate / 1000))
-        self.voices = VoiceBank(cfg.max_voices, cfg.channels, self.out_samples, cfg.block, fade)
+        self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade)
         self.scheduler = Scheduler()
         self.pools = GesturePools(k, cfg.pool_capacity)
         self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
@@ -72,7 +72,6 @@ class Engine:
         self.replies: deque[tuple] = deque()
         self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0}
         self._lock = threading.Lock()  # the model, the latent generator and the pools' generation
-        self._retiring: list[VoiceBank] = []  # banks of a swapped-out model, mixed until silent
         # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
         self.handlers: dict[str, object] = {}
 
@@ -116,8 +115,7 @@ class Engine:
                 self.stream.density = a["rate"]
             case "/stop":
                 self.scheduler.submit(frame, ("stop", a["voice"]))
-            case "/panic":
-                self.scheduler.clear()
+            case "/panic":  # the audio thread also drops everything still scheduled
                 self.scheduler.submit(frame, ("panic",))
             case "/gain":
                 self.scheduler.submit(frame, ("gain", 10 ** (a["db"] / 20)))
@@ -139,18 +137,12 @@ class Engine:
         """Play a new model from the next trigger on; sounding gestures finish untouched.
 
         Called from a control thread after the new model loaded and warmed (a bad file never
-        gets here). Pools are rebuilt; a larger gesture length gets a new voice bank while the
-        old one keeps mixing until its voices end.
+        gets here). Pools are rebuilt; voices hold their gestures by reference, so whatever
+        sounds keeps sounding whatever the new model's length.
         """
         info = model.info
         out_samples = math.ceil(info.n_samples * self.cfg.sample_rate / info.sample_rate)
         with self._lock:
-            if out_samples > self.voices.samples.shape[1]:
-                fade = self.voices.fade_samples
-                bank = VoiceBank(self.cfg.max_voices, self.cfg.channels, out_samples, self.cfg.block, fade)
-                bank.next_id = self.voices.next_id + 1_000_000  # ids stay unique across banks
-                self._retiring.append(self.voices)
-                self.voices = bank
             if info.latent_dim != self.info.latent_dim:
                 self.latent = LatentState(info.latent_dim, seed=self.latent.seed, rng=self.latent.rng)
             if info.n_categories != self.info.n_categories:
@@ -208,7 +200,11 @@ class Engine:
                 gesture = self._generate(key, z)[0]
         self.counts["triggers"] += 1
         pos = self.position if position is None else position
-        self.scheduler.submit(frame, ("play", gesture, velocity, pos, key))
+        # Everything the audio thread needs, prepared here: the mono samples it plays in place,
+        # the speaker gains, and the name for the /voice/start reply.
+        name = self.info.categories[key] if isinstance(key, int) else "mix"
+        play = ("play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name)
+        self.scheduler.submit(frame, play)
 
     def refill(self, max_batch: int = 4) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added."""
@@ -248,26 +244,22 @@ class Engine:
         """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
         out.fill(0.0)
         frames = out.shape[0]
+        panicked = False
         for offset, action in self.scheduler.due(self.frame, frames):
             kind = action[0]
-            if kind == "play":
-                _, gesture, velocity, pos, key = action
-                vid = self.voices.start(gesture, velocity, pos, offset)
-                name = self.info.categories[key] if isinstance(key, int) else "mix"
+            if kind == "play" and not panicked:
+                _, gesture, velocity, pan, name = action
+                vid = self.voices.start(gesture, velocity, offset=offset, pan=pan)
                 self.replies.append(("/voice/start", vid, name))
             elif kind == "stop":
                 self.voices.stop(action[1])
             elif kind == "panic":
                 self.voices.panic()
+                self.scheduler.cancel_pending()
+                panicked = True  # nothing scheduled before the panic starts after it
             elif kind == "gain":
                 self.master = action[1]
         self.voices.mix(out)
-        for bank in self._retiring:
-            bank.mix(out)
-            while bank.ended:
-                self.replies.append(("/voice/end", bank.ended.pop(0)))
-        if self._retiring and not self._retiring[0].sounding:
-            self._retiring.pop(0)
         if self.master != 1.0:
             np.multiply(out, self.master, out=out)
         while self.voices.ended:

@@ -7,13 +7,12 @@ Files are written under a temporary name and renamed.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from gesturegan.files import atomic_path
 from gesturegan.server.model import Model
 from gesturegan.server.morph import latent_from_seed, normalise_weights
 
@@ -82,13 +81,7 @@ def render(
             if peak > 1.0:
                 clip /= peak
             path = out_dir / f"{stem}-{seed + start + i:06d}.wav"
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-            os.close(fd)
-            try:
+            with atomic_path(path) as tmp:
                 sf.write(tmp, clip.T, model.info.sample_rate, subtype=subtype, format="WAV")
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
             paths.append(path)
     return paths

@@ -68,6 +68,8 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._heap) + len(self._inbox)
 
-    def clear(self) -> None:
-        self._inbox.clear()
+    def cancel_pending(self) -> None:
+        """Audio thread only (it owns the heap): drop everything not yet due, e.g. on panic."""
+        while self._inbox:
+            self._inbox.popleft()
         self._heap.clear()

@@ -1,10 +1,12 @@
 """The voice bank: playing gestures into an N-channel block without allocating (pure numpy).
 
-Everything lives in arrays sized at construction: the gestures' samples, each voice's read
-position, gain, speaker gains and fade. ``start`` copies a gesture into a free slot (or steals
-the oldest voice, which fades out), ``mix`` adds every sounding voice into the output block
-with ``out=`` ufuncs only, so the audio callback never allocates an array, never locks and
-never waits. A start may begin part-way into a block (``offset``) for sample-accurate timing.
+Each voice's read position, gain, speaker gains and fade live in arrays sized at construction;
+a voice plays its gesture by reference (the control side hands over a mono float32 array it will
+not touch again, see ``mono``), so starting one copies nothing on the audio thread. ``start``
+takes a free slot (or steals the oldest voice), ``mix`` adds every sounding voice into the
+output block with ``out=`` ufuncs only, so the audio callback never allocates an array, never
+locks and never waits. A start may begin part-way into a block (``offset``) for sample-accurate
+timing.
 
 Positions over ``channels`` speakers use equal-power panning between the two nearest
 neighbours; with two channels that is the usual stereo pan law (position 0 = left, 1 = right),
@@ -40,15 +42,21 @@ def speaker_gains(position: float, channels: int, ring: bool | None = None) -> n
     return out
 
 
-class VoiceBank:
-    """``max_voices`` voices of gestures up to ``max_samples`` long, mixed into ``[block, channels]``."""
+def mono(gesture: np.ndarray) -> np.ndarray:
+    """A gesture ``[C, T]`` or ``[T]`` as the contiguous mono float32 ``[T]`` a voice plays (control side)."""
+    g = np.asarray(gesture, np.float32)
+    return np.ascontiguousarray(g.mean(axis=0) if g.ndim == 2 else g)
 
-    def __init__(self, max_voices: int, channels: int, max_samples: int, block: int, fade_samples: int = 256):
-        if max_voices < 1 or channels < 1 or max_samples < 1 or block < 1:
-            raise ValueError("voices, channels, samples and block must be positive")
+
+class VoiceBank:
+    """``max_voices`` voices of mono gestures, mixed into ``[block, channels]``."""
+
+    def __init__(self, max_voices: int, channels: int, block: int, fade_samples: int = 256):
+        if max_voices < 1 or channels < 1 or block < 1:
+            raise ValueError("voices, channels and block must be positive")
         self.max_voices, self.channels, self.block = max_voices, channels, block
         self.fade_samples = max(1, fade_samples)
-        self.samples = np.zeros((max_voices, max_samples), np.float32)
+        self.sources: list[np.ndarray | None] = [None] * max_voices  # each voice's gesture, by reference
         self.length = np.zeros(max_voices, np.int64)
         self.pos = np.zeros(max_voices, np.int64)
         self.offset = np.zeros(max_voices, np.int64)  # where in the next block it starts
@@ -62,7 +70,6 @@ class VoiceBank:
         self.counter = 0
         self.stolen = 0
         self._seg = np.zeros(block, np.float32)
-        self._ramp = np.zeros(block, np.float32)
         self._wide = np.zeros((block, channels), np.float32)
         self._fade_curve = np.linspace(1.0, 0.0, self.fade_samples + 1, dtype=np.float32)[1:]
         self.ended: list[int] = []  # voice ids that finished in the last mix (read by the host)
@@ -77,19 +84,28 @@ class VoiceBank:
         self.stolen += 1
         return slot
 
-    def start(self, gesture: np.ndarray, gain: float = 1.0, position: float = 0.5, offset: int = 0) -> int:
-        """Start a mono gesture ``[T]`` (or ``[C, T]``, mixed down) at ``offset`` in the next block; its id."""
-        g = np.asarray(gesture, np.float32)
+    def start(
+        self,
+        gesture: np.ndarray,
+        gain: float = 1.0,
+        position: float = 0.5,
+        offset: int = 0,
+        pan: np.ndarray | None = None,
+    ) -> int:
+        """Start a gesture at ``offset`` in the next block; returns its id.
+
+        ``gesture`` should come from ``mono`` (then it is played in place, not copied); ``pan``
+        (``[channels]`` gains, from ``speaker_gains`` on the control side) overrides ``position``.
+        """
+        g = gesture if gesture.ndim == 1 and gesture.dtype == np.float32 else mono(gesture)
         slot = self._free_slot()
-        n = min(g.shape[-1], self.samples.shape[1])
-        if g.ndim == 2:
-            np.mean(g[:, :n], axis=0, out=self.samples[slot, :n])
-        else:
-            self.samples[slot, :n] = g[:n]
-        self.length[slot], self.pos[slot] = n, 0
+        self.sources[slot] = g
+        self.length[slot], self.pos[slot] = g.shape[0], 0
         self.offset[slot] = min(max(int(offset), 0), self.block - 1)
         self.gain[slot] = gain
-        self.pan[slot] = speaker_gains(position, self.channels)
+        if pan is None:
+            pan = speaker_gains(position, self.channels)
+        np.copyto(self.pan[slot], pan)
         self.fade_left[slot] = -1
         self.active[slot] = True
         self.ids[slot] = voice_id = self.next_id
@@ -107,6 +123,7 @@ class VoiceBank:
         """Silence everything at once."""
         self.ended.extend(int(i) for i in self.ids[self.active])
         self.active[:] = False
+        self.sources = [None] * self.max_voices
 
     @property
     def sounding(self) -> int:
@@ -123,7 +140,7 @@ class VoiceBank:
             if fading:
                 n = min(n, int(self.fade_left[v]))
             seg = self._seg[:n]
-            np.multiply(self.samples[v, pos : pos + n], self.gain[v], out=seg)
+            np.multiply(self.sources[v][pos : pos + n], self.gain[v], out=seg)
             if fading:
                 start = self.fade_samples - int(self.fade_left[v])
                 np.multiply(seg, self._fade_curve[start : start + n], out=seg)
@@ -135,4 +152,5 @@ class VoiceBank:
             self.offset[v] = 0
             if self.pos[v] >= length or (fading and self.fade_left[v] <= 0):
                 self.active[v] = False
+                self.sources[v] = None  # drop the reference; the gesture's memory goes with it
                 self.ended.append(int(self.ids[v]))

@@ -49,6 +49,16 @@ def _real(state: State, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tens
     return audio.to(dev), labels.to(dev), F.one_hot(labels, state.shape.n_categories).float().to(dev)
 
 
+def _generator_update(state: State, loss_g: torch.Tensor, logs: dict[str, float]) -> dict[str, float]:
+    """One optimiser step of the generator on ``loss_g``; logs its loss and gradient norm."""
+    state.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
+    state.opt_g.step()
+    logs["loss/g"] = float(loss_g.detach())
+    return logs
+
+
 def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     """Hinge loss, projection discriminator, DiffAugment, lazy R1, on one real batch."""
     t, g, d = state.config.train, state.g_train, state.d_train
@@ -86,12 +96,7 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         fake = g(z, cond).float()
         fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
         loss_g = -d(fake_in, cond).float().mean()
-    state.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
-    state.opt_g.step()
-    logs["loss/g"] = float(loss_g.detach())
-    return logs
+    return _generator_update(state, loss_g, logs)
 
 
 _MRSTFT: dict[torch.device, MultiResolutionSTFTLoss] = {}
@@ -154,12 +159,7 @@ def _wgan_step(state: State, sampler: BatchSampler, to_input, fake_input) -> dic
     with _autocast(state):
         s_fake, c_fake = d(fake_input(z, cond))
     loss_g = -s_fake.float().mean() + t.aux_weight * F.cross_entropy(c_fake.float(), fake_labels)
-    state.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    logs["grad_norm/g"] = _grad_norm(state.generator.parameters())
-    state.opt_g.step()
-    logs["loss/g"] = float(loss_g.detach())
-    return logs
+    return _generator_update(state, loss_g, logs)
 
 
 def specgan_step(state: State, sampler: BatchSampler) -> dict[str, float]:

@@ -120,3 +120,14 @@ def test_hot_swap_keeps_sounding_gestures_and_uses_the_new_model(tiny_models):
     expected[2148 : 2148 + 8192] += want_new[: 8192 - 100]
     np.testing.assert_allclose(out, expected, atol=1e-5)
     assert e.info.family == "wavegan"
+
+
+def test_panic_also_cancels_what_was_scheduled(engine):
+    start = engine.frame
+    engine.message("/trigger", [0, 1.0, 0.5, 1], at_frame=start + 10)
+    engine.message("/trigger", [3, 1.0, 0.5, 4], at_frame=start + 3000)
+    engine.message("/panic", [], at_frame=start + 100)
+    out = render_offline(engine, [], 4096)
+    assert np.abs(out[10:100]).max() > 0  # what was due before the panic's frame still played
+    assert engine.voices.sounding == 0 and np.all(out[200:] == 0)  # and nothing after it
+    assert engine.scheduler.pending() == 0

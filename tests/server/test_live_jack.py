@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -50,9 +49,8 @@ def test_osc_trigger_plays_through_jack(jack_server, tiny_models):
             rec.client.connect(src[0], rec.inp)
             time.sleep(0.2)
             SimpleUDPClient("127.0.0.1", live.osc.port).send_message("/trigger", ["trigger", 1.0, 0.5, 17])
-            done = threading.Event()
             deadline = time.monotonic() + 6
-            while rec.pos < rec.buf.shape[0] and time.monotonic() < deadline and not done.is_set():
+            while rec.pos < rec.buf.shape[0] and time.monotonic() < deadline:
                 time.sleep(0.05)
     finally:
         live.close()

@@ -23,7 +23,7 @@ def test_files_are_the_seeded_gestures_and_repeat(tiny_models, tmp_path):
     z = latent_from_seed(6, model.info.latent_dim).astype(np.float32)[None]
     want = model.generate(z, np.eye(4, dtype=np.float32)[2:3])[0, 0]
     np.testing.assert_allclose(audio, want, atol=1e-6)
-    assert not list((tmp_path / "a").glob("*.tmp"))
+    assert not list((tmp_path / "a").glob("*.tmp*"))  # no temporary file left behind
 
 
 def test_mixes_and_refusals(tiny_models, tmp_path):

@@ -18,7 +18,7 @@ def _run(bank: VoiceBank, blocks: int) -> np.ndarray:
 
 
 def test_a_gesture_starts_at_its_offset_and_plays_whole():
-    bank = VoiceBank(4, 1, 1000, 64)
+    bank = VoiceBank(4, 1, 64)
     g = np.arange(1, 301, dtype=np.float32)
     vid = bank.start(g, gain=0.5, offset=10)
     out = _run(bank, 8)[:, 0]
@@ -40,7 +40,7 @@ def test_equal_power_panning(channels):
 
 
 def test_stop_fades_out_and_panic_silences():
-    bank = VoiceBank(4, 2, 10000, 64, fade_samples=128)
+    bank = VoiceBank(4, 2, 64, fade_samples=128)
     a = bank.start(np.ones(10000, np.float32), position=0.0)
     _run(bank, 1)
     bank.stop(a)
@@ -53,7 +53,7 @@ def test_stop_fades_out_and_panic_silences():
 
 
 def test_voice_limit_steals_the_oldest():
-    bank = VoiceBank(2, 1, 1000, 32)
+    bank = VoiceBank(2, 1, 32)
     first = bank.start(np.ones(1000, np.float32))
     bank.start(np.ones(1000, np.float32))
     bank.start(np.ones(1000, np.float32))
@@ -61,7 +61,7 @@ def test_voice_limit_steals_the_oldest():
 
 
 def _mix_peak(voices: int) -> int:
-    bank = VoiceBank(32, 8, 48000, 128)
+    bank = VoiceBank(32, 8, 128)
     rng = np.random.default_rng(0)
     for _ in range(voices):
         bank.start(
