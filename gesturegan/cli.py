@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gesturegan import __version__
+from gesturegan.server.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT
 
 EPILOG = "Run `gesturegan COMMAND --help` for the options of one command. Docs: docs/ in the repository."
 
@@ -392,9 +393,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", metavar="MODEL.onnx", type=Path, help="an exported model")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
-    p.add_argument("--osc-port", type=int, default=9000, metavar="P")
+    p.add_argument("--osc-port", type=int, default=DEFAULT_OSC_PORT, metavar="P")
     p.add_argument("--reply-host", default="127.0.0.1")
-    p.add_argument("--reply-port", type=int, default=9001, metavar="Q")
+    p.add_argument("--reply-port", type=int, default=DEFAULT_REPLY_PORT, metavar="Q")
     p.add_argument("--allow", metavar="IP,IP", help="only accept OSC from these addresses")
     p.add_argument(
         "--audio", default="default", help="host API: default, jack, coreaudio, asio, wasapi, alsa"
@@ -475,7 +476,11 @@ def _run_serve(args: argparse.Namespace) -> int:
         try:
             mapping = MidiMap.from_toml(args.midi_map) if args.midi_map else MidiMap()
             midi = MidiInput(
-                live.engine, mapping, args.midi, api="UNIX_JACK" if args.audio == "jack" else None
+                live.engine,
+                mapping,
+                args.midi,
+                api="UNIX_JACK" if args.audio == "jack" else None,
+                models=live.model_names,
             )
             print(f"MIDI in: {args.midi or 'virtual port gesturegan'}", file=sys.stderr)
         except MidiMapError as e:
@@ -534,11 +539,16 @@ def _num(x: float | None) -> str | None:
 def _run_osc_spec(args: argparse.Namespace) -> int:
     import json
 
-    from gesturegan.server.commands import describe
+    from gesturegan.server.commands import describe, describe_replies
 
     rows = describe()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        spec = {
+            "addresses": rows,
+            "replies": describe_replies(),
+            "ports": {"osc": DEFAULT_OSC_PORT, "reply": DEFAULT_REPLY_PORT},
+        }
+        print(json.dumps(spec, indent=2))
         return 0
     for r in rows:
         sig = " ".join(
@@ -552,10 +562,11 @@ def _run_osc_spec(args: argparse.Namespace) -> int:
             default = "" if a["required"] or a["default"] is None else f", default {a['default']}"
             extra = f": {a['help']}" if a["help"] else ""
             print(f"      {a['name']}: {a['type']}{rng}{default}{extra}")
-    print(
-        "\nReplies (to --reply-port): /voice/start id category, /voice/end id, /status voices triggers misses "
-        "errors late, /model/info family rate samples latent categories..., /error address reason"
-    )
+    print(f"\nReplies (to --reply-port, default {DEFAULT_REPLY_PORT}):")
+    for r in describe_replies():
+        sig = " ".join(a["name"] for a in r["args"])
+        print(f"{r['address']} {sig}".rstrip())
+        print(f"    {r['help']}")
     return 0
 
 

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_STRING = 256
+# The ports `gesturegan serve` listens on and replies to; the Max and Pd patches default to them.
+DEFAULT_OSC_PORT = 9000
+DEFAULT_REPLY_PORT = 9001
 
 
 class BadMessage(ValueError):
@@ -120,6 +123,11 @@ SPEC: tuple[Address, ...] = (
         "fade a voice (or all) out",
     ),
     Address("/panic", (), "silence everything at once"),
+    Address(
+        "/rate",
+        (Arg("rate", "float", 0.25, 4.0, required=True),),
+        "playback rate of sounding and new gestures (1 = as generated; MIDI pitch bend)",
+    ),
     Address("/gain", (Arg("db", "float", -120.0, 24.0, required=True),), "master gain in dB"),
     Address(
         "/render",
@@ -134,10 +142,40 @@ SPEC: tuple[Address, ...] = (
         (Arg("name", "str", required=True, help="a file name inside the models folder"),),
         "swap the model without stopping the sound",
     ),
+    Address("/model/list", (), "reply /model/list with the model files in the models folder"),
     Address("/model/info", (), "reply /model/info with the contract"),
-    Address("/status", (), "reply /status voices pools xruns ..."),
+    Address("/status", (), "reply /status voices triggers misses errors late"),
 )
 BY_PATH = {a.path: a for a in SPEC}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the server sends to the reply port: argument names and OSC type tags."""
+
+    path: str
+    args: tuple[tuple[str, str], ...]  # (name, tag); a name ending in "..." repeats
+    help: str
+
+
+REPLIES: tuple[Reply, ...] = (
+    Reply("/voice/start", (("id", "i"), ("category", "s")), "a gesture began (category or 'mix')"),
+    Reply("/voice/end", (("id", "i"),), "a gesture finished, was stopped or stolen"),
+    Reply(
+        "/status",
+        (("voices", "i"), ("triggers", "i"), ("misses", "i"), ("errors", "i"), ("late", "i")),
+        "answer to /status: sounding voices, triggers, pool misses, refused messages, late events",
+    ),
+    Reply(
+        "/model/info",
+        (("family", "s"), ("rate", "i"), ("samples", "i"), ("latent", "i"), ("categories...", "s")),
+        "the playing model's contract (answer to /model/info and to a /model/load that worked)",
+    ),
+    Reply("/model/list", (("names...", "s"),), "model files /model/load can open"),
+    Reply("/rendered", (("path", "s"),), "a WAV file /render wrote (absolute path)"),
+    Reply("/error", (("address", "s"), ("reason", "s")), "a refused message and why (rate-limited)"),
+)
+REPLY_PATHS = {r.path: r for r in REPLIES}
 
 
 def _number(address: str, arg: Arg, value: object) -> float | int:
@@ -209,6 +247,14 @@ def parse(address: object, args: Sequence[object], categories: Sequence[str]) ->
         else:
             out[arg.name] = _number(address, arg, value)
     return Command(address, out)
+
+
+def describe_replies() -> list[dict]:
+    """The replies as data: address, arguments (name and OSC type tag), meaning."""
+    return [
+        {"address": r.path, "args": [{"name": n, "type": t} for n, t in r.args], "help": r.help}
+        for r in REPLIES
+    ]
 
 
 def describe() -> list[dict]:

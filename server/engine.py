@@ -119,6 +119,8 @@ class Engine:
                 self.scheduler.submit(frame, ("panic",))
             case "/gain":
                 self.scheduler.submit(frame, ("gain", 10 ** (a["db"] / 20)))
+            case "/rate":
+                self.scheduler.submit(frame, ("rate", a["rate"]))
             case "/status":
                 self.replies.append(("/status", *self.status()))
             case "/model/info":
@@ -126,7 +128,7 @@ class Engine:
                 self.replies.append(
                     ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)
                 )
-            case _:  # /render and /model/load belong to the adapters that own folders
+            case _:  # /render, /model/load and /model/list belong to the adapters that own folders
                 handler = self.handlers.get(cmd.address)
                 if handler is None:
                     self.replies.append(("/error", cmd.address, "not available here (no folder configured)"))
@@ -259,6 +261,8 @@ class Engine:
                 panicked = True  # nothing scheduled before the panic starts after it
             elif kind == "gain":
                 self.master = action[1]
+            elif kind == "rate":
+                self.voices.set_rate(action[1])
         self.voices.mix(out)
         if self.master != 1.0:
             np.multiply(out, self.master, out=out)

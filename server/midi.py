@@ -2,8 +2,9 @@
 
 Default map (overridable by a TOML file with the same keys): notes ``base_note`` .. +K-1 trigger
 the K categories, and the same pattern repeats in every octave above; velocity scales the gain;
-CC1/CC2 are morph X/Y; CC7 master gain; CC10 position; CC64 (sustain) holds stream mode. Pitch
-bend (playback rate) and program change (model choice) are not handled yet and are counted.
+CC1/CC2 are morph X/Y; CC7 master gain; CC10 position; CC64 (sustain) holds stream mode; pitch
+bend is the playback rate (+-``bend_range`` semitones); program change N loads the N-th model
+(sorted by name) of the models folder. Anything else (sysex, aftertouch ...) is counted and ignored.
 
 The port is a virtual input named ``gesturegan`` (CoreMIDI, ALSA, or JACK through python-rtmidi's
 UNIX_JACK API) unless ``name`` opens an existing one.
@@ -12,6 +13,7 @@ UNIX_JACK API) unless ``name`` opens an existing one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -32,6 +34,7 @@ class MidiMap:
     cc_gain: int = 7
     cc_position: int = 10
     cc_stream: int = 64
+    bend_range: int = 2  # semitones either way
     channel: int | None = None  # None: every channel
 
     @classmethod
@@ -52,8 +55,9 @@ class MidiMap:
 class MidiTranslator:
     """Stateful translation (X and Y arrive separately): ``translate(msg) -> [(address, args)]``."""
 
-    def __init__(self, mapping: MidiMap, n_categories: int):
+    def __init__(self, mapping: MidiMap, n_categories: int, models: Callable[[], list[str]] | None = None):
         self.map, self.k = mapping, n_categories
+        self.models = models  # the names program change picks from (None: no models folder)
         self.x, self.y = 0.5, 0.5
         self.ignored = 0
 
@@ -81,8 +85,14 @@ class MidiTranslator:
             if msg.control == m.cc_stream:
                 return [("/stream/start" if msg.value >= 64 else "/stream/stop", [])]
             return []
-        if msg.type in ("pitchwheel", "program_change", "sysex"):
-            self.ignored += 1
+        if msg.type == "pitchwheel":
+            semitones = m.bend_range * msg.pitch / (8192 if msg.pitch < 0 else 8191)
+            return [("/rate", [min(4.0, max(0.25, 2 ** (semitones / 12)))])]
+        if msg.type == "program_change":
+            names = self.models() if self.models is not None else []
+            if msg.program < len(names):
+                return [("/model/load", [names[msg.program]])]
+        self.ignored += 1
         return []
 
 
@@ -90,12 +100,17 @@ class MidiInput:
     """An open MIDI input whose callback feeds ``engine`` (rtmidi's thread; it only enqueues)."""
 
     def __init__(
-        self, engine: Engine, mapping: MidiMap = MidiMap(), name: str | None = None, api: str | None = None
+        self,
+        engine: Engine,
+        mapping: MidiMap = MidiMap(),
+        name: str | None = None,
+        api: str | None = None,
+        models: Callable[[], list[str]] | None = None,
     ):
         import mido
 
         self.engine = engine
-        self.translator = MidiTranslator(mapping, engine.info.n_categories)
+        self.translator = MidiTranslator(mapping, engine.info.n_categories, models)
         self.received = 0
         backend = mido.Backend(f"mido.backends.rtmidi/{api}" if api else "mido.backends.rtmidi")
         if name is None:

@@ -28,3 +28,21 @@ def inside(folder: str | Path, name: str, suffix: str | None = None) -> Path:
     if not target.is_relative_to(root):
         raise UnsafePath(f"{name!r} resolves outside {root} (a link?)")
     return target
+
+
+def listing(folder: str | Path, suffix: str) -> list[str]:
+    """Names of the ``suffix`` files directly in ``folder`` that ``inside`` accepts, sorted."""
+    names = []
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.suffix != suffix:
+            continue
+        try:
+            if inside(folder, entry.name).is_file():
+                names.append(entry.name)
+        except UnsafePath:
+            continue  # a link out of the folder is not offered
+    return names

@@ -59,6 +59,7 @@ class Live:
         self.serve = serve
         if serve.models_dir:
             self.engine.handlers["/model/load"] = self._model_load
+            self.engine.handlers["/model/list"] = self._model_list
         if serve.render_dir:
             self.engine.handlers["/render"] = self._render
         self._stop = threading.Event()
@@ -107,6 +108,15 @@ class Live:
         self.engine.replies.append(
             ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)
         )
+
+    def model_names(self) -> list[str]:
+        """The model files /model/load and MIDI program change pick from, sorted."""
+        from gesturegan.server.paths import listing
+
+        return listing(self.serve.models_dir, ".onnx") if self.serve.models_dir else []
+
+    def _model_list(self, cmd) -> None:
+        self.engine.replies.append(("/model/list", *self.model_names()))
 
     def _render(self, cmd) -> None:
         from pathlib import Path

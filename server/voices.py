@@ -58,7 +58,9 @@ class VoiceBank:
         self.fade_samples = max(1, fade_samples)
         self.sources: list[np.ndarray | None] = [None] * max_voices  # each voice's gesture, by reference
         self.length = np.zeros(max_voices, np.int64)
-        self.pos = np.zeros(max_voices, np.int64)
+        self.pos = np.zeros(max_voices, np.float64)  # read position; fractional at rates other than 1
+        self.rate = np.ones(max_voices, np.float64)
+        self.default_rate = 1.0
         self.offset = np.zeros(max_voices, np.int64)  # where in the next block it starts
         self.gain = np.zeros(max_voices, np.float32)
         self.pan = np.zeros((max_voices, channels), np.float32)
@@ -70,6 +72,11 @@ class VoiceBank:
         self.counter = 0
         self.stolen = 0
         self._seg = np.zeros(block, np.float32)
+        self._seg2 = np.zeros(block, np.float32)  # interpolation scratch (rate != 1)
+        self._ramp = np.arange(block, dtype=np.float64)
+        self._t = np.zeros(block, np.float64)
+        self._floor = np.zeros(block, np.float64)
+        self._idx = np.zeros(block, np.int64)
         self._wide = np.zeros((block, channels), np.float32)
         self._fade_curve = np.linspace(1.0, 0.0, self.fade_samples + 1, dtype=np.float32)[1:]
         self.ended: list[int] = []  # voice ids that finished in the last mix (read by the host)
@@ -106,6 +113,7 @@ class VoiceBank:
         if pan is None:
             pan = speaker_gains(position, self.channels)
         np.copyto(self.pan[slot], pan)
+        self.rate[slot] = self.default_rate
         self.fade_left[slot] = -1
         self.active[slot] = True
         self.ids[slot] = voice_id = self.next_id
@@ -118,6 +126,11 @@ class VoiceBank:
         """Fade out one voice (or every voice) over ``fade_samples``."""
         hit = self.active & ((self.ids == voice_id) if voice_id is not None else True)
         self.fade_left[hit & (self.fade_left < 0)] = self.fade_samples
+
+    def set_rate(self, rate: float) -> None:
+        """Playback rate for sounding and new voices (1 = as generated; linear interpolation)."""
+        self.default_rate = float(rate)
+        self.rate[self.active] = self.default_rate
 
     def panic(self) -> None:
         """Silence everything at once."""
@@ -134,13 +147,19 @@ class VoiceBank:
         frames = out.shape[0]
         for v in np.flatnonzero(self.active):
             off = int(self.offset[v])
-            pos, length = int(self.pos[v]), int(self.length[v])
-            n = min(frames - off, length - pos)
+            length, rate = int(self.length[v]), float(self.rate[v])
             fading = self.fade_left[v] >= 0
-            if fading:
-                n = min(n, int(self.fade_left[v]))
-            seg = self._seg[:n]
-            np.multiply(self.sources[v][pos : pos + n], self.gain[v], out=seg)
+            if rate == 1.0:
+                pos = int(self.pos[v])
+                n = min(frames - off, length - pos)
+                if fading:
+                    n = min(n, int(self.fade_left[v]))
+                seg = self._seg[:n]
+                np.multiply(self.sources[v][pos : pos + n], self.gain[v], out=seg)
+                self.pos[v] = pos + n
+            else:
+                seg = self._resample(v, rate, frames - off, length, fading)
+                n = seg.shape[0]
             if fading:
                 start = self.fade_samples - int(self.fade_left[v])
                 np.multiply(seg, self._fade_curve[start : start + n], out=seg)
@@ -148,9 +167,32 @@ class VoiceBank:
             wide = self._wide[:n]
             np.multiply(seg[:, None], self.pan[v][None, :], out=wide)
             np.add(out[off : off + n], wide, out=out[off : off + n])
-            self.pos[v] = pos + n
             self.offset[v] = 0
-            if self.pos[v] >= length or (fading and self.fade_left[v] <= 0):
+            if self.pos[v] > length - 1 or (fading and self.fade_left[v] <= 0):
                 self.active[v] = False
                 self.sources[v] = None  # drop the reference; the gesture's memory goes with it
                 self.ended.append(int(self.ids[v]))
+
+    def _resample(self, v: int, rate: float, room: int, length: int, fading: bool) -> np.ndarray:
+        """Voice ``v`` read at ``rate`` by linear interpolation into scratch ``[n]``; advances it."""
+        p0 = float(self.pos[v])
+        n = min(room, max(0, math.floor((length - 1 - p0) / rate) + 1))
+        if fading:
+            n = min(n, int(self.fade_left[v]))
+        t, fl, idx = self._t[:n], self._floor[:n], self._idx[:n]
+        a, b = self._seg[:n], self._seg2[:n]
+        np.multiply(self._ramp[:n], rate, out=t)
+        np.add(t, p0, out=t)
+        np.floor(t, out=fl)
+        np.copyto(idx, fl, casting="unsafe")
+        np.subtract(t, fl, out=t)  # the fraction between neighbours
+        src = self.sources[v]
+        np.take(src, idx, out=a, mode="clip")
+        np.add(idx, 1, out=idx)
+        np.take(src, idx, out=b, mode="clip")
+        np.subtract(b, a, out=b)
+        np.multiply(b, t, out=b, casting="same_kind")
+        np.add(a, b, out=a)
+        np.multiply(a, self.gain[v], out=a)
+        self.pos[v] = p0 + n * rate if n else float(length)
+        return a

@@ -144,11 +144,13 @@ def test_doctor_without_jack_says_what_to_do(tmp_path):
 def test_osc_spec_lists_the_dispatchers_addresses(capsys):
     import json
 
-    from gesturegan.server.commands import SPEC
+    from gesturegan.server.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT, REPLIES, SPEC
 
     assert main(["osc-spec", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["address"] for r in rows] == [a.path for a in SPEC]
+    spec = json.loads(capsys.readouterr().out)
+    assert [r["address"] for r in spec["addresses"]] == [a.path for a in SPEC]
+    assert [r["address"] for r in spec["replies"]] == [r.path for r in REPLIES]
+    assert spec["ports"] == {"osc": DEFAULT_OSC_PORT, "reply": DEFAULT_REPLY_PORT}
     assert main(["osc-spec"]) == 0
     text = capsys.readouterr().out
     assert "/trigger [category]:category" in text and "/error address reason" in text

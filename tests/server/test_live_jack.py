@@ -95,6 +95,7 @@ def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_
                 return (msg.address, *msg.params)
 
     try:
+        assert ask("/model/list") == ("/model/list", "other.onnx")
         assert ask("/model/load", "../secret.onnx")[:2] == ("/error", "/model/load")
         assert ask("/model/load", "missing")[:2] == ("/error", "/model/load")
         info = ask("/model/load", "other")

@@ -23,7 +23,23 @@ def test_default_map():
     assert t.translate(mido.Message("control_change", control=7, value=0)) == [("/gain", [-120.0])]
     assert t.translate(mido.Message("control_change", control=64, value=127)) == [("/stream/start", [])]
     assert t.translate(mido.Message("control_change", control=10, value=127)) == [("/position", [1.0])]
-    t.translate(mido.Message("pitchwheel", pitch=100))
+    assert t.translate(mido.Message("pitchwheel", pitch=8191)) == [("/rate", [pytest.approx(2 ** (2 / 12))])]
+    assert t.translate(mido.Message("pitchwheel", pitch=-8192)) == [("/rate", [pytest.approx(2 ** (-2 / 12))])]
+    assert t.translate(mido.Message("pitchwheel", pitch=0)) == [("/rate", [1.0])]
+    assert t.translate(mido.Message("program_change", program=0)) == []  # no models folder
+    t.translate(mido.Message("sysex", data=[1, 2, 3]))
+    assert t.ignored == 2 + 1  # sysex, and the program change with nothing to pick
+
+
+def test_program_change_picks_a_model_by_its_place_in_the_folder(tmp_path):
+    from gesturegan.server.paths import listing
+
+    for name in ("b.onnx", "a.onnx", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "out.onnx").symlink_to("/etc/hostname")  # a link out is never offered
+    t = MidiTranslator(MidiMap(), 4, models=lambda: listing(tmp_path, ".onnx"))
+    assert t.translate(mido.Message("program_change", program=1)) == [("/model/load", ["b.onnx"])]
+    assert t.translate(mido.Message("program_change", program=2)) == []
     assert t.ignored == 1
 
 

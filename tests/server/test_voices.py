@@ -89,3 +89,29 @@ def test_mixing_allocates_no_audio_buffers():
     one, many = _mix_peak(1), _mix_peak(32)
     assert many - one < 1024, f"32 voices peaked {many} bytes, 1 voice {one}"
     assert many < 16384
+
+
+def test_playback_rate_reads_by_linear_interpolation_and_changes_sounding_voices():
+    ramp = np.arange(1000, dtype=np.float32) / 1000  # a ramp: interpolation is exact on it
+    bank = VoiceBank(4, 1, 64, fade_samples=8)
+    bank.set_rate(2.0)
+    vid = bank.start(ramp)
+    out, got = np.zeros((64, 1), np.float32), []
+    while bank.sounding:
+        out.fill(0)
+        bank.mix(out)
+        got.append(out[:, 0].copy())
+    played = np.concatenate(got)
+    n = 500  # 1000 samples at twice the speed
+    np.testing.assert_allclose(played[:n], ramp[::2][:n], atol=1e-6)
+    assert not played[n:].any() and bank.ended == [vid]
+
+    bank.ended.clear()
+    bank.set_rate(1.0)
+    bank.start(ramp)
+    out.fill(0)
+    bank.mix(out)
+    bank.set_rate(0.5)  # pitch bend on a sounding voice: it slows from where it is
+    out.fill(0)
+    bank.mix(out)
+    np.testing.assert_allclose(out[:, 0], (64 + np.arange(64) * 0.5) / 1000, atol=1e-6)
