@@ -24,7 +24,9 @@ def test_default_map():
     assert t.translate(mido.Message("control_change", control=64, value=127)) == [("/stream/start", [])]
     assert t.translate(mido.Message("control_change", control=10, value=127)) == [("/position", [1.0])]
     assert t.translate(mido.Message("pitchwheel", pitch=8191)) == [("/rate", [pytest.approx(2 ** (2 / 12))])]
-    assert t.translate(mido.Message("pitchwheel", pitch=-8192)) == [("/rate", [pytest.approx(2 ** (-2 / 12))])]
+    assert t.translate(mido.Message("pitchwheel", pitch=-8192)) == [
+        ("/rate", [pytest.approx(2 ** (-2 / 12))])
+    ]
     assert t.translate(mido.Message("pitchwheel", pitch=0)) == [("/rate", [1.0])]
     assert t.translate(mido.Message("program_change", program=0)) == []  # no models folder
     t.translate(mido.Message("sysex", data=[1, 2, 3]))
