@@ -63,7 +63,12 @@ SPEC: tuple[Address, ...] = (
     Address(
         "/trigger",
         (
-            Arg("category", "category", default=None, help="name or index; omitted: the current morph mix"),
+            Arg(
+                "category",
+                "category",
+                default=None,
+                help="name, index, or mix (the current morph mix, also when omitted)",
+            ),
             Arg("velocity", "float", 0.0, 1.0, 1.0, help="scales the gain"),
             Arg(
                 "position",
@@ -195,7 +200,9 @@ def _number(address: str, arg: Arg, value: object) -> float | int:
     return value
 
 
-def _category(address: str, arg: Arg, value: object, categories: Sequence[str]) -> int:
+def _category(address: str, arg: Arg, value: object, categories: Sequence[str]) -> int | None:
+    if value == "mix" and arg.default is None and not arg.required:
+        return None  # /trigger mix v: the morph mix with a velocity (Max cannot skip an argument)
     if isinstance(value, str):
         if value in categories:
             return list(categories).index(value)

@@ -24,6 +24,9 @@ def test_trigger_forms():
     assert c.args == {"category": 2, "velocity": 0.5, "position": 0.25, "seed": 7}
     assert parse("/trigger", [3], CATS)["category"] == 3
     assert parse("/trigger", [1.0], CATS)["category"] == 1
+    assert parse("/trigger", ["mix", 0.3], CATS).args["category"] is None  # the morph mix, with a velocity
+    with pytest.raises(BadMessage):
+        parse("/render", ["mix"], CATS)  # /render needs a category
 
 
 @pytest.mark.parametrize(
