@@ -425,6 +425,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="MIDI map overriding the defaults (docs/commands/serve.md)",
     )
     p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write the performance (performance.wav) and every event (events.jsonl) into DIR; "
+        "`gesturegan replay DIR` renders it again, identically",
+    )
     p.set_defaults(func=_run_serve)
 
 
@@ -462,6 +468,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         hostapi=None if args.audio == "default" else args.audio,
         models_dir=args.models,
         render_dir=args.render_dir,
+        record_dir=args.record,
         provider=args.provider,
         threads=threads,
     )
@@ -709,9 +716,52 @@ def _run_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- replay --------------------------------------------------------------------------------
+def _add_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="render a recorded performance again, offline",
+        description=(
+            "Render a performance recorded with `gesturegan serve --record DIR` again, offline: "
+            "every gesture is regenerated from its recorded latents by the same model, every "
+            "event runs at the frame it ran at live. Writes DIR/replay.wav (or --out) and "
+            "compares it with the live recording."
+        ),
+        epilog="Example: gesturegan serve --record takes/tuesday ... ; gesturegan replay takes/tuesday",
+    )
+    p.add_argument("folder", metavar="DIR", type=Path, help="a folder written by serve --record")
+    p.add_argument("--out", type=Path, help="WAV to write (default DIR/replay.wav)")
+    p.add_argument("--provider", default="cpu", choices=("auto", "cuda", "coreml", "cpu"))
+    p.set_defaults(func=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from gesturegan.files import atomic_path
+    from gesturegan.server.record import RecordError, replay
+
+    try:
+        audio, rate = replay(args.folder, args.provider)
+    except RecordError as e:
+        raise CommandError(str(e)) from e
+    out = args.out or args.folder / "replay.wav"
+    with atomic_path(out) as tmp:
+        sf.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
+    line = f"wrote {out}: {audio.shape[0] / rate:.2f} s, {audio.shape[1]} ch at {rate} Hz"
+    live = args.folder / "performance.wav"
+    if live.exists():
+        heard, _ = sf.read(str(live), dtype="float32", always_2d=True)
+        n = min(len(heard), len(audio))
+        diff = float(np.abs(heard[:n] - audio[:n]).max()) if n else 0.0
+        line += "; identical to the live recording" if diff == 0 else f"; max difference from live {diff:.3g}"
+    print(line)
+    return 0
+
+
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "replay": ("render a recorded performance again, offline", "issue 5"),
     "demo": ("a scripted performance on the bundled model", "issue 7"),
     "bench": ("latency, speed and xruns, measured", "issue 7"),
 }
@@ -754,6 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_serve(sub)
     _add_osc_spec(sub)
+    _add_replay(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

@@ -65,10 +65,11 @@ def find_output(device: str | int | None = None, hostapi: str | None = None) -> 
 class SoundDeviceOutput:
     """An output stream whose callback runs ``engine.process``."""
 
-    def __init__(self, engine: Engine, clock: AudioClock, device: int):
+    def __init__(self, engine: Engine, clock: AudioClock, device: int, tap=None):
         import sounddevice as sd
 
         self.engine, self.clock = engine, clock
+        self.tap = tap  # called with each finished block (the recorder's push), or None
         self.xruns = 0
         self.callbacks = 0
         cfg = engine.cfg
@@ -90,6 +91,8 @@ class SoundDeviceOutput:
         block = self.engine.cfg.block
         for start in range(0, frames, block):  # PortAudio may hand a longer buffer on some hosts
             self.engine.process(outdata[start : start + block])
+        if self.tap is not None:
+            self.tap(outdata)
 
     def start(self) -> SoundDeviceOutput:
         self.stream.start()

@@ -17,6 +17,7 @@ the same events is sample-identical.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import deque
@@ -30,6 +31,17 @@ from gesturegan.server.morph import LatentState, latent_from_seed, normalise_wei
 from gesturegan.server.pools import GesturePools, Key, key_for, weights_of
 from gesturegan.server.scheduler import Scheduler
 from gesturegan.server.voices import VoiceBank, mono, speaker_gains
+
+
+def to_rate(audio: np.ndarray, src: int, dst: int, length: int) -> np.ndarray:
+    """Gestures ``[N, C, T]`` from the model's rate to the output's (soxr HQ), ``length`` long."""
+    if src == dst:
+        return audio
+    import soxr
+
+    flat = audio.reshape(-1, audio.shape[-1]).T
+    res = soxr.resample(flat, src, dst, quality="HQ")
+    return res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., :length]
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,11 @@ class Engine:
         self.stream = Stream()
         self.replies: deque[tuple] = deque()
         self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0}
+        # Recording (``--record``): when a deque, every generated batch, every scheduled action and
+        # the frame each action really ran at are appended to it (see server/record.py).
+        self.log: deque | None = None
+        self._ids = itertools.count(1)  # action ids
+        self._batches = itertools.count(1)  # generated-batch ids
         self._lock = threading.Lock()  # the model, the latent generator and the pools' generation
         # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
         self.handlers: dict[str, object] = {}
@@ -114,13 +131,13 @@ class Engine:
             case "/stream/density":
                 self.stream.density = a["rate"]
             case "/stop":
-                self.scheduler.submit(frame, ("stop", a["voice"]))
+                self.submit(frame, "stop", a["voice"])
             case "/panic":  # the audio thread also drops everything still scheduled
-                self.scheduler.submit(frame, ("panic",))
+                self.submit(frame, "panic")
             case "/gain":
-                self.scheduler.submit(frame, ("gain", 10 ** (a["db"] / 20)))
+                self.submit(frame, "gain", 10 ** (a["db"] / 20))
             case "/rate":
-                self.scheduler.submit(frame, ("rate", a["rate"]))
+                self.submit(frame, "rate", a["rate"])
             case "/status":
                 self.replies.append(("/status", *self.status()))
             case "/model/info":
@@ -167,18 +184,25 @@ class Engine:
             self.scheduler.stats.late,
         )
 
-    def _generate(self, key: Key, latents: np.ndarray) -> np.ndarray:
-        """Gestures ``[N, C, T_out]`` for ``key`` at the output rate (caller holds the lock)."""
-        cond = np.repeat(weights_of(key, self.info.n_categories)[None], len(latents), axis=0)
-        audio = self.model.generate(latents.astype(np.float32), cond).copy()
-        self.counts["generated"] += len(latents)
-        if self.info.sample_rate != self.cfg.sample_rate:
-            import soxr
+    def submit(self, frame: int, kind: str, *payload, source: object = None) -> int:
+        """Schedule an action for the audio thread (and log it when recording); returns its id."""
+        action_id = next(self._ids)
+        self.scheduler.submit(frame, (kind, action_id, *payload))
+        if self.log is not None:
+            self.log.append(("act", action_id, kind, payload, source))
+        return action_id
 
-            flat = audio.reshape(-1, audio.shape[-1]).T
-            res = soxr.resample(flat, self.info.sample_rate, self.cfg.sample_rate, quality="HQ")
-            audio = res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., : self.out_samples]
-        return audio
+    def _generate(self, key: Key, latents: np.ndarray) -> tuple[np.ndarray, int]:
+        """Gestures ``[N, C, T_out]`` for ``key`` at the output rate, and the batch's id
+        (caller holds the lock)."""
+        cond = np.repeat(weights_of(key, self.info.n_categories)[None], len(latents), axis=0)
+        z = latents.astype(np.float32)
+        audio = self.model.generate(z, cond).copy()
+        self.counts["generated"] += len(latents)
+        batch = next(self._batches)
+        if self.log is not None:
+            self.log.append(("gen", batch, self.model, z, cond))
+        return to_rate(audio, self.info.sample_rate, self.cfg.sample_rate, self.out_samples), batch
 
     def trigger(
         self,
@@ -191,22 +215,25 @@ class Engine:
         """Schedule one gesture at ``frame`` (default: the next block)."""
         key = category if category is not None else key_for(self.weights)
         frame = self.frame if frame is None else frame
-        gesture = None if seed is not None else self.pools.take(key)
-        if gesture is None:
+        got = None if seed is not None else self.pools.take_tagged(key)
+        if got is None:
             with self._lock:
                 if seed is not None:
                     z = latent_from_seed(seed, self.info.latent_dim)[None]
                 else:
                     self.counts["misses"] += 1
                     z = self.latent.sample()[None]
-                gesture = self._generate(key, z)[0]
+                audio, batch = self._generate(key, z)
+                got = (audio[0], (batch, 0))
+        gesture, source = got
         self.counts["triggers"] += 1
         pos = self.position if position is None else position
         # Everything the audio thread needs, prepared here: the mono samples it plays in place,
         # the speaker gains, and the name for the /voice/start reply.
         name = self.info.categories[key] if isinstance(key, int) else "mix"
-        play = ("play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name)
-        self.scheduler.submit(frame, play)
+        self.submit(
+            frame, "play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name, source=source
+        )
 
     def refill(self, max_batch: int = 4) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added."""
@@ -218,8 +245,8 @@ class Engine:
         with self._lock:
             generation = self.pools.generation
             z = np.stack([self.latent.sample() for _ in range(n)])
-            audio = self._generate(key, z)
-        return self.pools.put(key, audio, generation)
+            audio, batch = self._generate(key, z)
+        return self.pools.put(key, audio, generation, [(batch, row) for row in range(n)])
 
     def tick(self, horizon_frames: int | None = None) -> int:
         """Move the latent walk to the present; in stream mode schedule triggers up to
@@ -249,20 +276,24 @@ class Engine:
         panicked = False
         for offset, action in self.scheduler.due(self.frame, frames):
             kind = action[0]
-            if kind == "play" and not panicked:
-                _, gesture, velocity, pan, name = action
+            if kind == "play" and panicked:
+                continue  # nothing scheduled before the panic starts after it
+            if self.log is not None:
+                self.log.append(("ran", action[1], self.frame + offset))
+            if kind == "play":
+                _, _, gesture, velocity, pan, name = action
                 vid = self.voices.start(gesture, velocity, offset=offset, pan=pan)
                 self.replies.append(("/voice/start", vid, name))
             elif kind == "stop":
-                self.voices.stop(action[1])
+                self.voices.stop(action[2])
             elif kind == "panic":
                 self.voices.panic()
                 self.scheduler.cancel_pending()
-                panicked = True  # nothing scheduled before the panic starts after it
+                panicked = True
             elif kind == "gain":
-                self.master = action[1]
+                self.master = action[2]
             elif kind == "rate":
-                self.voices.set_rate(action[1])
+                self.voices.set_rate(action[2])
         self.voices.mix(out)
         if self.master != 1.0:
             np.multiply(out, self.master, out=out)

@@ -64,6 +64,11 @@ class GesturePools:
 
     def take(self, key: Key) -> np.ndarray | None:
         """A gesture of ``key`` (the oldest), or None when its pool is empty (counted as a miss)."""
+        got = self.take_tagged(key)
+        return None if got is None else got[0]
+
+    def take_tagged(self, key: Key) -> tuple[np.ndarray, object] | None:
+        """Like ``take``, with the tag the gesture was ``put`` with (where it came from)."""
         with self._lock:
             pool = self._touch(key)
             if pool:
@@ -72,17 +77,18 @@ class GesturePools:
             self.stats.misses += 1
             return None
 
-    def put(self, key: Key, gestures: np.ndarray, generation: int) -> int:
-        """Add gestures ``[N, C, T]`` made at ``generation``; returns how many were kept."""
+    def put(self, key: Key, gestures: np.ndarray, generation: int, tags: list | None = None) -> int:
+        """Add gestures ``[N, C, T]`` made at ``generation`` (``tags[i]`` travels with gesture i);
+        returns how many were kept."""
         with self._lock:
             if generation != self.generation:
                 return 0
             pool = self._touch(key)
             kept = 0
-            for g in gestures:
+            for i, g in enumerate(gestures):
                 if len(pool) >= self.capacity:
                     break
-                pool.append(np.array(g, np.float32, copy=True))
+                pool.append((np.array(g, np.float32, copy=True), None if tags is None else tags[i]))
                 kept += 1
             self.stats.generated += kept
             return kept

@@ -29,6 +29,7 @@ class ServeConfig:
     render_dir: str | None = None  # where /render writes
     provider: str = "auto"
     threads: int | None = None
+    record_dir: str | None = None  # --record: performance.wav, events.jsonl, session.json
 
 
 class Live:
@@ -55,7 +56,13 @@ class Live:
             serve.reply_port,
             serve.allow,
         )
-        self.audio = SoundDeviceOutput(self.engine, self.clock, device)
+        self.recording = None
+        if serve.record_dir:
+            from gesturegan.server.record import Recording
+
+            self.recording = Recording(serve.record_dir, self.engine)
+        tap = self.recording.push if self.recording is not None else None
+        self.audio = SoundDeviceOutput(self.engine, self.clock, device, tap=tap)
         self.serve = serve
         if serve.models_dir:
             self.engine.handlers["/model/load"] = self._model_load
@@ -77,6 +84,8 @@ class Live:
         self.engine.tick()
         made = self.engine.refill()
         self.osc.flush_replies()
+        if self.recording is not None:
+            self.recording.drain()
         return made
 
     def _run(self) -> None:
@@ -138,3 +147,5 @@ class Live:
         self._worker.join(timeout=2)
         self.osc.close()
         self.audio.close()
+        if self.recording is not None:
+            self.recording.close()

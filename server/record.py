@@ -1,0 +1,212 @@
+"""Record a performance and replay it offline, sample for sample.
+
+``--record DIR`` writes three files:
+
+- ``performance.wav``: what the audio callback played (float32, the engine's rate and channels);
+- ``events.jsonl``: every generated batch (its model, latents and ``cond``), every action the
+  engine scheduled (play, stop, panic, gain, rate, with where each played gesture came from),
+  and the frame each action really ran at;
+- ``session.json``: the engine configuration and the models used.
+
+Replay (``gesturegan replay DIR``) regenerates each batch with the same latents through the same
+model (same batch, so the same numbers), schedules every action at the frame it ran at, and runs
+the engine block by block. Actions that never ran (a panic cancelled them) are not replayed.
+
+The audio callback's only part is ``push``: a copy of the block into a preallocated ring. The
+worker thread calls ``drain`` to move the ring to the WAV file and the log to the JSONL file.
+Files are written under ``.part`` names and renamed when the recording closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from gesturegan.files import write_json_atomic
+from gesturegan.server.engine import Engine, EngineConfig, to_rate
+from gesturegan.server.voices import mono
+
+RING_SECONDS = 8.0
+
+
+class RecordError(ValueError):
+    pass
+
+
+class Recording:
+    """Attach to ``engine``; ``push`` from the audio thread, ``drain`` from a worker, then ``close``."""
+
+    def __init__(self, folder: str | Path, engine: Engine):
+        import soundfile as sf
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.engine = engine
+        cfg = engine.cfg
+        self.ring = np.zeros((int(RING_SECONDS * cfg.sample_rate), cfg.channels), np.float32)
+        self.written = 0  # frames pushed by the audio thread (monotonic)
+        self.read = 0  # frames drained to the file
+        self.overflows = 0
+        self._wav = sf.SoundFile(
+            self.folder / "performance.wav.part",
+            "w",
+            samplerate=cfg.sample_rate,
+            channels=cfg.channels,
+            subtype="FLOAT",
+            format="WAV",
+        )
+        self._events = open(self.folder / "events.jsonl.part", "w", encoding="utf-8")  # noqa: SIM115
+        self.models: dict[str, int] = {}
+        engine.log = deque()
+        self._session()
+
+    # -- audio thread ----------------------------------------------------------------------
+    def push(self, block: np.ndarray) -> None:
+        """Copy ``block [frames, channels]`` into the ring (no allocation, no lock)."""
+        n, cap = block.shape[0], self.ring.shape[0]
+        if self.written + n - self.read > cap:
+            self.overflows += 1  # the writer fell behind by RING_SECONDS: drop, never wait
+            return
+        start = self.written % cap
+        first = min(n, cap - start)
+        np.copyto(self.ring[start : start + first], block[:first])
+        if first < n:
+            np.copyto(self.ring[: n - first], block[first:])
+        self.written += n
+
+    # -- worker ----------------------------------------------------------------------------
+    def drain(self) -> None:
+        log = self.engine.log
+        while log:
+            self._events.write(json.dumps(self._entry(log.popleft())) + "\n")
+        self._events.flush()
+        end, cap = self.written, self.ring.shape[0]
+        while self.read < end:
+            start = self.read % cap
+            n = min(end - self.read, cap - start)
+            self._wav.write(self.ring[start : start + n])
+            self.read += n
+
+    def _entry(self, item: tuple) -> dict:
+        kind = item[0]
+        if kind == "ran":
+            return {"ran": item[1], "frame": int(item[2])}
+        if kind == "gen":
+            _, batch, model, z, cond = item
+            path = str(Path(model.path).resolve())
+            if path not in self.models:
+                self.models[path] = len(self.models)
+                self._session()
+            return {"gen": batch, "model": self.models[path], "z": z.tolist(), "cond": cond.tolist()}
+        _, action_id, name, payload, source = item
+        entry: dict = {"act": action_id, "kind": name}
+        if name == "play":
+            _, velocity, pan, voice_name = payload
+            entry |= {"velocity": float(velocity), "pan": [float(g) for g in pan], "name": voice_name}
+            entry["source"] = list(source) if source is not None else None
+        elif payload:
+            entry["value"] = payload[0]
+        return entry
+
+    def _session(self) -> None:
+        write_json_atomic(
+            self.folder / "session.json",
+            {
+                "engine": asdict(self.engine.cfg),
+                "models": sorted(self.models, key=self.models.get),
+                "files": {"audio": "performance.wav", "events": "events.jsonl"},
+            },
+        )
+
+    def close(self) -> None:
+        self.drain()
+        self._wav.close()
+        self._events.close()
+        self._session()
+        os.replace(self.folder / "performance.wav.part", self.folder / "performance.wav")
+        os.replace(self.folder / "events.jsonl.part", self.folder / "events.jsonl")
+        self.engine.log = None
+
+
+def replay(folder: str | Path, provider: str = "cpu", frames: int | None = None) -> tuple[np.ndarray, int]:
+    """Render the recorded performance in ``folder`` offline: ``[frames, channels]`` and its rate.
+
+    ``frames`` defaults to the recorded WAV's length (or the last action's frame plus the
+    longest gesture when the WAV is missing).
+    """
+    from gesturegan.server.model import ModelError, load_model
+
+    folder = Path(folder)
+    try:
+        session = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+        lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        cfg = EngineConfig(**session["engine"])
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise RecordError(f"{folder} is not a finished recording ({e})") from e
+    try:
+        models = [load_model(p, provider, batch_sizes=()) for p in session["models"]]
+    except ModelError as e:
+        raise RecordError(f"a model of this recording cannot be loaded: {e}") from e
+    if not models:
+        raise RecordError(f"{folder}: nothing was generated in this recording")
+    gens, acts, ran = {}, {}, []
+    for n, line in enumerate(lines, 1):
+        try:
+            e = json.loads(line)
+        except ValueError as err:
+            raise RecordError(f"events.jsonl line {n} is not JSON ({err})") from err
+        if "gen" in e:
+            gens[e["gen"]] = e
+        elif "act" in e:
+            acts[e["act"]] = e
+        elif "ran" in e:
+            ran.append((e["frame"], e["ran"]))
+    engine = Engine(models[0], cfg)
+    audio_cache: dict[int, np.ndarray] = {}
+
+    def gesture(source: list[int]) -> np.ndarray:
+        batch, row = source
+        if batch not in audio_cache:
+            g = gens[batch]
+            engine.model = models[g["model"]]
+            engine.info = engine.model.info
+            engine.out_samples = int(
+                np.ceil(engine.info.n_samples * cfg.sample_rate / engine.info.sample_rate)
+            )
+            z = np.asarray(g["z"], np.float32)
+            cond = np.asarray(g["cond"], np.float32)
+            audio = engine.model.generate(z, cond).copy()
+            audio_cache[batch] = to_rate(audio, engine.info.sample_rate, cfg.sample_rate, engine.out_samples)
+        return audio_cache[batch][row]
+
+    # Each action is handed to the scheduler just before its block, as live: a panic cancels
+    # only what was pending when it ran.
+    actions = []
+    for frame, action_id in sorted(ran, key=lambda r: r[0]):  # stable: execution order within a frame
+        a = acts[action_id]
+        if a["kind"] == "play":
+            g = mono(gesture(a["source"]))
+            actions.append((frame, ("play", action_id, g, a["velocity"], np.float32(a["pan"]), a["name"])))
+        else:
+            value = () if "value" not in a else (a["value"],)
+            actions.append((frame, (a["kind"], action_id, *value)))
+    if frames is None:
+        try:
+            import soundfile as sf
+
+            frames = sf.info(str(folder / "performance.wav")).frames
+        except (OSError, RuntimeError):
+            frames = max((f for f, _ in actions), default=0) + 4 * engine.out_samples  # rate 0.25 at most
+    out = np.zeros((frames + cfg.block, cfg.channels), np.float32)
+    i = 0
+    for start in range(0, frames, cfg.block):
+        while i < len(actions) and actions[i][0] < start + cfg.block:
+            engine.scheduler.submit(*actions[i])
+            i += 1
+        engine.process(out[start : start + cfg.block])
+    return out[:frames], cfg.sample_rate
