@@ -341,7 +341,13 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan render models/mine.onnx --category trigger --count 8 --out renders/",
     )
-    p.add_argument("model", metavar="MODEL.onnx", type=Path, help="an exported model")
+    p.add_argument(
+        "model",
+        metavar="MODEL.onnx",
+        type=Path,
+        nargs="?",
+        help="an exported model (default: the bundled one)",
+    )
     p.add_argument("--category", metavar="C", help="category name or index")
     p.add_argument(
         "--weights",
@@ -359,7 +365,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from gesturegan.server.model import ModelError, load_model
+    from gesturegan.server.model import ModelError, default_model_path, load_model
     from gesturegan.server.render import RenderError, render
 
     weights = None
@@ -369,7 +375,7 @@ def _run_render(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise CommandError(f"--weights must be numbers separated by commas, not {args.weights!r}") from e
     try:
-        model = load_model(args.model, provider=args.provider, batch_sizes=())
+        model = load_model(args.model or default_model_path(), provider=args.provider, batch_sizes=())
         paths = render(model, args.out, args.count, args.seed, args.category, weights, args.real_level)
     except (ModelError, RenderError) as e:
         raise CommandError(str(e)) from e
@@ -391,7 +397,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan serve models/mine.onnx --audio jack --osc-port 9000 --reply-port 9001",
     )
-    p.add_argument("model", metavar="MODEL.onnx", type=Path, help="an exported model")
+    p.add_argument(
+        "model",
+        metavar="MODEL.onnx",
+        type=Path,
+        nargs="?",
+        help="an exported model (default: the bundled one)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument("--osc-port", type=int, default=DEFAULT_OSC_PORT, metavar="P")
     p.add_argument("--reply-host", default="127.0.0.1")
@@ -439,7 +451,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     from gesturegan.server.audio import AudioError
     from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.model import ModelError, load_model
+    from gesturegan.server.model import ModelError, default_model_path, load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     try:
@@ -447,7 +459,11 @@ def _run_serve(args: argparse.Namespace) -> int:
         # spinning threads starved the callback (20 xruns per 20 triggers, 1 thread unspun: 2).
         threads = max(1, min(4, (os.cpu_count() or 2) - 1))
         model = load_model(
-            args.model, provider=args.provider, batch_sizes=(1, 4), threads=threads, spinning=False
+            args.model or default_model_path(),
+            provider=args.provider,
+            batch_sizes=(1, 4),
+            threads=threads,
+            spinning=False,
         )
     except ModelError as e:
         raise CommandError(str(e)) from e
@@ -647,7 +663,7 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
         help="print the contract of an ONNX model and what the loader would do",
         description="Validate MODEL.onnx against the contract and print its metadata, shapes and provider.",
     )
-    p.add_argument("model", metavar="MODEL.onnx", type=Path)
+    p.add_argument("model", metavar="MODEL.onnx", type=Path, nargs="?", help="default: the bundled model")
     p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_inspect)
@@ -656,9 +672,10 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 def _run_inspect(args: argparse.Namespace) -> int:
     import json
 
-    from gesturegan.server.model import ModelError, open_session
+    from gesturegan.server.model import ModelError, default_model_path, open_session
 
     try:
+        args.model = args.model or default_model_path()
         session, info, provider = open_session(args.model, args.provider, role=None)
     except ModelError as e:
         raise CommandError(str(e)) from e
@@ -750,7 +767,10 @@ def _run_replay(args: argparse.Namespace) -> int:
     with atomic_path(out) as tmp:
         sf.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
     line = f"wrote {out}: {audio.shape[0] / rate:.2f} s, {audio.shape[1]} ch at {rate} Hz"
-    live = args.folder / "performance.wav"
+    import json
+
+    session = json.loads((args.folder / "session.json").read_text(encoding="utf-8"))
+    live = args.folder / session["files"]["audio"]
     if live.exists():
         heard, _ = sf.read(str(live), dtype="float32", always_2d=True)
         n = min(len(heard), len(audio))
@@ -760,9 +780,67 @@ def _run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- demo ----------------------------------------------------------------------------------
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="a scripted performance on the bundled model",
+        description=(
+            "Play a short scripted performance (about 24 s) through the real engine, driven by real "
+            "OSC messages over loopback: each category, a morph sweep across the XY pad, a stream "
+            "passage, a timetagged phrase. Writes demo.wav, demo.png (spectrogram, gesture starts "
+            "marked), the event log (events.jsonl, sent.jsonl) into --out; --play also plays it."
+        ),
+        epilog="Example: gesturegan demo --out demo/ && gesturegan replay demo/",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("gesturegan-demo"), help="folder (default gesturegan-demo)"
+    )
+    p.add_argument("--play", action="store_true", help="play through the sound card as well")
+    p.add_argument("--model", type=Path, help="a model to play (default: the bundled one)")
+    p.add_argument("--device", help="output device with --play (see `gesturegan doctor`)")
+    p.add_argument("--audio", default=None, help="host API with --play: jack, coreaudio, asio, wasapi, alsa")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gesturegan.server.audio import AudioError
+    from gesturegan.server.demo import levels, perform
+    from gesturegan.server.model import ModelError, default_model_path, load_model
+
+    try:
+        model = load_model(
+            args.model or default_model_path(), provider="auto", batch_sizes=(1, 4), spinning=False
+        )
+    except ModelError as e:
+        raise CommandError(str(e)) from e
+    print(
+        f"playing the demo on {model.path.name} ({model.info.family}, {model.provider}) ...", file=sys.stderr
+    )
+    with tqdm(total=100, unit="%", desc="demo", leave=False, disable=None) as bar:
+
+        def progress(fraction: float) -> None:
+            bar.n = round(100 * fraction)
+            bar.refresh()
+
+        try:
+            summary = perform(model, args.out, args.play, args.device, args.audio, progress=progress)
+        except AudioError as e:
+            raise CommandError(f"{e}. Without --play the demo writes files only.") from e
+    lv = levels(args.out)
+    print(
+        f"wrote {args.out / 'demo.wav'} ({summary['seconds']:.0f} s, {summary['sample_rate']} Hz, "
+        f"peak {lv['peak_dbfs']} dBFS) and {args.out / 'demo.png'}: {summary['cues']} OSC messages, "
+        f"{summary['triggers']} gestures, {summary['misses']} pool misses, {summary['late']} late, "
+        f"{summary['xruns']} xruns. Replay it: gesturegan replay {args.out}"
+    )
+    return 0
+
+
 # -- commands still to come ----------------------------------------------------------------
 PLANNED: dict[str, tuple[str, str]] = {
-    "demo": ("a scripted performance on the bundled model", "issue 7"),
     "bench": ("latency, speed and xruns, measured", "issue 7"),
 }
 
@@ -805,6 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_osc_spec(sub)
     _add_replay(sub)
+    _add_demo(sub)
     for name, (summary, issue) in PLANNED.items():
         _add_planned(sub, name, summary, issue)
     _add_doctor(sub)

@@ -274,12 +274,12 @@ def control_surface(path: Path) -> None:
         330,
     )
     L.wire(recv, route)
-    status = L.obj("unpack 0 0 0 0 0", 660, 260, 160)
+    status = L.obj("unpack 0 0 0 0 0 0", 660, 260, 170)
     L.wire(route, status, 0)
-    for j, label in enumerate(("voices", "triggers", "misses", "errors", "late")):
-        box = L.ui("number", 660 + j * 66, 290, 56)
+    for j, label in enumerate(("voices", "triggers", "misses", "errors", "late", "xruns")):
+        box = L.ui("number", 660 + j * 55, 290, 50)
         L.wire(status, box, j)
-        L.note(label, 660 + j * 66, 312, 62)
+        L.note(label, 660 + j * 55, 312, 54)
     displays = [(1, "last error"), (2, "voice started"), (4, "model")]
     for k, (outlet, label) in enumerate(displays):
         y = 344 + k * 50
@@ -606,9 +606,9 @@ def pd_patch(path: Path) -> None:
     P.wire(trim, route)
     for r in ("/status", "/error", "/voice/start", "/voice/end", "/model/info", "/model/list", "/rendered"):
         reply(r)
-    status = P.obj(700, 240, "unpack 0 0 0 0 0")
+    status = P.obj(700, 240, "unpack 0 0 0 0 0 0")
     P.wire(route, status, 0)
-    for j, label in enumerate(("voices", "triggers", "misses", "errors", "late")):
+    for j, label in enumerate(("voices", "triggers", "misses", "errors", "late", "xruns")):
         a = P.atom(700 + j * 55, 270)
         P.wire(status, a, j)
         P.text(700 + j * 55, 295, label)

@@ -86,6 +86,7 @@ class SoundDeviceOutput:
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         if status.output_underflow:
             self.xruns += 1
+            self.engine.counts["xruns"] += 1
         self.callbacks += 1
         self.clock.stamp(self.engine.frame)
         block = self.engine.cfg.block
@@ -101,3 +102,49 @@ class SoundDeviceOutput:
     def close(self) -> None:
         self.stream.stop()
         self.stream.close()
+
+
+class ClockedOutput:
+    """No device: a thread runs ``engine.process`` block by block at the wall clock's pace.
+
+    The offline backend for a live session (``gesturegan demo`` without ``--play``, tests):
+    OSC arrives in real time and every block goes to ``tap`` (the recorder) instead of a sound
+    card. A block that starts late is counted in ``xruns`` (the thread fell behind).
+    """
+
+    def __init__(self, engine: Engine, clock: AudioClock, tap=None):
+        import threading
+
+        self.engine, self.clock, self.tap = engine, clock, tap
+        self.xruns = 0
+        self.callbacks = 0
+        self._buf = np.zeros((engine.cfg.block, engine.cfg.channels), np.float32)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gesturegan-clock", daemon=True)
+
+    def _run(self) -> None:
+        import time
+
+        period = self.engine.cfg.block / self.engine.cfg.sample_rate
+        start = time.perf_counter()
+        while not self._stop.is_set():
+            due = start + self.callbacks * period
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -period:
+                self.xruns += 1
+                self.engine.counts["xruns"] += 1
+            self.callbacks += 1
+            self.clock.stamp(self.engine.frame)
+            self.engine.process(self._buf)
+            if self.tap is not None:
+                self.tap(self._buf)
+
+    def start(self) -> ClockedOutput:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

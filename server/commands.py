@@ -149,7 +149,7 @@ SPEC: tuple[Address, ...] = (
     ),
     Address("/model/list", (), "reply /model/list with the model files in the models folder"),
     Address("/model/info", (), "reply /model/info with the contract"),
-    Address("/status", (), "reply /status voices triggers misses errors late"),
+    Address("/status", (), "reply /status voices triggers misses errors late xruns"),
 )
 BY_PATH = {a.path: a for a in SPEC}
 
@@ -168,8 +168,8 @@ REPLIES: tuple[Reply, ...] = (
     Reply("/voice/end", (("id", "i"),), "a gesture finished, was stopped or stolen"),
     Reply(
         "/status",
-        (("voices", "i"), ("triggers", "i"), ("misses", "i"), ("errors", "i"), ("late", "i")),
-        "answer to /status: sounding voices, triggers, pool misses, refused messages, late events",
+        (("voices", "i"), ("triggers", "i"), ("misses", "i"), ("errors", "i"), ("late", "i"), ("xruns", "i")),
+        "answer to /status: sounding voices, triggers, pool misses, refused messages, late events, audio xruns",
     ),
     Reply(
         "/model/info",

@@ -29,7 +29,7 @@ from gesturegan.server.commands import BadMessage, Command, parse
 from gesturegan.server.model import Model
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.pools import GesturePools, Key, key_for, weights_of
-from gesturegan.server.scheduler import Scheduler
+from gesturegan.server.scheduler import ASAP, Scheduler
 from gesturegan.server.voices import VoiceBank, mono, speaker_gains
 
 
@@ -82,7 +82,8 @@ class Engine:
         self._walked_to = 0  # the latent walk has been advanced up to this frame
         self.stream = Stream()
         self.replies: deque[tuple] = deque()
-        self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0}
+        # xruns: counted by the audio backend (a late or underflowed block)
+        self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0, "xruns": 0}
         # Recording (``--record``): when a deque, every generated batch, every scheduled action and
         # the frame each action really ran at are appended to it (see server/record.py).
         self.log: deque | None = None
@@ -105,7 +106,7 @@ class Engine:
         return True
 
     def handle(self, cmd: Command, at_frame: int | None = None) -> None:
-        frame = self.frame if at_frame is None else int(at_frame)
+        frame = ASAP if at_frame is None else int(at_frame)
         a = cmd.args
         match cmd.address:
             case "/trigger":
@@ -125,7 +126,7 @@ class Engine:
             case "/latent/walk":
                 self.latent.walk_speed = a["speed"]
             case "/stream/start":
-                self.stream.on, self.stream.next_frame = True, max(frame, self.frame)
+                self.stream.on, self.stream.next_frame = True, max(frame, self.frame)  # ASAP < any frame
             case "/stream/stop":
                 self.stream.on = False
             case "/stream/density":
@@ -182,6 +183,7 @@ class Engine:
             self.counts["misses"],
             self.counts["errors"],
             self.scheduler.stats.late,
+            self.counts["xruns"],
         )
 
     def submit(self, frame: int, kind: str, *payload, source: object = None) -> int:
@@ -214,7 +216,7 @@ class Engine:
     ) -> None:
         """Schedule one gesture at ``frame`` (default: the next block)."""
         key = category if category is not None else key_for(self.weights)
-        frame = self.frame if frame is None else frame
+        frame = ASAP if frame is None else frame
         got = None if seed is not None else self.pools.take_tagged(key)
         if got is None:
             with self._lock:

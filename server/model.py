@@ -209,6 +209,18 @@ def open_session(
     return session, info, session.get_providers()[0]
 
 
+def default_model_path() -> Path:
+    """The model that ships inside the package (``gesturegan/server/models/default.onnx``)."""
+    from importlib.resources import files
+
+    path = Path(str(files("gesturegan.server") / "models" / "default.onnx"))
+    if not path.is_file():
+        raise ModelError(
+            f"the bundled default model is missing ({path}); reinstall gesturegan or give a MODEL.onnx"
+        )
+    return path
+
+
 def load_model(
     path: str | Path,
     provider: str = "auto",

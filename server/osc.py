@@ -33,13 +33,20 @@ class AudioClock:
 
     def __init__(self, sample_rate: int):
         self.sample_rate = sample_rate
-        self.frame, self.wall = 0, time.time()
+        self.anchor = (0, time.time())  # (frame, wall time): one attribute, so read whole
 
     def stamp(self, frame: int) -> None:
-        self.frame, self.wall = frame, time.time()
+        self.anchor = (frame, time.time())
 
-    def frame_at(self, when: float) -> int:
-        return frame_at(when, self.wall, self.frame, self.sample_rate)
+    @property
+    def frame(self) -> int:
+        return self.anchor[0]
+
+    def frame_at(self, when: float, anchor: tuple[int, float] | None = None) -> int:
+        """The frame of wall time ``when``; pass one ``anchor`` for every message of a packet so
+        their spacing is exact whatever the clock does between them."""
+        frame, wall = anchor or self.anchor
+        return frame_at(when, wall, frame, self.sample_rate)
 
 
 def osc_args(values: Iterable[object]) -> list[tuple[object, str]]:
@@ -143,13 +150,13 @@ class OscControl:
             self._error("?", "malformed OSC packet")
             self.flush_replies()
             return
-        now = time.time()
+        now, anchor = time.time(), self.clock.anchor
         for timed in messages:
             self.stats.messages += 1
             at = None
             if timed.time > now:
                 try:
-                    at = self.clock.frame_at(timed.time)
+                    at = self.clock.frame_at(timed.time, anchor)
                 except ScheduleError as e:
                     self.stats.rejected += 1
                     self._error(timed.message.address, str(e))

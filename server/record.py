@@ -41,19 +41,20 @@ class RecordError(ValueError):
 class Recording:
     """Attach to ``engine``; ``push`` from the audio thread, ``drain`` from a worker, then ``close``."""
 
-    def __init__(self, folder: str | Path, engine: Engine):
+    def __init__(self, folder: str | Path, engine: Engine, audio_name: str = "performance.wav"):
         import soundfile as sf
 
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.engine = engine
+        self.audio_name = audio_name
         cfg = engine.cfg
         self.ring = np.zeros((int(RING_SECONDS * cfg.sample_rate), cfg.channels), np.float32)
         self.written = 0  # frames pushed by the audio thread (monotonic)
         self.read = 0  # frames drained to the file
         self.overflows = 0
         self._wav = sf.SoundFile(
-            self.folder / "performance.wav.part",
+            self.folder / f"{audio_name}.part",
             "w",
             samplerate=cfg.sample_rate,
             channels=cfg.channels,
@@ -119,7 +120,7 @@ class Recording:
             {
                 "engine": asdict(self.engine.cfg),
                 "models": sorted(self.models, key=self.models.get),
-                "files": {"audio": "performance.wav", "events": "events.jsonl"},
+                "files": {"audio": self.audio_name, "events": "events.jsonl"},
             },
         )
 
@@ -128,7 +129,7 @@ class Recording:
         self._wav.close()
         self._events.close()
         self._session()
-        os.replace(self.folder / "performance.wav.part", self.folder / "performance.wav")
+        os.replace(self.folder / f"{self.audio_name}.part", self.folder / self.audio_name)
         os.replace(self.folder / "events.jsonl.part", self.folder / "events.jsonl")
         self.engine.log = None
 
@@ -199,7 +200,7 @@ def replay(folder: str | Path, provider: str = "cpu", frames: int | None = None)
         try:
             import soundfile as sf
 
-            frames = sf.info(str(folder / "performance.wav")).frames
+            frames = sf.info(str(folder / session["files"]["audio"])).frames
         except (OSError, RuntimeError):
             frames = max((f for f, _ in actions), default=0) + 4 * engine.out_samples  # rate 0.25 at most
     out = np.zeros((frames + cfg.block, cfg.channels), np.float32)

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from gesturegan.server.audio import SoundDeviceOutput, find_output
+from gesturegan.server.audio import ClockedOutput, SoundDeviceOutput, find_output
 from gesturegan.server.engine import Engine, EngineConfig
 from gesturegan.server.model import Model
 from gesturegan.server.osc import AudioClock, OscControl
@@ -30,6 +30,8 @@ class ServeConfig:
     provider: str = "auto"
     threads: int | None = None
     record_dir: str | None = None  # --record: performance.wav, events.jsonl, session.json
+    record_audio_name: str = "performance.wav"
+    backend: str = "sounddevice"  # or "clock": no device, blocks paced by the wall clock (demo, tests)
 
 
 class Live:
@@ -39,7 +41,9 @@ class Live:
         # The GIL's default 5 ms switch interval is longer than a 128-frame block: keep the
         # audio callback from waiting behind the worker or the OSC thread.
         sys.setswitchinterval(0.0005)
-        device = find_output(serve.device, serve.hostapi)
+        device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
+        if engine_cfg.sample_rate == 0 and device is None:
+            engine_cfg = replace(engine_cfg, sample_rate=48000)
         if engine_cfg.sample_rate == 0:  # the device's own rate; gestures are resampled to it
             import sounddevice as sd
 
@@ -60,9 +64,12 @@ class Live:
         if serve.record_dir:
             from gesturegan.server.record import Recording
 
-            self.recording = Recording(serve.record_dir, self.engine)
+            self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name)
         tap = self.recording.push if self.recording is not None else None
-        self.audio = SoundDeviceOutput(self.engine, self.clock, device, tap=tap)
+        if device is None:
+            self.audio = ClockedOutput(self.engine, self.clock, tap=tap)
+        else:
+            self.audio = SoundDeviceOutput(self.engine, self.clock, device, tap=tap)
         self.serve = serve
         if serve.models_dir:
             self.engine.handlers["/model/load"] = self._model_load

@@ -3,7 +3,8 @@
 Control threads ``submit`` commands with the engine frame they are due at (a ``deque`` append,
 atomic under the GIL, so they never block the audio thread); at the start of each block the
 audio thread calls ``due(block_start, frames)`` and gets ``(offset, command)`` pairs for that
-block, in time order. A command whose frame has passed plays at offset 0 and is counted late.
+block, in time order. A command whose frame has passed plays at offset 0 and is counted late;
+``ASAP`` (an immediate message, no timetag) plays at the next block and is never late.
 Timetags (OSC bundles, MIDI timestamps) become frames with ``frame_at``.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 #: Bundles further ahead than this are refused: a typo in a timetag must not arm a note for next year.
 MAX_AHEAD_S = 3600.0
+#: The frame of a command with no time of its own: the start of the next block the audio thread runs.
+ASAP = -1
 
 
 class ScheduleError(ValueError):
@@ -58,7 +61,9 @@ class Scheduler:
         end = block_start + frames
         while self._heap and self._heap[0][0] < end:
             frame, _, command = heapq.heappop(self._heap)
-            if frame < block_start:
+            if frame == ASAP:
+                frame = block_start
+            elif frame < block_start:
                 self.stats.late += 1
                 self.stats.late_frames_max = max(self.stats.late_frames_max, block_start - frame)
                 frame = block_start

@@ -791,7 +791,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/status  : reply /status voices triggers misses errors late",
+                                    "text": "/status  : reply /status voices triggers misses errors late xruns",
                                     "outlettype": []
                                 }
                             },
@@ -855,7 +855,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/status voices triggers misses errors late  : answer to /status: sounding voices, triggers, pool misses, refused messages, late events",
+                                    "text": "/status voices triggers misses errors late xruns  : answer to /status: sounding voices, triggers, pool misses, refused messages, late events, audio xruns",
                                     "outlettype": []
                                 }
                             },

@@ -1429,11 +1429,11 @@
                     "id": "obj-79",
                     "maxclass": "newobj",
                     "numinlets": 1,
-                    "numoutlets": 5,
+                    "numoutlets": 6,
                     "patching_rect": [
                         660,
                         260,
-                        160,
+                        170,
                         22.0
                     ],
                     "outlettype": [
@@ -1441,9 +1441,10 @@
                         "",
                         "",
                         "",
+                        "",
                         ""
                     ],
-                    "text": "unpack 0 0 0 0 0"
+                    "text": "unpack 0 0 0 0 0 0"
                 }
             },
             {
@@ -1455,7 +1456,7 @@
                     "patching_rect": [
                         660,
                         290,
-                        56,
+                        50,
                         22
                     ],
                     "outlettype": [
@@ -1473,7 +1474,7 @@
                     "patching_rect": [
                         660,
                         312,
-                        62,
+                        54,
                         20
                     ],
                     "text": "voices",
@@ -1487,9 +1488,9 @@
                     "numinlets": 1,
                     "numoutlets": 2,
                     "patching_rect": [
-                        726,
+                        715,
                         290,
-                        56,
+                        50,
                         22
                     ],
                     "outlettype": [
@@ -1505,9 +1506,9 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        726,
+                        715,
                         312,
-                        62,
+                        54,
                         20
                     ],
                     "text": "triggers",
@@ -1521,9 +1522,9 @@
                     "numinlets": 1,
                     "numoutlets": 2,
                     "patching_rect": [
-                        792,
+                        770,
                         290,
-                        56,
+                        50,
                         22
                     ],
                     "outlettype": [
@@ -1539,9 +1540,9 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        792,
+                        770,
                         312,
-                        62,
+                        54,
                         20
                     ],
                     "text": "misses",
@@ -1555,9 +1556,9 @@
                     "numinlets": 1,
                     "numoutlets": 2,
                     "patching_rect": [
-                        858,
+                        825,
                         290,
-                        56,
+                        50,
                         22
                     ],
                     "outlettype": [
@@ -1573,9 +1574,9 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        858,
+                        825,
                         312,
-                        62,
+                        54,
                         20
                     ],
                     "text": "errors",
@@ -1589,9 +1590,9 @@
                     "numinlets": 1,
                     "numoutlets": 2,
                     "patching_rect": [
-                        924,
+                        880,
                         290,
-                        56,
+                        50,
                         22
                     ],
                     "outlettype": [
@@ -1607,9 +1608,9 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        924,
+                        880,
                         312,
-                        62,
+                        54,
                         20
                     ],
                     "text": "late",
@@ -1619,6 +1620,40 @@
             {
                 "box": {
                     "id": "obj-90",
+                    "maxclass": "number",
+                    "numinlets": 1,
+                    "numoutlets": 2,
+                    "patching_rect": [
+                        935,
+                        290,
+                        50,
+                        22
+                    ],
+                    "outlettype": [
+                        "",
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-91",
+                    "maxclass": "comment",
+                    "numinlets": 1,
+                    "numoutlets": 0,
+                    "patching_rect": [
+                        935,
+                        312,
+                        54,
+                        20
+                    ],
+                    "text": "xruns",
+                    "outlettype": []
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-92",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1634,7 +1669,7 @@
             },
             {
                 "box": {
-                    "id": "obj-91",
+                    "id": "obj-93",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1652,7 +1687,7 @@
             },
             {
                 "box": {
-                    "id": "obj-92",
+                    "id": "obj-94",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1670,7 +1705,7 @@
             },
             {
                 "box": {
-                    "id": "obj-93",
+                    "id": "obj-95",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1686,7 +1721,7 @@
             },
             {
                 "box": {
-                    "id": "obj-94",
+                    "id": "obj-96",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1704,7 +1739,7 @@
             },
             {
                 "box": {
-                    "id": "obj-95",
+                    "id": "obj-97",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1722,7 +1757,7 @@
             },
             {
                 "box": {
-                    "id": "obj-96",
+                    "id": "obj-98",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1738,7 +1773,7 @@
             },
             {
                 "box": {
-                    "id": "obj-97",
+                    "id": "obj-99",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1756,7 +1791,7 @@
             },
             {
                 "box": {
-                    "id": "obj-98",
+                    "id": "obj-100",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1774,7 +1809,7 @@
             },
             {
                 "box": {
-                    "id": "obj-99",
+                    "id": "obj-101",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1793,7 +1828,7 @@
             },
             {
                 "box": {
-                    "id": "obj-100",
+                    "id": "obj-102",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1811,7 +1846,7 @@
             },
             {
                 "box": {
-                    "id": "obj-101",
+                    "id": "obj-103",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1829,7 +1864,7 @@
             },
             {
                 "box": {
-                    "id": "obj-102",
+                    "id": "obj-104",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1847,7 +1882,7 @@
             },
             {
                 "box": {
-                    "id": "obj-103",
+                    "id": "obj-105",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1865,7 +1900,7 @@
             },
             {
                 "box": {
-                    "id": "obj-104",
+                    "id": "obj-106",
                     "maxclass": "toggle",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1882,7 +1917,7 @@
             },
             {
                 "box": {
-                    "id": "obj-105",
+                    "id": "obj-107",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1898,7 +1933,7 @@
             },
             {
                 "box": {
-                    "id": "obj-106",
+                    "id": "obj-108",
                     "maxclass": "newobj",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1916,7 +1951,7 @@
             },
             {
                 "box": {
-                    "id": "obj-107",
+                    "id": "obj-109",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -2769,11 +2804,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-78",
-                        1
+                        "obj-79",
+                        5
                     ],
                     "destination": [
-                        "obj-91",
+                        "obj-90",
                         0
                     ],
                     "order": 0
@@ -2782,11 +2817,24 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-91",
+                        "obj-78",
+                        1
+                    ],
+                    "destination": [
+                        "obj-93",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-93",
                         0
                     ],
                     "destination": [
-                        "obj-92",
+                        "obj-94",
                         0
                     ],
                     "order": 0
@@ -2799,7 +2847,7 @@
                         2
                     ],
                     "destination": [
-                        "obj-94",
+                        "obj-96",
                         0
                     ],
                     "order": 0
@@ -2808,11 +2856,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-94",
+                        "obj-96",
                         0
                     ],
                     "destination": [
-                        "obj-95",
+                        "obj-97",
                         0
                     ],
                     "order": 0
@@ -2825,7 +2873,7 @@
                         4
                     ],
                     "destination": [
-                        "obj-97",
+                        "obj-99",
                         0
                     ],
                     "order": 0
@@ -2834,11 +2882,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-97",
+                        "obj-99",
                         0
                     ],
                     "destination": [
-                        "obj-98",
+                        "obj-100",
                         0
                     ],
                     "order": 0
@@ -2851,7 +2899,7 @@
                         5
                     ],
                     "destination": [
-                        "obj-99",
+                        "obj-101",
                         0
                     ],
                     "order": 0
@@ -2860,24 +2908,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-99",
+                        "obj-101",
                         1
                     ],
                     "destination": [
-                        "obj-100",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-99",
-                        0
-                    ],
-                    "destination": [
-                        "obj-101",
+                        "obj-102",
                         0
                     ],
                     "order": 0
@@ -2890,33 +2925,7 @@
                         0
                     ],
                     "destination": [
-                        "obj-102",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-100",
-                        0
-                    ],
-                    "destination": [
-                        "obj-75",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-102",
-                        0
-                    ],
-                    "destination": [
-                        "obj-75",
+                        "obj-103",
                         0
                     ],
                     "order": 0
@@ -2938,7 +2947,46 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-103",
+                        "obj-102",
+                        0
+                    ],
+                    "destination": [
+                        "obj-75",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-104",
+                        0
+                    ],
+                    "destination": [
+                        "obj-75",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-105",
+                        0
+                    ],
+                    "destination": [
+                        "obj-106",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-105",
                         0
                     ],
                     "destination": [
@@ -2951,7 +2999,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-103",
+                        "obj-105",
                         0
                     ],
                     "destination": [
@@ -2964,11 +3012,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-104",
+                        "obj-106",
                         0
                     ],
                     "destination": [
-                        "obj-106",
+                        "obj-108",
                         0
                     ],
                     "order": 0
@@ -2977,11 +3025,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-106",
+                        "obj-108",
                         0
                     ],
                     "destination": [
-                        "obj-107",
+                        "obj-109",
                         0
                     ],
                     "order": 0
@@ -2990,7 +3038,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-107",
+                        "obj-109",
                         0
                     ],
                     "destination": [

@@ -80,7 +80,7 @@ def test_garbage_is_counted_and_answered(rig):
 def test_a_timetagged_bundle_lands_on_its_frame(rig):
     engine, clock, osc, _ = rig
     clock.stamp(0)
-    when = clock.wall + 0.5
+    when = clock.anchor[1] + 0.5
     bundle = OscBundleBuilder(when)
     m = OscMessageBuilder("/trigger")
     for v in ("trigger", 1.0, 0.5, 9):
