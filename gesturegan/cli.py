@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from gesturegan import __version__
@@ -839,27 +838,70 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- commands still to come ----------------------------------------------------------------
-PLANNED: dict[str, tuple[str, str]] = {
-    "bench": ("latency, speed and xruns, measured", "issue 7"),
-}
-
-
-def _add_planned(sub: argparse._SubParsersAction, name: str, summary: str, issue: str) -> None:
+# -- bench ---------------------------------------------------------------------------------
+def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        name,
-        help=f"{summary} [not built yet]",
-        description=f"{summary}. Not built yet: this command arrives with {issue}.",
+        "bench",
+        help="latency, speed and xruns, measured",
+        description=(
+            "Measure and print: generation speed (ms per gesture, real-time factor) at batch 1, 16 "
+            "and 64 on each onnxruntime provider, beside the same architecture in PyTorch and the "
+            "SpecGAN baseline with Griffin-Lim (when torch is installed); trigger-to-sound latency "
+            "of OSC and MIDI against a running `gesturegan serve`, beside a bare sounddevice floor, "
+            "at each block size on a JACK dummy server it starts; xruns under stress (32 voices, "
+            "500 OSC messages/s) and the server's memory. Percentiles from one run; nothing asserted."
+        ),
+        epilog="Example: gesturegan bench --json bench.json --markdown bench.md",
     )
-    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    p.set_defaults(func=_not_built(name, issue))
+    p.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
+    p.add_argument("--json", type=Path, help="write every figure here")
+    p.add_argument("--markdown", type=Path, help="write the tables here")
+    p.add_argument("--blocks", default="128,256", help="JACK block sizes for latency (default 128,256)")
+    p.add_argument("--trials", type=int, default=100, help="latency trials per path and block (default 100)")
+    p.add_argument(
+        "--stress-seconds", type=float, default=60.0, help="stress period per block size (default 60)"
+    )
+    p.add_argument("--stress-blocks", default="256,128", help="block sizes for the stress (default 256,128)")
+    p.add_argument("--batches", default="1,16,64", help="generation batch sizes (default 1,16,64)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the PyTorch and SpecGAN baselines")
+    p.set_defaults(func=_run_bench)
 
 
-def _not_built(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        raise CommandError(f"not built yet (tracked in {issue}); nothing was done")
+def _run_bench(args: argparse.Namespace) -> int:
+    import json
 
-    return run
+    from gesturegan.files import write_json_atomic, write_text_atomic
+    from gesturegan.server import bench
+    from gesturegan.server.jackd import JackError
+    from gesturegan.server.model import ModelError, default_model_path
+
+    def ints(text: str, flag: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(x) for x in text.split(",") if x)
+        except ValueError as e:
+            raise CommandError(f"{flag} takes numbers separated by commas, not {text!r}") from e
+
+    try:
+        model = args.model or default_model_path()
+        result = bench.run(
+            model,
+            blocks=ints(args.blocks, "--blocks"),
+            trials=args.trials,
+            stress_seconds=args.stress_seconds,
+            stress_blocks=ints(args.stress_blocks, "--stress-blocks"),
+            batches=ints(args.batches, "--batches"),
+            torch_baselines=not args.no_baselines,
+            log=lambda line: print(line, flush=True),
+        )
+    except (ModelError, JackError) as e:
+        raise CommandError(str(e)) from e
+    table = bench.markdown(result)
+    print("\n" + table)
+    if args.json:
+        write_json_atomic(args.json, json.loads(json.dumps(result, default=str)))
+    if args.markdown:
+        write_text_atomic(args.markdown, table + "\n")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -884,8 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_osc_spec(sub)
     _add_replay(sub)
     _add_demo(sub)
-    for name, (summary, issue) in PLANNED.items():
-        _add_planned(sub, name, summary, issue)
+    _add_bench(sub)
     _add_doctor(sub)
     return parser
 

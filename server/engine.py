@@ -275,11 +275,11 @@ class Engine:
         """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
         out.fill(0.0)
         frames = out.shape[0]
-        panicked = False
+        panic_id = 0  # a panic cancels what was sent before it, never what was sent after
         for offset, action in self.scheduler.due(self.frame, frames):
             kind = action[0]
-            if kind == "play" and panicked:
-                continue  # nothing scheduled before the panic starts after it
+            if kind == "play" and action[1] < panic_id:
+                continue
             if self.log is not None:
                 self.log.append(("ran", action[1], self.frame + offset))
             if kind == "play":
@@ -290,8 +290,8 @@ class Engine:
                 self.voices.stop(action[2])
             elif kind == "panic":
                 self.voices.panic()
-                self.scheduler.cancel_pending()
-                panicked = True
+                panic_id = action[1]
+                self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p)
             elif kind == "gain":
                 self.master = action[2]
             elif kind == "rate":

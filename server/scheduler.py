@@ -73,8 +73,14 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._heap) + len(self._inbox)
 
-    def cancel_pending(self) -> None:
-        """Audio thread only (it owns the heap): drop everything not yet due, e.g. on panic."""
+    def cancel_pending(self, keep=None) -> None:
+        """Audio thread only (it owns the heap): drop everything not yet due, e.g. on panic;
+        ``keep(command)`` true spares a command (a panic spares what was sent after it)."""
         while self._inbox:
-            self._inbox.popleft()
-        self._heap.clear()
+            frame, command = self._inbox.popleft()
+            heapq.heappush(self._heap, (frame, next(self._order), command))
+        if keep is None:
+            self._heap.clear()
+        else:
+            self._heap = [item for item in self._heap if keep(item[2])]
+            heapq.heapify(self._heap)

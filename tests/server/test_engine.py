@@ -131,3 +131,11 @@ def test_panic_also_cancels_what_was_scheduled(engine):
     assert np.abs(out[10:100]).max() > 0  # what was due before the panic's frame still played
     assert engine.voices.sounding == 0 and np.all(out[200:] == 0)  # and nothing after it
     assert engine.scheduler.pending() == 0
+
+
+def test_a_trigger_sent_after_a_panic_plays_even_in_the_same_block(engine):
+    engine.message("/trigger", [0, 1.0, 0.5, 1])
+    engine.message("/panic", [])
+    engine.message("/trigger", [1, 1.0, 0.5, 2])  # the performer's next hit, before the next block
+    out = render_offline(engine, [], 512)
+    assert engine.voices.sounding == 1 and np.abs(out).max() > 0

@@ -1,0 +1,586 @@
+"""``gesturegan bench``: generation speed, trigger-to-sound latency, xruns and memory, measured.
+
+Latency and stress run against a real ``gesturegan serve`` process on a JACK server (one this
+module starts with the dummy driver, or a running one): a JACK client of our own records the
+server's output and sends it MIDI, so every figure is counted in frames by JACK's clock.
+
+- OSC: the send moment is JACK's current frame estimate (``jack_frame_time``) just before
+  the datagram leaves; the onset is the first non-zero output frame after a silent output.
+- MIDI: a note-on written at offset 0 of one of our cycles; the onset as above.
+- floor: the same OSC measurement against a bare process whose sounddevice callback only
+  outputs a constant once a datagram arrived: what Python, PortAudio and JACK cost anyway.
+- stress: 500 OSC messages/s (triggers that keep the voice limit full, morph, position,
+  jitter, status) for a period; xruns counted by JACK (our client's xrun callback) and by
+  the server's own audio callback; the server's resident memory and whether torch is mapped.
+
+Reported as medians and percentiles, side by side, from one run. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from gesturegan.server.jackd import JackDummy, JackError
+
+
+def _osc(address: str, *args) -> bytes:
+    b = OscMessageBuilder(address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentiles(values: list[float]) -> dict:
+    a = np.asarray(values, np.float64)
+    if a.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(a.size),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+        "min": float(a.min()),
+    }
+
+
+# -- generation -------------------------------------------------------------------------------
+def generation(model_path: Path, batches=(1, 16, 64), seconds: float = 1.5) -> list[dict]:
+    """ms per gesture and real-time factor of ``model_path`` on each onnxruntime provider here."""
+    from gesturegan.server.model import load_model, provider_candidates
+
+    rows = []
+    providers = ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in provider_candidates("auto") else [])
+    for provider in providers:
+        model = load_model(model_path, provider=provider, batch_sizes=batches)
+        info = model.info
+        for b in batches:
+            rng = np.random.default_rng(0)
+            z = rng.standard_normal((b, info.latent_dim)).astype(np.float32)
+            cond = np.eye(info.n_categories, dtype=np.float32)[np.arange(b) % info.n_categories]
+            times, start = [], time.perf_counter()
+            while len(times) < 5 or (time.perf_counter() - start < seconds and len(times) < 500):
+                t = time.perf_counter()
+                model.generate(z, cond)
+                times.append(time.perf_counter() - t)
+            med = float(np.median(times))
+            rows.append(
+                {
+                    "model": model_path.name,
+                    "family": info.family,
+                    "engine": "onnxruntime",
+                    "device": provider,
+                    "batch": b,
+                    "calls": len(times),
+                    "median_ms": med * 1e3,
+                    "p99_ms": float(np.percentile(times, 99)) * 1e3,
+                    "ms_per_gesture": med * 1e3 / b,
+                    "realtime_factor": info.duration_s * b / med,
+                }
+            )
+    return rows
+
+
+# -- the JACK side ----------------------------------------------------------------------------
+class Probe:
+    """Our JACK client: records the server's first output channel, sends it MIDI, counts xruns."""
+
+    def __init__(self, server_name: str):
+        import jack
+
+        self.client = jack.Client("gg-bench", servername=server_name, no_start_server=True)
+        self.inp = self.client.inports.register("in")
+        self.keys = self.client.midi_outports.register("keys")
+        self.xruns = 0
+        self.armed = False
+        self.onset: int | None = None
+        self.silent_cycles = 0
+        self.note: tuple | None = None
+        self.note_frame: int | None = None
+        self.anchor = (time.perf_counter(), 0)  # (wall time, first frame) of the latest cycle
+        self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
+        self.client.activate()
+
+    def _xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    def _process(self, frames: int) -> None:
+        self.anchor = (time.perf_counter(), self.client.last_frame_time)
+        buf = self.inp.get_array()
+        loud = bool(buf.any())
+        self.silent_cycles = 0 if loud else self.silent_cycles + 1
+        if self.armed and loud:
+            self.onset = self.client.last_frame_time + int(np.flatnonzero(buf)[0])
+            self.armed = False
+        self.keys.clear_buffer()
+        if self.note is not None:
+            self.keys.write_midi_event(0, self.note)
+            self.note_frame = self.client.last_frame_time
+            self.note = None
+
+    def connect(self, audio_from: str, midi_to: str | None, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        src = dst = None
+        while time.monotonic() < deadline:
+            outs = [p for p in self.client.get_ports(is_audio=True, is_output=True) if audio_from in p.name]
+            ins = [
+                p for p in self.client.get_ports(is_midi=True, is_input=True) if midi_to and midi_to in p.name
+            ]
+            src, dst = (outs[0] if outs else None), (ins[0] if ins else None)
+            if src is not None and (dst is not None or midi_to is None):
+                break
+            time.sleep(0.05)
+        if src is None:
+            raise JackError(f"no JACK audio output matching {audio_from!r}")
+        self.client.connect(src, self.inp)
+        if midi_to is not None:
+            if dst is None:
+                raise JackError(f"no JACK MIDI input matching {midi_to!r}")
+            self.client.connect(self.keys, dst)
+
+    def now_frame(self) -> int:
+        """The frame playing now, from the latest cycle's start (JACK's own estimate,
+        ``jack_frame_time``, drifts by blocks with the dummy driver out of real time)."""
+        wall, frame = self.anchor
+        return frame + round((time.perf_counter() - wall) * self.client.samplerate)
+
+    def wait_silent(self, cycles: int = 3, timeout: float = 3.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.silent_cycles < cycles and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return self.silent_cycles >= cycles
+
+    def wait_onset(self, timeout: float = 1.0) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.onset is None and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return self.onset
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen
+    osc_port: int
+    reply: socket.socket
+
+    def send(self, data: bytes) -> None:
+        self.reply.sendto(data, ("127.0.0.1", self.osc_port))
+
+    def status(self, timeout: float = 3.0) -> dict | None:
+        self.drain()
+        self.send(_osc("/status"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = OscMessage(self.reply.recvfrom(65536)[0])
+            except (TimeoutError, OSError):
+                continue
+            if msg.address == "/status":
+                keys = ("voices", "triggers", "misses", "errors", "late", "xruns")
+                return dict(zip(keys, msg.params, strict=False))
+        return None
+
+    def drain(self) -> None:
+        self.reply.setblocking(False)
+        try:
+            while True:
+                self.reply.recvfrom(65536)
+        except (BlockingIOError, OSError):
+            pass
+        finally:
+            self.reply.settimeout(0.2)
+
+    def rss_mb(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def has_torch(self) -> bool | None:
+        try:
+            return "torch" in Path(f"/proc/{self.proc.pid}/maps").read_text()
+        except OSError:
+            return None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reply.close()
+
+
+def start_server(model: Path, jack: JackDummy | None, block: int, midi: bool = True) -> ServerProcess:
+    """``gesturegan serve`` in its own process on JACK; returns once it answers /status."""
+    osc_port = _free_port()
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.bind(("127.0.0.1", 0))
+    reply.settimeout(0.2)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gesturegan",
+        "serve",
+        str(model),
+        "--audio",
+        "jack",
+        "--block",
+        str(block),
+        "--osc-port",
+        str(osc_port),
+        "--reply-port",
+        str(reply.getsockname()[1]),
+    ]
+    if not midi:
+        cmd.append("--no-midi")
+    env = jack.env() if jack is not None else dict(os.environ)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = ServerProcess(proc, osc_port, reply)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise JackError(f"gesturegan serve exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+        if server.status(timeout=0.5) is not None:
+            return server
+    server.stop()
+    raise JackError("gesturegan serve did not answer /status within 60 s")
+
+
+FLOOR = r"""
+import socket, sys, numpy as np, sounddevice as sd
+level = [0.0]
+api = [i for i, a in enumerate(sd.query_hostapis()) if "JACK" in a["name"]][0]
+dev = [i for i, d in enumerate(sd.query_devices()) if d["hostapi"] == api and d["max_output_channels"]][0]
+def cb(out, frames, t, status):
+    out.fill(level[0])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+with sd.OutputStream(samplerate=int(sys.argv[2]), blocksize=int(sys.argv[3]), channels=1, dtype="float32",
+                     device=dev, callback=cb, latency="low"):
+    print("ready", flush=True)
+    while True:
+        data = sock.recv(1024)
+        level[0] = 0.5 if b"/on" in data else 0.0
+"""
+
+
+def _floor_process(jack: JackDummy, block: int) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FLOOR, str(port), str(jack.rate), str(block)],
+        env=jack.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    proc.stdout.readline()
+    return proc, port
+
+
+def _trials(probe: Probe, fire, reset, n: int, midi: bool = False, gap: float = 0.05) -> list[int]:
+    out = []
+    for _ in range(n):
+        reset()
+        if not probe.wait_silent():
+            continue
+        probe.onset = None
+        probe.armed = True
+        if midi:
+            probe.note_frame = None
+            fire()
+            onset = probe.wait_onset()
+            sent = probe.note_frame
+        else:
+            sent = probe.now_frame()
+            fire()
+            onset = probe.wait_onset()
+        probe.armed = False
+        if onset is not None and sent is not None:
+            out.append(onset - sent)
+        time.sleep(gap)  # a performer's pace (~15 triggers/s): the pools keep up; misses are counted apart
+    return out
+
+
+def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) -> dict:
+    """OSC, MIDI and floor trigger-to-sound latency at ``block`` frames on a fresh JACK dummy."""
+    result = {"block": block, "rate": rate}
+    with JackDummy(rate, block) as jack:
+        probe = Probe(jack.name)
+        try:
+            proc, port = _floor_process(jack, block)
+            try:
+                probe.connect("PortAudio", None)
+                out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                frames = _trials(
+                    probe,
+                    lambda: out.sendto(b"/on", ("127.0.0.1", port)),
+                    lambda: out.sendto(b"/off", ("127.0.0.1", port)),
+                    trials,
+                )
+                result["floor"] = _percentiles(frames)
+            finally:
+                proc.terminate()
+                proc.wait()
+            for p in probe.inp.connections:  # the floor's port may already be gone
+                with contextlib.suppress(Exception):
+                    probe.client.disconnect(p, probe.inp)
+            server = start_server(model, jack, block)
+            try:
+                probe.connect("PortAudio", "gesturegan")
+                trigger = _osc("/trigger", "trigger", 1.0, 0.5)
+                panic = _osc("/panic")
+                result["osc"] = _percentiles(
+                    _trials(probe, lambda: server.send(trigger), lambda: server.send(panic), trials)
+                )
+
+                def note() -> None:
+                    probe.note = (0x90, 36, 127)
+
+                result["midi"] = _percentiles(
+                    _trials(probe, note, lambda: server.send(panic), trials, midi=True)
+                )
+                result["server_status"] = server.status()
+            finally:
+                server.stop()
+        finally:
+            probe.close()
+    for path in ("floor", "osc", "midi"):
+        r = result.get(path, {})
+        if r.get("n"):
+            for k in ("p50", "p99", "max"):
+                r[f"{k}_ms"] = r[k] / rate * 1e3
+                r[f"{k}_blocks"] = r[k] / block
+        log(_latency_line(path, block, r))
+    return result
+
+
+def _latency_line(path: str, block: int, r: dict) -> str:
+    if not r.get("n"):
+        return f"latency {path:5s} @{block}: no measurement"
+    return (
+        f"latency {path:5s} @{block}: p50 {r['p50']:6.0f} frames ({r['p50_ms']:5.2f} ms, {r['p50_blocks']:4.2f} blocks)"
+        f"  p99 {r['p99']:6.0f} ({r['p99_ms']:5.2f} ms, {r['p99_blocks']:4.2f} blocks)  max {r['max']:6.0f}  n={r['n']}"
+    )
+
+
+def stress(model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=print) -> dict:
+    """``rate_hz`` OSC messages/s for ``seconds`` (10% triggers keep 32 voices sounding)."""
+    with JackDummy(48000, block) as jack:
+        server = start_server(model, jack, block, midi=False)
+        probe = Probe(jack.name)
+        try:
+            probe.connect("PortAudio", None)
+            time.sleep(0.5)
+            idle_start = probe.xruns
+            time.sleep(min(5.0, seconds / 4))
+            idle = probe.xruns - idle_start
+            rng = np.random.default_rng(0)
+            cats = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
+            before, sent, voices = probe.xruns, 0, []
+            start = time.perf_counter()
+            stop_at = start + seconds
+            while True:
+                now = time.perf_counter()
+                if now >= stop_at:
+                    break
+                due = start + sent / rate_hz
+                if due > now:
+                    time.sleep(due - now)
+                k = sent % 10
+                if k == 0:
+                    msg = _osc(
+                        "/trigger",
+                        cats[int(rng.integers(4))],
+                        float(rng.uniform(0.3, 1.0)),
+                        float(rng.random()),
+                    )
+                elif k in (1, 2, 3):
+                    msg = _osc("/morph", float(rng.random()), float(rng.random()))
+                elif k in (4, 5, 6):
+                    msg = _osc("/position", float(rng.random()))
+                elif k in (7, 8):
+                    msg = _osc("/latent/jitter", float(rng.uniform(0, 1)))
+                else:
+                    msg = _osc("/status")
+                server.send(msg)
+                sent += 1
+                if sent % int(rate_hz) == 0:
+                    voices.append(_voices_from_replies(server))
+            elapsed = time.perf_counter() - start
+            xruns = probe.xruns - before
+            status = server.status()
+            result = {
+                "block": block,
+                "seconds": elapsed,
+                "messages": sent,
+                "messages_per_s": sent / elapsed,
+                "xruns_jack": xruns,
+                "xruns_idle_baseline": idle,
+                "idle_seconds": min(5.0, seconds / 4),
+                "xruns_server": status.get("xruns") if status else None,
+                "voices_median": float(np.median([v for v in voices if v is not None])) if voices else None,
+                "server_status": status,
+                "rss_mb": server.rss_mb(),
+                "torch_in_server": server.has_torch(),
+            }
+        finally:
+            probe.close()
+            server.stop()
+    log(
+        f"stress @{block}: {result['messages']} messages in {result['seconds']:.0f} s "
+        f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
+        f"xruns {result['xruns_jack']} (JACK), {result['xruns_server']} (server), idle baseline "
+        f"{result['xruns_idle_baseline']} in {result['idle_seconds']:.0f} s; server RSS {result['rss_mb']:.0f} MB, "
+        f"torch loaded: {result['torch_in_server']}"
+    )
+    return result
+
+
+def _voices_from_replies(server: ServerProcess) -> int | None:
+    """The last /status reply's voice count among what arrived (non-blocking)."""
+    last = None
+    server.reply.setblocking(False)
+    try:
+        while True:
+            msg = OscMessage(server.reply.recvfrom(65536)[0])
+            if msg.address == "/status":
+                last = msg.params[0]
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        server.reply.settimeout(0.2)
+    return last
+
+
+def machine() -> dict:
+    import onnxruntime
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "providers": onnxruntime.get_available_providers(),
+    }
+
+
+def run(
+    model: Path,
+    blocks=(128, 256),
+    trials: int = 100,
+    stress_seconds: float = 60.0,
+    stress_blocks=(256, 128),
+    batches=(1, 16, 64),
+    torch_baselines: bool = True,
+    log=print,
+) -> dict:
+    """Everything ``gesturegan bench`` measures, as one dict."""
+    result: dict = {"machine": machine(), "model": str(model)}
+    log("generation (onnxruntime, the bundled model):")
+    result["generation"] = generation(model, batches)
+    for r in result["generation"]:
+        log(_gen_line(r))
+    if torch_baselines:
+        result["baselines"] = _torch_baselines(batches, log)
+    result["latency"] = [latency(model, b, trials, log=log) for b in blocks]
+    result["stress"] = [stress(model, b, stress_seconds, log=log) for b in stress_blocks]
+    return result
+
+
+def _gen_line(r: dict) -> str:
+    return (
+        f"  {r['family']:8s} {r['engine']:11s} {r['device']:4s} batch {r['batch']:3d}: {r['ms_per_gesture']:8.2f} ms/gesture "
+        f"(median call {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f}), {r['realtime_factor']:8.1f}x real time"
+    )
+
+
+def _torch_baselines(batches, log) -> list[dict] | str:
+    """The gan in PyTorch and the SpecGAN baseline (Griffin-Lim in its graph), when torch is here."""
+    try:
+        from gesturegan.export.benchmark import benchmark
+    except ImportError as e:
+        log(f"  PyTorch and SpecGAN baselines skipped: {e} (pip install -e '.[train]')")
+        return f"skipped: {e}"
+    log(
+        "baselines (same architecture at the default config, initial weights; speed does not depend on them):"
+    )
+    rows = benchmark(
+        None,
+        threads=os.cpu_count() or 2,
+        batches=tuple(batches),
+        repeats=3,
+        min_seconds=1.0,
+        families=("gan", "specgan"),
+    )["rows"]
+    return rows
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Machine: {m['processor']}, {m['cpus']} CPUs, {m['platform']}, onnxruntime {m['onnxruntime']}.",
+        "",
+        "| model | engine | device | batch | ms per gesture | median call ms | p99 call ms | x real time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = list(result["generation"])
+    if isinstance(result.get("baselines"), list):
+        rows += [dict(r, model=f"{r['family']} (default config)") for r in result["baselines"]]
+    for r in rows:
+        name = r.get("model", r["family"])
+        lines.append(
+            f"| {name} | {r['engine']} | {r['device']} | {r['batch']} | {r['ms_per_gesture']:.2f} | "
+            f"{r['median_ms']:.2f} | {r['p99_ms']:.2f} | {r['realtime_factor']:.0f} |"
+        )
+    lines += [
+        "",
+        "| trigger to sound | block | p50 frames | p50 ms | p50 blocks | p99 frames | p99 ms | p99 blocks | max frames | trials |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for lat in result["latency"]:
+        for path in ("floor", "osc", "midi"):
+            r = lat.get(path, {})
+            if r.get("n"):
+                lines.append(
+                    f"| {path} | {lat['block']} | {r['p50']:.0f} | {r['p50_ms']:.2f} | {r['p50_blocks']:.2f} | "
+                    f"{r['p99']:.0f} | {r['p99_ms']:.2f} | {r['p99_blocks']:.2f} | {r['max']:.0f} | {r['n']} |"
+                )
+    lines += [
+        "",
+        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | xruns (server) | idle xruns | server RSS MB | torch in server |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in result["stress"]:
+        lines.append(
+            f"| 32 voices, 500 msg/s | {s['block']} | {s['seconds']:.0f} | {s['messages_per_s']:.0f} | {s['voices_median']} | "
+            f"{s['xruns_jack']} | {s['xruns_server']} | {s['xruns_idle_baseline']} in {s['idle_seconds']:.0f} s | "
+            f"{s['rss_mb']:.0f} | {s['torch_in_server']} |"
+        )
+    return "\n".join(lines)
