@@ -102,12 +102,14 @@ def generation(model_path: Path, batches=(1, 16, 64), seconds: float = 1.5) -> l
 class Probe:
     """Our JACK client: records the server's first output channel, sends it MIDI, counts xruns."""
 
-    def __init__(self, server_name: str):
+    def __init__(self, server_name: str, listen: bool = True):
         import jack
 
         self.client = jack.Client("gg-bench", servername=server_name, no_start_server=True)
-        self.inp = self.client.inports.register("in")
-        self.keys = self.client.midi_outports.register("keys")
+        self.listen = listen  # False: no ports and no process callback, only count xruns
+        if listen:
+            self.inp = self.client.inports.register("in")
+            self.keys = self.client.midi_outports.register("keys")
         self.xruns = 0
         self.armed = False
         self.onset: int | None = None
@@ -115,7 +117,8 @@ class Probe:
         self.note: tuple | None = None
         self.note_frame: int | None = None
         self.anchor = (time.perf_counter(), 0)  # (wall time, first frame) of the latest cycle
-        self.client.set_process_callback(self._process)
+        if listen:
+            self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.activate()
 
@@ -330,7 +333,8 @@ def _trials(probe: Probe, fire, reset, n: int, midi: bool = False, gap: float = 
 def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) -> dict:
     """OSC, MIDI and floor trigger-to-sound latency at ``block`` frames on a fresh JACK dummy."""
     result = {"block": block, "rate": rate}
-    with JackDummy(rate, block) as jack:
+    with JackDummy(rate, block, realtime=True) as jack:
+        result["jack_realtime"] = jack.is_realtime()
         probe = Probe(jack.name)
         try:
             proc, port = _floor_process(jack, block)
@@ -389,13 +393,19 @@ def _latency_line(path: str, block: int, r: dict) -> str:
     )
 
 
-def stress(model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=print) -> dict:
-    """``rate_hz`` OSC messages/s for ``seconds`` (10% triggers keep 32 voices sounding)."""
-    with JackDummy(48000, block) as jack:
+#: One cycle of the stress's messages: 0 trigger, 1-3 morph, 4-6 position, 7-8 jitter, 9 status.
+STRESS_PATTERN = (0, 1, 4, 7, 9, 2, 5, 8, 3, 6)
+
+
+def stress(
+    model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=print, pattern=STRESS_PATTERN
+) -> dict:
+    """``rate_hz`` OSC messages/s for ``seconds``: 50 triggers/s of 1.5 s gestures keep the 32
+    voices full, the rest are morph, position, jitter and status messages."""
+    with JackDummy(48000, block, realtime=True) as jack:
         server = start_server(model, jack, block, midi=False)
-        probe = Probe(jack.name)
+        probe = Probe(jack.name, listen=False)  # out of the graph: only the server plays
         try:
-            probe.connect("PortAudio", None)
             time.sleep(0.5)
             idle_start = probe.xruns
             time.sleep(min(5.0, seconds / 4))
@@ -412,7 +422,7 @@ def stress(model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=
                 due = start + sent / rate_hz
                 if due > now:
                     time.sleep(due - now)
-                k = sent % 10
+                k = pattern[sent % len(pattern)]
                 if k == 0:
                     msg = _osc(
                         "/trigger",
@@ -444,6 +454,7 @@ def stress(model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=
                 "xruns_idle_baseline": idle,
                 "idle_seconds": min(5.0, seconds / 4),
                 "xruns_server": status.get("xruns") if status else None,
+                "jack_realtime": jack.is_realtime(),
                 "voices_median": float(np.median([v for v in voices if v is not None])) if voices else None,
                 "server_status": status,
                 "rss_mb": server.rss_mb(),
@@ -457,7 +468,7 @@ def stress(model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=
         f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
         f"xruns {result['xruns_jack']} (JACK), {result['xruns_server']} (server), idle baseline "
         f"{result['xruns_idle_baseline']} in {result['idle_seconds']:.0f} s; server RSS {result['rss_mb']:.0f} MB, "
-        f"torch loaded: {result['torch_in_server']}"
+        f"torch loaded: {result['torch_in_server']}, JACK realtime: {result['jack_realtime']}"
     )
     return result
 
@@ -574,13 +585,13 @@ def markdown(result: dict) -> str:
                 )
     lines += [
         "",
-        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | xruns (server) | idle xruns | server RSS MB | torch in server |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | xruns (server) | idle xruns | server RSS MB | torch in server | JACK realtime |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in result["stress"]:
         lines.append(
             f"| 32 voices, 500 msg/s | {s['block']} | {s['seconds']:.0f} | {s['messages_per_s']:.0f} | {s['voices_median']} | "
             f"{s['xruns_jack']} | {s['xruns_server']} | {s['xruns_idle_baseline']} in {s['idle_seconds']:.0f} s | "
-            f"{s['rss_mb']:.0f} | {s['torch_in_server']} |"
+            f"{s['rss_mb']:.0f} | {s['torch_in_server']} | {s['jack_realtime']} |"
         )
     return "\n".join(lines)

@@ -22,8 +22,15 @@ class JackDummy:
     default asynchronous mode is what a performance runs and what counts xruns.
     """
 
-    def __init__(self, rate: int = 48000, block: int = 128, sync: bool = False, log: Path | None = None):
-        self.rate, self.block, self.sync = rate, block, sync
+    def __init__(
+        self,
+        rate: int = 48000,
+        block: int = 128,
+        sync: bool = False,
+        log: Path | None = None,
+        realtime: bool = False,
+    ):
+        self.rate, self.block, self.sync, self.realtime = rate, block, sync, realtime
         self.name = f"gg-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -32,7 +39,9 @@ class JackDummy:
         jackd = shutil.which("jackd")
         if jackd is None:
             raise JackError("jackd is not installed (apt-get install --no-install-recommends jackd2)")
-        cmd = [jackd, "--no-realtime", "-n", self.name]
+        # Realtime (SCHED_FIFO for the server's and every client's process thread) is how JACK
+        # runs on stage; it needs the right to it (root, or the audio group's rtprio limit).
+        cmd = [jackd, "--realtime" if self.realtime else "--no-realtime", "-n", self.name]
         if self.sync:
             cmd += ["--sync", "--timeout", "5000"]
         cmd += ["-d", "dummy", "-r", str(self.rate), "-p", str(self.block)]
@@ -58,6 +67,15 @@ class JackDummy:
                 time.sleep(0.1)
         self.stop()
         raise JackError(f"JACK server {self.name!r} did not come up in {timeout:.0f} s ({last})")
+
+    def is_realtime(self) -> bool | None:
+        """Whether jackd's threads really run SCHED_FIFO/RR (it falls back silently); None off Linux."""
+        try:
+            tasks = os.listdir(f"/proc/{self.proc.pid}/task")
+            policies = {os.sched_getscheduler(int(t)) for t in tasks}
+        except (OSError, AttributeError):
+            return None
+        return bool(policies & {os.SCHED_FIFO, os.SCHED_RR})
 
     def env(self) -> dict[str, str]:
         """Environment for a process whose clients should find this server."""
