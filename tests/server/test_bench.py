@@ -15,7 +15,10 @@ def test_bench_measures_every_section(tmp_path, capsys):
     out = tmp_path / "bench.json"
     md = tmp_path / "bench.md"
     args = ["bench", "--no-baselines", "--trials", "5", "--stress-seconds", "4", "--blocks", "256"]
-    assert main([*args, "--stress-blocks", "256", "--batches", "1,4", "--json", str(out), "--markdown", str(md)]) == 0
+    assert (
+        main([*args, "--stress-blocks", "256", "--batches", "1,4", "--json", str(out), "--markdown", str(md)])
+        == 0
+    )
     result = json.loads(out.read_text())
     assert [r["batch"] for r in result["generation"] if r["device"] == "cpu"] == [1, 4]
     assert all(r["realtime_factor"] > 0 for r in result["generation"])
