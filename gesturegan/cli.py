@@ -411,6 +411,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--audio", default="default", help="host API: default, jack, coreaudio, asio, wasapi, alsa"
     )
+    p.add_argument(
+        "--backend",
+        default="sounddevice",
+        choices=("sounddevice", "pyo"),
+        help="audio engine: sounddevice (PortAudio, default) or pyo (its JACK or PortAudio backend)",
+    )
     p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
     p.add_argument("--block", type=int, default=128, help="frames per audio block (default 128)")
@@ -481,6 +487,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         allow=args.allow.split(",") if args.allow else None,
         device=args.device,
         hostapi=None if args.audio == "default" else args.audio,
+        backend=args.backend,
         models_dir=args.models,
         render_dir=args.render_dir,
         record_dir=args.record,

@@ -148,3 +148,63 @@ class ClockedOutput:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+
+class PyoOutput:
+    """pyo as the audio engine: its server calls us once per buffer and plays what we wrote.
+
+    Each output channel is a ``DataTable`` of one block; pyo's per-buffer callback runs the
+    engine and copies the block into the tables' own memory (``np.asarray(table.getBuffer())``,
+    no lists, no allocation), and a ``TableRead`` per channel, one table length per buffer and
+    no interpolation, plays it in the same buffer. ``hostapi`` "jack" uses pyo's JACK backend,
+    anything else its PortAudio one. pyo reports no xruns, so none are counted here.
+    """
+
+    def __init__(self, engine: Engine, clock: AudioClock, hostapi: str | None = None, tap=None):
+        import os
+
+        os.environ.setdefault("PYO_GUI_WX", "0")  # no wxPython nagging in a headless server
+        import pyo
+
+        self.engine, self.clock, self.tap = engine, clock, tap
+        self.xruns = 0
+        self.callbacks = 0
+        cfg = engine.cfg
+        audio = "jack" if hostapi and "jack" in hostapi.lower() else "portaudio"
+        self.server = pyo.Server(
+            sr=cfg.sample_rate,
+            nchnls=cfg.channels,
+            buffersize=cfg.block,
+            duplex=0,
+            audio=audio,
+            jackname="gesturegan",
+        )
+        self.server.deactivateMidi()
+        self.server.boot()
+        if not self.server.getIsBooted():
+            raise AudioError(f"pyo could not start its {audio} audio backend")
+        self._buf = np.zeros((cfg.block, cfg.channels), np.float32)
+        self._tables = [pyo.DataTable(size=cfg.block) for _ in range(cfg.channels)]
+        self._views = [np.asarray(t.getBuffer()) for t in self._tables]
+        self._readers = [
+            pyo.TableRead(t, freq=cfg.sample_rate / cfg.block, loop=True, interp=1).out(chnl=c)
+            for c, t in enumerate(self._tables)
+        ]
+        self.server.setCallback(self._callback)
+
+    def _callback(self) -> None:
+        self.callbacks += 1
+        self.clock.stamp(self.engine.frame)
+        self.engine.process(self._buf)
+        for c, view in enumerate(self._views):
+            np.copyto(view, self._buf[:, c], casting="same_kind")
+        if self.tap is not None:
+            self.tap(self._buf)
+
+    def start(self) -> PyoOutput:
+        self.server.start()
+        return self
+
+    def close(self) -> None:
+        self.server.stop()
+        self.server.shutdown()

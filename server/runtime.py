@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from gesturegan.server.audio import ClockedOutput, SoundDeviceOutput, find_output
+from gesturegan.server.audio import ClockedOutput, PyoOutput, SoundDeviceOutput, find_output
 from gesturegan.server.engine import Engine, EngineConfig
 from gesturegan.server.model import Model
 from gesturegan.server.osc import AudioClock, OscControl
@@ -31,7 +31,7 @@ class ServeConfig:
     threads: int | None = None
     record_dir: str | None = None  # --record: performance.wav, events.jsonl, session.json
     record_audio_name: str = "performance.wav"
-    backend: str = "sounddevice"  # or "clock": no device, blocks paced by the wall clock (demo, tests)
+    backend: str = "sounddevice"  # "pyo", or "clock": no device, paced by the wall clock (demo, tests)
 
 
 class Live:
@@ -43,7 +43,9 @@ class Live:
         sys.setswitchinterval(0.0005)
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
         if engine_cfg.sample_rate == 0 and device is None:
-            engine_cfg = replace(engine_cfg, sample_rate=48000)
+            engine_cfg = replace(
+                engine_cfg, sample_rate=self._pyo_rate(serve) if serve.backend == "pyo" else 48000
+            )
         if engine_cfg.sample_rate == 0:  # the device's own rate; gestures are resampled to it
             import sounddevice as sd
 
@@ -66,7 +68,9 @@ class Live:
 
             self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name)
         tap = self.recording.push if self.recording is not None else None
-        if device is None:
+        if serve.backend == "pyo":
+            self.audio = PyoOutput(self.engine, self.clock, serve.hostapi, tap=tap)
+        elif device is None:
             self.audio = ClockedOutput(self.engine, self.clock, tap=tap)
         else:
             self.audio = SoundDeviceOutput(self.engine, self.clock, device, tap=tap)
@@ -78,6 +82,21 @@ class Live:
             self.engine.handlers["/render"] = self._render
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
+
+    @staticmethod
+    def _pyo_rate(serve: ServeConfig) -> int:
+        """pyo's JACK backend must run at the JACK server's rate."""
+        if serve.hostapi and "jack" in serve.hostapi.lower():
+            try:
+                import jack
+
+                client = jack.Client("gesturegan-probe", no_start_server=True)
+                rate = client.samplerate
+                client.close()
+                return rate
+            except Exception:
+                return 48000
+        return 48000
 
     def start(self) -> Live:
         while self.engine.refill():  # full pools before the first note
