@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -54,6 +55,11 @@ class EngineConfig:
     fade_ms: float = 10.0
     seed: int = 0
     position: float = 0.5
+    # Gestures generated at once on a pool miss, at most this many per second: a flood of
+    # triggers (a stuck key, a runaway patch) must not keep a control thread generating.
+    miss_rate: float = 20.0
+    # Actions waiting in the scheduler at most (far-future timetags must not pile up unbounded).
+    max_pending: int = 4096
 
 
 @dataclass
@@ -83,7 +89,9 @@ class Engine:
         self.stream = Stream()
         self.replies: deque[tuple] = deque()
         # xruns: counted by the audio backend (a late or underflowed block)
-        self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0, "xruns": 0}
+        self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0, "xruns": 0, "dropped": 0}
+        self._miss_tokens, self._miss_time = cfg.miss_rate, time.monotonic()  # token bucket
+        self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
         # Recording (``--record``): when a deque, every generated batch, every scheduled action and
         # the frame each action really ran at are appended to it (see server/record.py).
         self.log: deque | None = None
@@ -187,7 +195,12 @@ class Engine:
         )
 
     def submit(self, frame: int, kind: str, *payload, source: object = None) -> int:
-        """Schedule an action for the audio thread (and log it when recording); returns its id."""
+        """Schedule an action for the audio thread (and log it when recording); returns its id,
+        or 0 when the scheduler is full (refused with an ``/error``)."""
+        if self.scheduler.pending() >= self.cfg.max_pending:
+            self.counts["dropped"] += 1
+            self.replies.append(("/error", f"/{kind}", f"{self.cfg.max_pending} actions already scheduled"))
+            return 0
         action_id = next(self._ids)
         self.scheduler.submit(frame, (kind, action_id, *payload))
         if self.log is not None:
@@ -219,6 +232,12 @@ class Engine:
         frame = ASAP if frame is None else frame
         got = None if seed is not None else self.pools.take_tagged(key)
         if got is None:
+            if not self._may_generate_now():
+                self.counts["dropped"] += 1
+                self.replies.append(
+                    ("/error", "/trigger", "too many triggers: the pool is empty, note dropped")
+                )
+                return
             with self._lock:
                 if seed is not None:
                     z = latent_from_seed(seed, self.info.latent_dim)[None]
@@ -236,6 +255,19 @@ class Engine:
         self.submit(
             frame, "play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name, source=source
         )
+
+    def _may_generate_now(self) -> bool:
+        """Token bucket of ``miss_rate`` per second (burst of one second's worth)."""
+        if not self.realtime:
+            return True
+        now = time.monotonic()
+        rate = self.cfg.miss_rate
+        self._miss_tokens = min(rate, self._miss_tokens + (now - self._miss_time) * rate)
+        self._miss_time = now
+        if self._miss_tokens >= 1.0:
+            self._miss_tokens -= 1.0
+            return True
+        return False
 
     def refill(self, max_batch: int = 4) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added."""
@@ -308,6 +340,7 @@ def render_offline(engine: Engine, events: list[tuple[int, str, list]], frames: 
     """Run ``engine`` for ``frames`` with ``events`` = (frame, address, args), pools refilled
     between blocks: the offline backend, identical on every run. Returns ``[frames, channels]``."""
     block = engine.cfg.block
+    engine.realtime = False
     out = np.zeros((frames + block, engine.cfg.channels), np.float32)
     pending = sorted(events, key=lambda e: e[0])
     i, base = 0, engine.frame  # event frames are engine frames; a run may continue a previous one

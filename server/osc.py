@@ -77,6 +77,8 @@ def encode(address: str, values: Iterable[object]) -> bytes:
 class OscStats:
     packets: int = 0
     messages: int = 0
+    undecodable: int = 0  # packets that are not OSC at all
+    accepted: int = 0  # messages the engine took
     rejected: int = 0  # undecodable packets and refused messages
     refused_senders: int = 0
     errors_sent: int = 0
@@ -125,6 +127,9 @@ class OscControl:
         self.out.close()
 
     def _run(self) -> None:
+        # Wait for the first datagram, then drain whatever else has arrived in one go: one
+        # interpreter-lock hand-over per burst instead of one per packet keeps a flood from
+        # making the audio callback wait.
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(65536)
@@ -133,6 +138,14 @@ class OscControl:
             except OSError:
                 break
             self.handle_datagram(data, addr)
+            for _ in range(256):
+                try:
+                    data, addr = self.sock.recvfrom(65536, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    return
+                self.handle_datagram(data, addr)
 
     def handle_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         """Decode one datagram and hand its messages to the engine; never raises."""
@@ -146,6 +159,7 @@ class OscControl:
         try:
             messages = OscPacket(data).messages
         except Exception:  # python-osc raises several types for malformed input
+            self.stats.undecodable += 1
             self.stats.rejected += 1
             self._error("?", "malformed OSC packet")
             self.flush_replies()
@@ -167,7 +181,9 @@ class OscControl:
                 log.exception("engine failed on %s", timed.message.address)
                 accepted = False
                 self.engine.replies.append(("/error", str(timed.message.address), f"internal error: {e}"))
-            if not accepted:
+            if accepted:
+                self.stats.accepted += 1
+            else:
                 self.stats.rejected += 1
         self.flush_replies()
 

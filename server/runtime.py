@@ -4,6 +4,7 @@ pools full, drives stream mode and sends the audio thread's replies."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -101,6 +102,10 @@ class Live:
     def start(self) -> Live:
         while self.engine.refill():  # full pools before the first note
             pass
+        # A full garbage collection holds the interpreter lock for as long as it walks every
+        # object; freezing what exists now (models, pools, modules) keeps later collections short.
+        gc.collect()
+        gc.freeze()
         self.audio.start()
         self.osc.start()
         self._worker.start()

@@ -139,3 +139,13 @@ def test_a_trigger_sent_after_a_panic_plays_even_in_the_same_block(engine):
     engine.message("/trigger", [1, 1.0, 0.5, 2])  # the performer's next hit, before the next block
     out = render_offline(engine, [], 512)
     assert engine.voices.sounding == 1 and np.abs(out).max() > 0
+
+
+def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(engine):
+    engine.pools.clear()
+    for i in range(200):  # a stuck key: far faster than anything can generate
+        engine.message("/trigger", [i % 4])
+    made = engine.counts["generated"]
+    assert made <= engine.cfg.miss_rate + 5  # one second's burst, then the bucket is empty
+    assert engine.counts["dropped"] >= 200 - made - 5
+    assert any(r[:2] == ("/error", "/trigger") for r in engine.replies)

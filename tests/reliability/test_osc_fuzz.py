@@ -1,0 +1,224 @@
+"""OSC fuzzing of a running engine: 100,000 bad, odd and good packets; it stays up and plays.
+
+Packets come from a hypothesis grammar of OSC (addresses from the spec and made up; int32,
+int64, float32, double, NaN, inf, huge strings, blobs, booleans, nil; truncated messages,
+corrupted type tags; nested, expired and far-future bundles) plus raw random bytes. They are
+sent in paced batches over real UDP to an engine that plays on a realtime JACK dummy server.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_bundle_builder import IMMEDIATELY
+from pythonosc.parsing import osc_types
+
+from gesturegan.server.commands import SPEC
+
+pytestmark = pytest.mark.jack
+
+BATCH = 50
+EXAMPLES = 200  # x BATCH = 10,000 packets from the grammar ...
+MUTANTS = 90_000  # ... and 90,000 cheap mutations of them (hypothesis draws ~400 packets/s here)
+RATE = 4000  # packets per second: 8 times the 500 messages/s of the stress benchmark
+PATHS = [a.path for a in SPEC]
+
+values = st.one_of(
+    st.integers(-(2**31), 2**31 - 1).map(lambda v: (v, "i")),
+    st.integers(-(2**63), 2**63 - 1).map(lambda v: (v, "h")),
+    st.floats(width=32, allow_nan=True, allow_infinity=True).map(lambda v: (v, "f")),
+    st.floats(allow_nan=True, allow_infinity=True).map(lambda v: (v, "d")),
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 0.0]).map(lambda v: (v, "d")),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40
+    ).map(lambda v: (v, "s")),
+    st.integers(300, 5000).map(lambda n: ("x" * n, "s")),
+    st.sampled_from(["trigger", "continuous_repetition", "mix", "../../etc/passwd", "/abs.onnx"]).map(
+        lambda v: (v, "s")
+    ),
+    st.binary(min_size=1, max_size=64).map(lambda v: (v, "b")),
+    st.sampled_from([(True, "T"), (False, "F"), (None, "N")]),
+)
+addresses = st.one_of(
+    st.sampled_from(PATHS),
+    st.sampled_from(PATHS).map(lambda p: p + "/x"),
+    st.text(alphabet="/abcxyz_", min_size=1, max_size=30).map(lambda t: "/" + t.lstrip("/")),
+)
+
+
+_WRITE = {
+    "i": osc_types.write_int,
+    "h": osc_types.write_int64,
+    "f": osc_types.write_float,
+    "d": osc_types.write_double,
+    "s": osc_types.write_string,
+    "b": osc_types.write_blob,
+}
+
+
+def encode(address: str, args: list[tuple[object, str]]) -> bytes:
+    """An OSC message from parts, written by python-osc's type writers without re-parsing it
+    (the builder parses what it built, and refuses some of what a fuzzer wants to send)."""
+    out = osc_types.write_string(address) + osc_types.write_string("," + "".join(t for _, t in args))
+    for value, tag in args:
+        if tag in _WRITE:
+            out += _WRITE[tag](value)
+    return out
+
+
+@st.composite
+def message(draw) -> bytes:
+    return encode(draw(addresses), draw(st.lists(values, max_size=6)))
+
+
+@st.composite
+def bundle(draw, depth: int = 0) -> bytes:
+    """``#bundle``, a timetag (immediate, expired, soon, far future, beyond the limit), elements."""
+    now = time.time()
+    when = draw(st.sampled_from([IMMEDIATELY, now - 1000.0, now + 0.05, now + 3599.0, now + 1e6, 1.0]))
+    out = b"#bundle\x00" + osc_types.write_date(when)
+    for _ in range(draw(st.integers(1, 4))):
+        inner = draw(bundle(depth + 1)) if depth < 2 and draw(st.booleans()) else draw(message())
+        out += struct.pack(">i", len(inner)) + inner
+    return out
+
+
+@st.composite
+def mangled(draw) -> bytes:
+    raw = draw(st.one_of(message(), bundle()))
+    how = draw(st.sampled_from(["truncate", "tags", "flip"]))
+    if how == "truncate":
+        return raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
+    if how == "tags" and b"," in raw:
+        i = raw.index(b",")
+        junk = draw(st.binary(min_size=1, max_size=8))
+        return raw[: i + 1] + junk + raw[i + 1 + len(junk) :]
+    pos = draw(st.integers(0, max(0, len(raw) - 1)))
+    return raw[:pos] + bytes([raw[pos] ^ 0xFF]) + raw[pos + 1 :] if raw else raw
+
+
+packets = st.lists(
+    st.one_of(message(), bundle(), mangled(), st.binary(max_size=512)), min_size=BATCH, max_size=BATCH
+)
+
+
+def mutate(rng: random.Random, corpus: list[bytes]) -> bytes:
+    """A grammar packet damaged one of several ways, or random bytes."""
+    p = rng.choice(corpus)
+    how = rng.randrange(6)
+    if how == 0 and p:
+        return p[: rng.randrange(len(p))]
+    if how == 1 and p:
+        i = rng.randrange(len(p))
+        return p[:i] + bytes([rng.randrange(256)]) + p[i + 1 :]
+    if how == 2:
+        return p + rng.choice(corpus)
+    if how == 3:
+        return rng.randbytes(rng.randrange(1, 600))
+    if how == 4 and b"," in p:
+        i = p.index(b",") + 1
+        return p[:i] + bytes(rng.choice(b"ifdshbTFN[]mcrt") for _ in range(rng.randrange(1, 6))) + p[i:]
+    return p
+
+
+SENDER = r"""
+import socket, struct, sys, time
+data, port, rate = open(sys.argv[1], "rb").read(), int(sys.argv[2]), float(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+i = sent = 0
+t0 = time.monotonic()
+while i < len(data):
+    n = struct.unpack(">I", data[i : i + 4])[0]
+    sock.sendto(data[i + 4 : i + 4 + n], ("127.0.0.1", port))
+    i += 4 + n
+    sent += 1
+    if sent % 100 == 0:
+        pause = t0 + sent / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+print(sent)
+"""
+
+
+def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
+    live = stage.live
+    osc, engine = live.osc, live.engine
+    corpus: list[bytes] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(packets)
+    def grammar(batch):
+        corpus.extend(batch)
+
+    # Everything is made first: the fuzzer shares this process (and its GIL) with the engine,
+    # and what is measured below is the engine under the packets, not hypothesis at work.
+    grammar()
+    rng = random.Random(0)
+    stream = corpus + [mutate(rng, corpus) for _ in range(MUTANTS)]
+    rng.shuffle(stream)
+
+    blob = tmp_path / "packets.bin"
+    blob.write_bytes(b"".join(struct.pack(">I", len(p)) + p for p in stream))
+    corpus.clear()  # the engine shares this process: no 100,000 test objects for its collector
+    del stream
+    gc.collect()
+    time.sleep(2.0)  # let xrun notifications from the test's own work above arrive first
+    idle = stage.xruns_during(3.0)
+    start_xruns, start_callbacks, t0 = len(stage.xruns), live.audio.callbacks, time.monotonic()
+    # Sent from another process, as from Max or a DAW: the sender's Python is not the engine's.
+    res = subprocess.run(
+        [sys.executable, "-c", SENDER, str(blob), str(osc.port), str(RATE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    sent = int(res.stdout)
+    deadline = time.monotonic() + 10
+    while osc.stats.packets < sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    elapsed = time.monotonic() - t0
+    s = osc.stats
+    assert sent >= 100_000
+    assert s.packets == sent, "UDP lost packets (pacing failed), the counts below would not hold"
+    assert s.accepted + s.rejected == s.messages + s.undecodable  # every message and packet counted
+    assert s.undecodable > 1000 and s.rejected > 10_000
+    assert s.errors_sent + s.errors_dropped >= s.rejected  # every refusal answered or rate-limited
+    assert s.errors_sent <= osc._rate * (elapsed + 2) + osc._rate  # the rate limit held
+    # audio never stopped: the callback kept pace with JACK, no more xruns than idle allows
+    callbacks = live.audio.callbacks - start_callbacks
+    assert callbacks >= 0.9 * elapsed * 48000 / 256
+    fuzz_xruns = len(stage.xruns) - start_xruns
+    print(
+        f"\n{sent} packets in {elapsed:.1f} s: accepted {s.accepted}, rejected {s.rejected}, "
+        f"undecodable {s.undecodable}, /error sent {s.errors_sent} dropped {s.errors_dropped}, "
+        f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}"
+    )
+    # Not zero: 4,000 packets/s of Python work in the control thread makes the audio callback
+    # wait for the interpreter now and then (measured 2 to 11 xruns in 25 s, 6 with junk bytes
+    # alone; docs/reliability.md). Bounded here so a regression shows.
+    assert fuzz_xruns <= 5 + elapsed / 2 + idle * elapsed / 3.0
+    # and it still plays: a trigger after the storm sounds
+    engine.message("/panic", [])
+    time.sleep(0.05)
+    before = engine.counts["triggers"]
+    engine.message("/gain", [0.0])
+    engine.message("/rate", [1.0])
+    engine.message("/trigger", ["trigger", 1.0])
+    time.sleep(0.1)
+    assert engine.counts["triggers"] == before + 1 and engine.voices.sounding >= 1
