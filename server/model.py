@@ -28,6 +28,10 @@ PROVIDERS = {
 AUTO_ORDER = ("cuda", "coreml", "cpu")
 
 
+#: Larger files are refused before onnxruntime reads them (a wrong file, or a hostile one).
+MAX_MODEL_BYTES = 1 << 30
+
+
 class ModelError(Exception):
     """A model file that cannot be used; the message says what is wrong and what to do."""
 
@@ -187,8 +191,14 @@ def open_session(
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path} does not exist")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise ModelError(f"{path} is empty")
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(
+            f"{path} is {size / 2**30:.1f} GiB; a gesture model is tens of MB (limit "
+            f"{MAX_MODEL_BYTES / 2**30:.0f} GiB): refusing to map it into a live server"
+        )
     candidates = provider_candidates(provider)
     try:
         session = ort.InferenceSession(

@@ -130,3 +130,13 @@ def test_inspect_reads_an_encoder_too(tiny_models):
 
     _, info, provider = open_session(encoder_path(tiny_models["vae"]), "cpu", role=None)
     assert info.role == "encoder" and provider == "CPUExecutionProvider"
+
+
+def test_huge_files_are_refused_before_loading(tmp_path):
+    from gesturegan.server.model import MAX_MODEL_BYTES, ModelError, load_model
+
+    huge = tmp_path / "huge.onnx"
+    with open(huge, "wb") as fh:  # sparse: no disk is used
+        fh.truncate(MAX_MODEL_BYTES + 1)
+    with pytest.raises(ModelError, match="GiB"):
+        load_model(huge)

@@ -1,0 +1,63 @@
+"""Security by construction: what the control path may never do, checked in the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from gesturegan.server.osc import OscControl
+
+ROOT = Path(__file__).resolve().parents[2]
+# Modules a message from the network can reach: the OSC/MIDI adapters, the engine and what it
+# calls, file handling for /render and /model/load, the loader.
+CONTROL_PATH = [
+    "server/osc.py",
+    "server/midi.py",
+    "server/commands.py",
+    "server/engine.py",
+    "server/morph.py",
+    "server/pools.py",
+    "server/scheduler.py",
+    "server/voices.py",
+    "server/runtime.py",
+    "server/paths.py",
+    "server/render.py",
+    "server/model.py",
+    "server/contract.py",
+    "server/record.py",
+]
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "system", "popen", "loads"}
+FORBIDDEN_MODULES = {"pickle", "marshal", "shelve", "subprocess", "dill", "torch"}
+
+
+@pytest.mark.parametrize("rel", CONTROL_PATH)
+def test_no_shell_eval_or_unpickling_on_the_control_path(rel):
+    tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in FORBIDDEN_MODULES, f"{rel}:{node.lineno} imports {name}"
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else ""
+            if name == "loads" and owner in ("json", "tomllib"):
+                continue  # JSON and TOML are data, not code
+            assert name not in FORBIDDEN_CALLS, f"{rel}:{node.lineno} calls {name}"
+            for kw in node.keywords:
+                assert not (kw.arg == "shell" and getattr(kw.value, "value", False)), (
+                    f"{rel}:{node.lineno} shell=True"
+                )
+
+
+def test_osc_binds_loopback_by_default():
+    import inspect
+
+    assert inspect.signature(OscControl).parameters["host"].default == "127.0.0.1"
+    from gesturegan.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert args.host == "127.0.0.1"
