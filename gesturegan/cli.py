@@ -442,6 +442,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="MIDI map overriding the defaults (docs/commands/serve.md)",
     )
     p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    p.add_argument("--stats", type=Path, metavar="FILE", help="write the session's counters as JSON on exit")
     p.add_argument(
         "--record",
         metavar="DIR",
@@ -545,6 +546,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         f"{e.counts['errors']} bad messages, {live.audio.xruns} xruns",
         file=sys.stderr,
     )
+    if args.stats:
+        import json
+        from dataclasses import asdict
+
+        from gesturegan.files import write_json_atomic
+
+        osc = {k: v for k, v in asdict(live.osc.stats).items() if k != "senders_logged"}
+        midi_stats = None if midi is None else {"received": midi.received, "dropped": midi.dropped}
+        stats = {"engine": dict(e.counts), "osc": osc, "midi": midi_stats, "callbacks": live.audio.callbacks}
+        write_json_atomic(args.stats, json.loads(json.dumps(stats, default=int)))
     return 0
 
 

@@ -24,6 +24,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,13 @@ class ServerProcess:
     proc: subprocess.Popen
     osc_port: int
     reply: socket.socket
+    log: object = None  # a temporary file holding the server's stderr
+
+    def stderr(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def send(self, data: bytes) -> None:
         self.reply.sendto(data, ("127.0.0.1", self.osc_port))
@@ -238,9 +246,13 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait()
         self.reply.close()
+        if self.log is not None:
+            self.log.close()
 
 
-def start_server(model: Path, jack: JackDummy | None, block: int, midi: bool = True) -> ServerProcess:
+def start_server(
+    model: Path, jack: JackDummy | None, block: int, midi: bool = True, extra: tuple[str, ...] = ()
+) -> ServerProcess:
     """``gesturegan serve`` in its own process on JACK; returns once it answers /status."""
     osc_port = _free_port()
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -263,13 +275,16 @@ def start_server(model: Path, jack: JackDummy | None, block: int, midi: bool = T
     ]
     if not midi:
         cmd.append("--no-midi")
+    cmd += list(extra)
     env = jack.env() if jack is not None else dict(os.environ)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = ServerProcess(proc, osc_port, reply)
+    # stderr to a file, never an undrained pipe: a server blocked on a full pipe is not measured.
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by ServerProcess.stop)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    server = ServerProcess(proc, osc_port, reply, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise JackError(f"gesturegan serve exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            raise JackError(f"gesturegan serve exited: {server.stderr()[-2000:]}")
         if server.status(timeout=0.5) is not None:
             return server
     server.stop()

@@ -25,6 +25,14 @@ from gesturegan.server.engine import Engine
 from gesturegan.server.scheduler import ScheduleError, frame_at
 
 log = logging.getLogger("gesturegan.osc")
+
+
+def _not_from_python_osc(record: logging.LogRecord) -> bool:
+    """python-osc warns on the root logger for every malformed packet it meets: a flood of bad
+    packets would become a flood of log lines (and a blocked stderr). They are counted instead."""
+    return "pythonosc" not in record.pathname
+
+
 INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -101,6 +109,9 @@ class OscControl:
         errors_per_s: float = 20.0,
     ):
         self.engine, self.clock = engine, clock
+        root = logging.getLogger()
+        if _not_from_python_osc not in root.filters:
+            root.addFilter(_not_from_python_osc)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((host, port))
@@ -141,8 +152,8 @@ class OscControl:
             for _ in range(256):
                 try:
                     data, addr = self.sock.recvfrom(65536, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    break
+                except (BlockingIOError, InterruptedError, TimeoutError):
+                    break  # nothing more queued (TimeoutError: the socket's timeout applies too)
                 except OSError:
                     return
                 self.handle_datagram(data, addr)

@@ -1,62 +1,79 @@
-"""A live engine on its own realtime JACK dummy server, with a watcher client that counts xruns."""
+"""A real `gesturegan serve` process on its own realtime JACK dummy server, and a watcher.
+
+The server runs as it does on stage: its own process, JACK realtime where the system allows
+(the tests print whether it did). The watcher is a JACK client of ours, out of the audio graph,
+that counts xruns; the server's own counters come back as JSON when it stops (`--stats`).
+"""
 
 from __future__ import annotations
 
+import json
+import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from gesturegan.server.bench import ServerProcess, start_server
 from gesturegan.server.jackd import JackDummy, JackError
 
 
 @dataclass
 class Stage:
     jack: JackDummy
-    live: object
-    watcher: object
+    server: ServerProcess
     xruns: list
+    stats_path: Path
+    stats: dict = field(default_factory=dict)
 
     def xruns_during(self, seconds: float) -> int:
         before = len(self.xruns)
         time.sleep(seconds)
         return len(self.xruns) - before
 
+    def stop(self) -> dict:
+        """Stop the server cleanly and return its counters."""
+        proc = self.server.proc
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        self.stats = json.loads(self.stats_path.read_text())
+        return self.stats
 
-@pytest.fixture
-def stage(tiny_models, monkeypatch, tmp_path) -> Iterator[Stage]:
+
+def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
     import jack
-
-    from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.model import load_model
-    from gesturegan.server.runtime import Live, ServeConfig
 
     try:
         server = JackDummy(48000, 256, realtime=True, log=tmp_path / "jackd.log").start()
     except JackError as e:
         pytest.skip(str(e))
-    for key, value in server.env().items():
-        if key.startswith("JACK"):
-            monkeypatch.setenv(key, value)
-    import sounddevice as sd
-
-    sd._terminate()  # PortAudio scans JACK servers at initialisation
-    sd._initialize()
-    model = load_model(tiny_models["gan"], provider="cpu", threads=1, batch_sizes=(1, 4), spinning=False)
-    cfg = EngineConfig(sample_rate=0, channels=2, block=256)
-    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, hostapi="JACK")).start()
-    watcher = jack.Client("gg-watch", servername=server.name, no_start_server=True)
-    xruns: list = []
-    watcher.set_xrun_callback(lambda delay: xruns.append(delay))
-    watcher.activate()
+    stats = tmp_path / "stats.json"
+    proc = None
+    watcher = None
     try:
-        yield Stage(server, live, watcher, xruns)
+        proc = start_server(tiny_models["gan"], server, 256, midi=midi, extra=("--stats", str(stats)))
+        watcher = jack.Client("gg-watch", servername=server.name, no_start_server=True)
+        xruns: list = []
+        watcher.set_xrun_callback(lambda delay: xruns.append(delay))
+        watcher.activate()
+        yield Stage(server, proc, xruns, stats)
     finally:
-        watcher.deactivate()
-        watcher.close()
-        live.close()
-        sd._terminate()  # PortAudio's JACK client goes before its server does (else it aborts)
+        if watcher is not None:
+            watcher.deactivate()
+            watcher.close()
+        if proc is not None:
+            proc.stop()
         server.stop()
-        monkeypatch.undo()  # back to the session's JACK server before PortAudio rescans
-        sd._initialize()
+
+
+@pytest.fixture
+def stage(tiny_models, tmp_path) -> Iterator[Stage]:
+    yield from _stage(tiny_models, tmp_path, midi=False)
+
+
+@pytest.fixture
+def midi_stage(tiny_models, tmp_path) -> Iterator[Stage]:
+    yield from _stage(tiny_models, tmp_path, midi=True)

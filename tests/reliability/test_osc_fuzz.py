@@ -8,7 +8,6 @@ sent in paced batches over real UDP to an engine that plays on a realtime JACK d
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import struct
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
+from gesturegan.server.bench import _osc
 from gesturegan.server.commands import SPEC
 
 pytestmark = pytest.mark.jack
@@ -150,8 +150,6 @@ print(sent)
 
 
 def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
-    live = stage.live
-    osc, engine = live.osc, live.engine
     corpus: list[bytes] = []
 
     @settings(
@@ -165,60 +163,51 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     def grammar(batch):
         corpus.extend(batch)
 
-    # Everything is made first: the fuzzer shares this process (and its GIL) with the engine,
-    # and what is measured below is the engine under the packets, not hypothesis at work.
     grammar()
     rng = random.Random(0)
     stream = corpus + [mutate(rng, corpus) for _ in range(MUTANTS)]
     rng.shuffle(stream)
-
     blob = tmp_path / "packets.bin"
     blob.write_bytes(b"".join(struct.pack(">I", len(p)) + p for p in stream))
-    corpus.clear()  # the engine shares this process: no 100,000 test objects for its collector
     del stream
-    gc.collect()
-    time.sleep(2.0)  # let xrun notifications from the test's own work above arrive first
+
+    server = stage.server
+    time.sleep(1.0)
     idle = stage.xruns_during(3.0)
-    start_xruns, start_callbacks, t0 = len(stage.xruns), live.audio.callbacks, time.monotonic()
-    # Sent from another process, as from Max or a DAW: the sender's Python is not the engine's.
+    start_xruns, t0 = len(stage.xruns), time.monotonic()
+    # Sent from another process at a fixed rate, as from Max or a DAW gone wild.
     res = subprocess.run(
-        [sys.executable, "-c", SENDER, str(blob), str(osc.port), str(RATE)],
+        [sys.executable, "-c", SENDER, str(blob), str(server.osc_port), str(RATE)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
     sent = int(res.stdout)
-    deadline = time.monotonic() + 10
-    while osc.stats.packets < sent and time.monotonic() < deadline:
-        time.sleep(0.01)
     elapsed = time.monotonic() - t0
-    s = osc.stats
-    assert sent >= 100_000
-    assert s.packets == sent, "UDP lost packets (pacing failed), the counts below would not hold"
-    assert s.accepted + s.rejected == s.messages + s.undecodable  # every message and packet counted
-    assert s.undecodable > 1000 and s.rejected > 10_000
-    assert s.errors_sent + s.errors_dropped >= s.rejected  # every refusal answered or rate-limited
-    assert s.errors_sent <= osc._rate * (elapsed + 2) + osc._rate  # the rate limit held
-    # audio never stopped: the callback kept pace with JACK, no more xruns than idle allows
-    callbacks = live.audio.callbacks - start_callbacks
-    assert callbacks >= 0.9 * elapsed * 48000 / 256
     fuzz_xruns = len(stage.xruns) - start_xruns
+    time.sleep(1.0)
+    # it still plays: the fuzz may have set gain, rate or stream mode; reset and trigger
+    for address, args in (("/panic", ()), ("/stream/stop", ()), ("/gain", (0.0,)), ("/rate", (1.0,))):
+        server.send(_osc(address, *args))
+    time.sleep(0.1)
+    before = server.status()
+    server.send(_osc("/trigger", "trigger", 1.0))
+    time.sleep(0.2)
+    after = server.status()
+    s = stage.stop()["osc"]
     print(
-        f"\n{sent} packets in {elapsed:.1f} s: accepted {s.accepted}, rejected {s.rejected}, "
-        f"undecodable {s.undecodable}, /error sent {s.errors_sent} dropped {s.errors_dropped}, "
+        f"\n{sent} packets in {elapsed:.1f} s: accepted {s['accepted']}, rejected {s['rejected']}, "
+        f"undecodable {s['undecodable']}, /error sent {s['errors_sent']} dropped {s['errors_dropped']}, "
         f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}"
     )
+    assert sent >= 100_000
+    assert s["packets"] >= sent, "UDP lost packets: the counts below would not hold"
+    assert s["accepted"] + s["rejected"] == s["messages"] + s["undecodable"]  # every one counted
+    assert s["undecodable"] > 1000 and s["rejected"] > 10_000
+    assert s["errors_sent"] + s["errors_dropped"] >= s["rejected"]  # every refusal answered or limited
+    assert s["errors_sent"] <= 20 * (elapsed + 30)  # the rate limit (20/s) held
+    assert after["triggers"] == before["triggers"] + 1 and after["voices"] >= 1
     # Not zero: 4,000 packets/s of Python work in the control thread makes the audio callback
-    # wait for the interpreter now and then (measured 2 to 11 xruns in 25 s, 6 with junk bytes
-    # alone; docs/reliability.md). Bounded here so a regression shows.
+    # wait for the interpreter now and then (docs/reliability.md). Bounded so a regression shows.
     assert fuzz_xruns <= 5 + elapsed / 2 + idle * elapsed / 3.0
-    # and it still plays: a trigger after the storm sounds
-    engine.message("/panic", [])
-    time.sleep(0.05)
-    before = engine.counts["triggers"]
-    engine.message("/gain", [0.0])
-    engine.message("/rate", [1.0])
-    engine.message("/trigger", ["trigger", 1.0])
-    time.sleep(0.1)
-    assert engine.counts["triggers"] == before + 1 and engine.voices.sounding >= 1

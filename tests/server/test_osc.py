@@ -113,3 +113,15 @@ def test_replies_are_max_friendly():
         ("x", "s"),
     ]
     assert OscMessage(encode("/voice/start", [1, "trigger"])).params == [1, "trigger"]
+
+
+def test_the_control_thread_survives_quiet_gaps(rig):
+    """Messages after a silence longer than the socket timeout are still handled."""
+    _, _, osc, reply = rig
+    client = SimpleUDPClient("127.0.0.1", osc.port)
+    for n in (1, 2, 3):
+        client.send_message("/status", [])
+        _wait(lambda n=n: osc.stats.messages == n)
+        time.sleep(0.3)  # three socket timeouts of quiet
+    assert osc._thread.is_alive()
+    assert [r[0] for r in _replies(reply, 3)] == ["/status"] * 3
