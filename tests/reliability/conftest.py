@@ -1,14 +1,18 @@
 """A real `gesturegan serve` process on its own realtime JACK dummy server, and a watcher.
 
 The server runs as it does on stage: its own process, JACK realtime where the system allows
-(the tests print whether it did). The watcher is a JACK client of ours, out of the audio graph,
-that counts xruns; the server's own counters come back as JSON when it stops (`--stats`).
+(the tests print whether it did). The watcher is a JACK client, out of the audio graph, that
+counts xruns; it runs in a process of its own, because one process with libjack clients on two
+JACK servers (this one and the session's) crashes. The server's own counters come back as JSON
+when it stops (`--stats`).
 """
 
 from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,19 +23,57 @@ import pytest
 from gesturegan.server.bench import ServerProcess, start_server
 from gesturegan.server.jackd import JackDummy, JackError
 
+WATCHER = r"""
+import sys, jack
+count = [0]
+client = jack.Client("gg-watch", no_start_server=True)
+client.set_xrun_callback(lambda delay: count.__setitem__(0, count[0] + 1))
+with client:
+    print("ready", flush=True)
+    for line in sys.stdin:
+        print(count[0], flush=True)
+"""
+
+
+class Watcher:
+    """Counts the JACK server's xruns from another process; ``count()`` asks it."""
+
+    def __init__(self, jack_server: JackDummy):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WATCHER],
+            env=jack_server.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self.proc.stdout.readline().strip() != "ready":
+            raise JackError("the xrun watcher did not start")
+
+    def count(self) -> int:
+        self.proc.stdin.write("?\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
 
 @dataclass
 class Stage:
     jack: JackDummy
     server: ServerProcess
-    xruns: list
+    watcher: Watcher
     stats_path: Path
     stats: dict = field(default_factory=dict)
 
+    def xruns(self) -> int:
+        return self.watcher.count()
+
     def xruns_during(self, seconds: float) -> int:
-        before = len(self.xruns)
+        before = self.xruns()
         time.sleep(seconds)
-        return len(self.xruns) - before
+        return self.xruns() - before
 
     def stop(self) -> dict:
         """Stop the server cleanly and return its counters."""
@@ -44,8 +86,6 @@ class Stage:
 
 
 def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
-    import jack
-
     try:
         server = JackDummy(48000, 256, realtime=True, log=tmp_path / "jackd.log").start()
     except JackError as e:
@@ -55,14 +95,10 @@ def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
     watcher = None
     try:
         proc = start_server(tiny_models["gan"], server, 256, midi=midi, extra=("--stats", str(stats)))
-        watcher = jack.Client("gg-watch", servername=server.name, no_start_server=True)
-        xruns: list = []
-        watcher.set_xrun_callback(lambda delay: xruns.append(delay))
-        watcher.activate()
-        yield Stage(server, proc, xruns, stats)
+        watcher = Watcher(server)
+        yield Stage(server, proc, watcher, stats)
     finally:
         if watcher is not None:
-            watcher.deactivate()
             watcher.close()
         if proc is not None:
             proc.stop()
