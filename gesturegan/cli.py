@@ -887,6 +887,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 def _run_bench(args: argparse.Namespace) -> int:
     import json
+    import os
 
     from gesturegan.files import write_json_atomic, write_text_atomic
     from gesturegan.server import bench
@@ -899,6 +900,18 @@ def _run_bench(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise CommandError(f"{flag} takes numbers separated by commas, not {text!r}") from e
 
+    def baselines() -> list[dict] | str:
+        """The gan in PyTorch and the SpecGAN baseline (Griffin-Lim in its graph), if torch is here."""
+        try:
+            from gesturegan.export.benchmark import benchmark
+        except ImportError as e:
+            print(f"  PyTorch and SpecGAN baselines skipped: {e} (pip install -e '.[train]')", flush=True)
+            return f"skipped: {e}"
+        print("baselines (default config, initial weights; speed does not depend on them):", flush=True)
+        cpus = os.cpu_count() or 2
+        batches = ints(args.batches, "--batches")
+        return benchmark(None, cpus, batches, repeats=3, min_seconds=1.0, families=("gan", "specgan"))["rows"]
+
     try:
         model = args.model or default_model_path()
         result = bench.run(
@@ -908,7 +921,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             stress_seconds=args.stress_seconds,
             stress_blocks=ints(args.stress_blocks, "--stress-blocks"),
             batches=ints(args.batches, "--batches"),
-            torch_baselines=not args.no_baselines,
+            baselines=None if args.no_baselines else baselines,
             log=lambda line: print(line, flush=True),
         )
     except (ModelError, JackError) as e:

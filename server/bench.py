@@ -524,17 +524,20 @@ def run(
     stress_seconds: float = 60.0,
     stress_blocks=(256, 128),
     batches=(1, 16, 64),
-    torch_baselines: bool = True,
+    baselines=None,
     log=print,
 ) -> dict:
-    """Everything ``gesturegan bench`` measures, as one dict."""
+    """Everything ``gesturegan bench`` measures, as one dict.
+
+    ``baselines``: a callable returning rows (the PyTorch and SpecGAN baselines, measured by
+    ``gesturegan.export.benchmark``: that room needs torch, so the caller brings it)."""
     result: dict = {"machine": machine(), "model": str(model)}
     log("generation (onnxruntime, the bundled model):")
     result["generation"] = generation(model, batches)
     for r in result["generation"]:
         log(_gen_line(r))
-    if torch_baselines:
-        result["baselines"] = _torch_baselines(batches, log)
+    if baselines is not None:
+        result["baselines"] = baselines()
     result["latency"] = [latency(model, b, trials, log=log) for b in blocks]
     result["stress"] = [stress(model, b, stress_seconds, log=log) for b in stress_blocks]
     return result
@@ -545,27 +548,6 @@ def _gen_line(r: dict) -> str:
         f"  {r['family']:8s} {r['engine']:11s} {r['device']:4s} batch {r['batch']:3d}: {r['ms_per_gesture']:8.2f} ms/gesture "
         f"(median call {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f}), {r['realtime_factor']:8.1f}x real time"
     )
-
-
-def _torch_baselines(batches, log) -> list[dict] | str:
-    """The gan in PyTorch and the SpecGAN baseline (Griffin-Lim in its graph), when torch is here."""
-    try:
-        from gesturegan.export.benchmark import benchmark
-    except ImportError as e:
-        log(f"  PyTorch and SpecGAN baselines skipped: {e} (pip install -e '.[train]')")
-        return f"skipped: {e}"
-    log(
-        "baselines (same architecture at the default config, initial weights; speed does not depend on them):"
-    )
-    rows = benchmark(
-        None,
-        threads=os.cpu_count() or 2,
-        batches=tuple(batches),
-        repeats=3,
-        min_seconds=1.0,
-        families=("gan", "specgan"),
-    )["rows"]
-    return rows
 
 
 def markdown(result: dict) -> str:
