@@ -59,8 +59,18 @@ def test_wheel_installs_only_under_gesturegan(wheel):
         "gesturegan/training/prepare.py",
         "gesturegan/export/__init__.py",
         "gesturegan/training/data/gesture_classifier.json",
+        "gesturegan/server/models/default.onnx",
     ):
         assert expected in names
+
+
+def test_the_default_model_ships_within_its_budget():
+    from gesturegan.server.model import default_model_path, load_model
+
+    path = default_model_path()
+    assert path.stat().st_size <= 20 * 1024 * 1024  # issue 7: at most 20 MB
+    info = load_model(path, provider="cpu", batch_sizes=()).info
+    assert info.family == "gan" and info.n_categories == 4
 
 
 @pytest.mark.slow
