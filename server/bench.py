@@ -4,8 +4,10 @@ Latency and stress run against a real ``gesturegan serve`` process on a JACK ser
 module starts with the dummy driver, or a running one): a JACK client of our own records the
 server's output and sends it MIDI, so every figure is counted in frames by JACK's clock.
 
-- OSC: the send moment is JACK's current frame estimate (``jack_frame_time``) just before
-  the datagram leaves; the onset is the first non-zero output frame after a silent output.
+- OSC: the send moment is the frame playing when the datagram leaves (the latest JACK cycle's
+  start plus the wall time since); the onset is the first non-zero output frame after silence.
+- morph: ``/morph x y`` to a new position then ``/trigger mix``: the first gesture of a new mix,
+  whose pool is still empty, so it is generated at once.
 - MIDI: a note-on written at offset 0 of one of our cycles; the onset as above.
 - floor: the same OSC measurement against a bare process whose sounddevice callback only
   outputs a constant once a datagram arrived: what Python, PortAudio and JACK cost anyway.
@@ -384,12 +386,24 @@ def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) 
                 result["midi"] = _percentiles(
                     _trials(probe, note, lambda: server.send(panic), trials, midi=True)
                 )
+                # a gesture right after a morph change: the mix's pool is new, so the first
+                # trigger of a new position waits for generation (the pools refresh behind it)
+                rng = np.random.default_rng(1)
+
+                def morph_then_trigger() -> None:
+                    x, y = (float(v) for v in rng.uniform(0.05, 0.95, 2))
+                    server.send(_osc("/morph", x, y))
+                    server.send(_osc("/trigger", "mix", 1.0))
+
+                result["morph"] = _percentiles(
+                    _trials(probe, morph_then_trigger, lambda: server.send(panic), max(10, trials // 2))
+                )
                 result["server_status"] = server.status()
             finally:
                 server.stop()
         finally:
             probe.close()
-    for path in ("floor", "osc", "midi"):
+    for path in ("floor", "osc", "midi", "morph"):
         r = result.get(path, {})
         if r.get("n"):
             for k in ("p50", "p99", "max"):
@@ -573,7 +587,7 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for lat in result["latency"]:
-        for path in ("floor", "osc", "midi"):
+        for path in ("floor", "osc", "midi", "morph"):
             r = lat.get(path, {})
             if r.get("n"):
                 lines.append(

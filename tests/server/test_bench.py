@@ -26,7 +26,7 @@ def test_bench_measures_every_section(tmp_path):
     assert all(r["realtime_factor"] > 0 for r in result["generation"])
     lat = result["latency"][0]
     assert lat["block"] == 256
-    for path in ("floor", "osc", "midi"):
+    for path in ("floor", "osc", "midi", "morph"):
         assert lat[path]["n"] >= 3, path  # most trials produce a measurement
         assert 0 <= lat[path]["p50"] <= lat[path]["p99"] <= lat[path]["max"], path
     stress = result["stress"][0]
