@@ -45,6 +45,9 @@ def to_rate(audio: np.ndarray, src: int, dst: int, length: int) -> np.ndarray:
     return res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., :length]
 
 
+MIX_SETTLE_S = 0.05  # a morph position held this long gets its pool pre-generated
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     sample_rate: int = 48000  # the output's rate; gestures are resampled to it
@@ -92,6 +95,7 @@ class Engine:
         self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0, "xruns": 0, "dropped": 0}
         self._miss_tokens, self._miss_time = cfg.miss_rate, time.monotonic()  # token bucket
         self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
+        self._moved_at = 0.0  # when the morph position last changed
         # Recording (``--record``): when a deque, every generated batch, every scheduled action and
         # the frame each action really ran at are appended to it (see server/record.py).
         self.log: deque | None = None
@@ -183,6 +187,7 @@ class Engine:
         with self._lock:
             self.weights = np.asarray(weights, np.float64)
             self.pools.clear(mixes_only=True)
+            self._moved_at = time.monotonic()
 
     def status(self) -> tuple:
         return (
@@ -270,8 +275,15 @@ class Engine:
         return False
 
     def refill(self, max_batch: int = 4) -> int:
-        """Top up the most wanted pool (the current mix first); returns the gestures added."""
-        wanted = self.pools.wanted(focus=key_for(self.weights))
+        """Top up the most wanted pool (the current mix first); returns the gestures added.
+
+        While the morph moves (a fader sweep sends a position every few ms) its mix is not
+        pre-generated: each would be dropped by the next position. A trigger there generates at
+        once; the pool fills once the position rests for ``MIX_SETTLE_S``."""
+        focus = key_for(self.weights)
+        wanted = self.pools.wanted(focus=focus)
+        if self.realtime and time.monotonic() - self._moved_at < MIX_SETTLE_S:
+            wanted = [w for w in wanted if isinstance(w[0], int)]
         if not wanted:
             return 0
         key, missing = wanted[0]

@@ -60,7 +60,9 @@ class GesturePools:
         self._lock = threading.Lock()
         self._pools: OrderedDict[Key, deque] = OrderedDict((k, deque()) for k in range(n_categories))
         self.stats = PoolStats()
-        self.generation = 0  # bumped by clear(): gestures made before it are dropped on put
+        # Bumped by clear(): gestures made before it are dropped on put. Two counters, so a morph
+        # (which drops only the mixes) does not throw away a category batch being generated.
+        self._gen_all, self._gen_mix = 0, 0
 
     def take(self, key: Key) -> np.ndarray | None:
         """A gesture of ``key`` (the oldest), or None when its pool is empty (counted as a miss)."""
@@ -77,11 +79,17 @@ class GesturePools:
             self.stats.misses += 1
             return None
 
-    def put(self, key: Key, gestures: np.ndarray, generation: int, tags: list | None = None) -> int:
+    @property
+    def generation(self) -> tuple[int, int]:
+        """What ``put`` needs to know a batch is still wanted: read it before generating."""
+        return (self._gen_all, self._gen_mix)
+
+    def put(self, key: Key, gestures: np.ndarray, generation: tuple[int, int], tags: list | None = None) -> int:
         """Add gestures ``[N, C, T]`` made at ``generation`` (``tags[i]`` travels with gesture i);
         returns how many were kept."""
         with self._lock:
-            if generation != self.generation:
+            made_all, made_mix = generation
+            if made_all != self._gen_all or (not isinstance(key, int) and made_mix != self._gen_mix):
                 return 0
             pool = self._touch(key)
             kept = 0
@@ -102,13 +110,15 @@ class GesturePools:
         short.sort(key=lambda kv: (kv[0] != focus, -kv[1]))
         return short
 
-    def clear(self, mixes_only: bool = False) -> int:
+    def clear(self, mixes_only: bool = False) -> tuple[int, int]:
         """Drop stale gestures (all, or only mixes); returns the new generation."""
         with self._lock:
             for k, p in self._pools.items():
                 if not mixes_only or not isinstance(k, int):
                     p.clear()
-            self.generation += 1
+            self._gen_mix += 1
+            if not mixes_only:
+                self._gen_all += 1
             return self.generation
 
     def sizes(self) -> dict[Key, int]:

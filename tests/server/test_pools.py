@@ -46,3 +46,12 @@ def test_mixes_are_evicted_least_recently_used_categories_never():
     sizes = pools.sizes()
     assert a not in sizes and b in sizes and c in sizes and all(k in sizes for k in range(4))
     assert pools.stats.evicted == 1
+
+
+def test_a_morph_drops_only_mix_batches_in_flight():
+    pools = GesturePools(4, capacity=2)
+    made = pools.generation  # a refill reads this, then generates for a while
+    pools.clear(mixes_only=True)  # meanwhile the XY pad moved
+    g = np.zeros((1, 1, 4), np.float32)
+    assert pools.put(2, g, made) == 1  # the category batch is still good
+    assert pools.put(key_for([0, 0.5, 0.5, 0]), g, made) == 0  # the old mix's is not
