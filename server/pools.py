@@ -84,7 +84,9 @@ class GesturePools:
         """What ``put`` needs to know a batch is still wanted: read it before generating."""
         return (self._gen_all, self._gen_mix)
 
-    def put(self, key: Key, gestures: np.ndarray, generation: tuple[int, int], tags: list | None = None) -> int:
+    def put(
+        self, key: Key, gestures: np.ndarray, generation: tuple[int, int], tags: list | None = None
+    ) -> int:
         """Add gestures ``[N, C, T]`` made at ``generation`` (``tags[i]`` travels with gesture i);
         returns how many were kept."""
         with self._lock:
