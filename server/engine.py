@@ -101,7 +101,12 @@ class Engine:
         self.log: deque | None = None
         self._ids = itertools.count(1)  # action ids
         self._batches = itertools.count(1)  # generated-batch ids
-        self._lock = threading.Lock()  # the model, the latent generator and the pools' generation
+        # Three locks, so a trigger that must generate never waits for a refill batch: the refill
+        # (batch-4 buffers), trigger-time generation (batch-1 buffers), the latent generator.
+        # A model swap takes all three.
+        self._lock = threading.Lock()
+        self._miss_lock = threading.Lock()
+        self._latent_lock = threading.Lock()
         # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
         self.handlers: dict[str, object] = {}
 
@@ -130,7 +135,7 @@ class Engine:
             case "/position":
                 self.position = a["position"]
             case "/latent/seed":
-                with self._lock:
+                with self._latent_lock:
                     self.latent.set_seed(a["seed"])
                     self.pools.clear()
             case "/latent/jitter":
@@ -174,7 +179,7 @@ class Engine:
         """
         info = model.info
         out_samples = math.ceil(info.n_samples * self.cfg.sample_rate / info.sample_rate)
-        with self._lock:
+        with self._lock, self._miss_lock, self._latent_lock:
             if info.latent_dim != self.info.latent_dim:
                 self.latent = LatentState(info.latent_dim, seed=self.latent.seed, rng=self.latent.rng)
             if info.n_categories != self.info.n_categories:
@@ -183,11 +188,11 @@ class Engine:
             self.pools = GesturePools(info.n_categories, self.cfg.pool_capacity)
 
     def set_weights(self, weights: np.ndarray) -> None:
-        """A new morph position; gestures pooled for other mixes are dropped."""
-        with self._lock:
-            self.weights = np.asarray(weights, np.float64)
-            self.pools.clear(mixes_only=True)
-            self._moved_at = time.monotonic()
+        """A new morph position; gestures pooled for other mixes are dropped (no engine lock:
+        a morph must not wait for a refill batch)."""
+        self.weights = np.asarray(weights, np.float64)
+        self.pools.clear(mixes_only=True)
+        self._moved_at = time.monotonic()
 
     def status(self) -> tuple:
         return (
@@ -214,7 +219,7 @@ class Engine:
 
     def _generate(self, key: Key, latents: np.ndarray) -> tuple[np.ndarray, int]:
         """Gestures ``[N, C, T_out]`` for ``key`` at the output rate, and the batch's id
-        (caller holds the lock)."""
+        (caller holds the lock of that batch size's buffers)."""
         cond = np.repeat(weights_of(key, self.info.n_categories)[None], len(latents), axis=0)
         z = latents.astype(np.float32)
         audio = self.model.generate(z, cond).copy()
@@ -243,14 +248,15 @@ class Engine:
                     ("/error", "/trigger", "too many triggers: the pool is empty, note dropped")
                 )
                 return
-            with self._lock:
-                if seed is not None:
-                    z = latent_from_seed(seed, self.info.latent_dim)[None]
-                else:
-                    self.counts["misses"] += 1
+            if seed is not None:
+                z = latent_from_seed(seed, self.info.latent_dim)[None]
+            else:
+                self.counts["misses"] += 1
+                with self._latent_lock:
                     z = self.latent.sample()[None]
+            with self._miss_lock:
                 audio, batch = self._generate(key, z)
-                got = (audio[0], (batch, 0))
+            got = (audio[0], (batch, 0))
         gesture, source = got
         self.counts["triggers"] += 1
         pos = self.position if position is None else position
@@ -286,11 +292,12 @@ class Engine:
             wanted = [w for w in wanted if isinstance(w[0], int)]
         if not wanted:
             return 0
-        key, missing = wanted[0]
-        n = min(missing, max_batch)
+        key, _ = wanted[0]
+        n = max_batch  # always the refill's own batch size: the batch-1 buffers are the triggers'
         with self._lock:
             generation = self.pools.generation
-            z = np.stack([self.latent.sample() for _ in range(n)])
+            with self._latent_lock:
+                z = np.stack([self.latent.sample() for _ in range(n)])
             audio, batch = self._generate(key, z)
         return self.pools.put(key, audio, generation, [(batch, row) for row in range(n)])
 
@@ -299,7 +306,7 @@ class Engine:
         ``horizon`` ahead (default 4 blocks). Returns how many were scheduled."""
         elapsed = self.frame - self._walked_to
         if elapsed > 0:
-            with self._lock:
+            with self._latent_lock:
                 self.latent.advance(elapsed / self.cfg.sample_rate)
             self._walked_to = self.frame
         if not self.stream.on or self.stream.density <= 0:
