@@ -30,6 +30,7 @@ from gesturegan.server.commands import BadMessage, Command, parse
 from gesturegan.server.model import Model
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.pools import GesturePools, Key, key_for, weights_of
+from gesturegan.server.ratelimit import TokenBucket
 from gesturegan.server.scheduler import ASAP, Scheduler
 from gesturegan.server.voices import VoiceBank, mono, speaker_gains
 
@@ -93,7 +94,7 @@ class Engine:
         self.replies: deque[tuple] = deque()
         # xruns: counted by the audio backend (a late or underflowed block)
         self.counts = {"triggers": 0, "misses": 0, "errors": 0, "generated": 0, "xruns": 0, "dropped": 0}
-        self._miss_tokens, self._miss_time = cfg.miss_rate, time.monotonic()  # token bucket
+        self.misses_budget = TokenBucket(cfg.miss_rate)  # trigger-time generation per second
         self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
         self._moved_at = 0.0  # when the morph position last changed
         # Recording (``--record``): when a deque, every generated batch, every scheduled action and
@@ -242,7 +243,7 @@ class Engine:
         frame = ASAP if frame is None else frame
         got = None if seed is not None else self.pools.take_tagged(key)
         if got is None:
-            if not self._may_generate_now():
+            if self.realtime and not self.misses_budget.take():
                 self.counts["dropped"] += 1
                 self.replies.append(
                     ("/error", "/trigger", "too many triggers: the pool is empty, note dropped")
@@ -266,19 +267,6 @@ class Engine:
         self.submit(
             frame, "play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name, source=source
         )
-
-    def _may_generate_now(self) -> bool:
-        """Token bucket of ``miss_rate`` per second (burst of one second's worth)."""
-        if not self.realtime:
-            return True
-        now = time.monotonic()
-        rate = self.cfg.miss_rate
-        self._miss_tokens = min(rate, self._miss_tokens + (now - self._miss_time) * rate)
-        self._miss_time = now
-        if self._miss_tokens >= 1.0:
-            self._miss_tokens -= 1.0
-            return True
-        return False
 
     def refill(self, max_batch: int = 4) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added.

@@ -22,6 +22,7 @@ from pathlib import Path
 import tomllib
 
 from gesturegan.server.engine import Engine
+from gesturegan.server.ratelimit import TokenBucket
 
 
 class MidiMapError(ValueError):
@@ -143,7 +144,7 @@ class MidiInput:
         self.translator = MidiTranslator(mapping, engine.info.n_categories, models)
         self.received = 0
         self.dropped = 0
-        self._rate, self._tokens, self._last = max_per_s, max_per_s, time.monotonic()
+        self.budget = TokenBucket(max_per_s)
         rtapi = getattr(rtmidi, f"API_{api}", rtmidi.API_UNSPECIFIED) if api else rtmidi.API_UNSPECIFIED
         try:
             self.port = rtmidi.MidiIn(rtapi=rtapi, name="gesturegan", queue_size_limit=4096)
@@ -175,13 +176,9 @@ class MidiInput:
 
     def _on_message(self, event) -> None:
         self.received += 1
-        now = time.monotonic()
-        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1.0:
+        if not self.budget.take():
             self.dropped += 1
             return
-        self._tokens -= 1.0
         for address, args in self.translator.translate_bytes(event[0]):
             self.engine.message(address, args)
 

@@ -22,6 +22,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from gesturegan.server.engine import Engine
+from gesturegan.server.ratelimit import TokenBucket
 from gesturegan.server.scheduler import ScheduleError, frame_at
 
 log = logging.getLogger("gesturegan.osc")
@@ -121,7 +122,7 @@ class OscControl:
         self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.allow = set(allow) if allow else None
         self.stats = OscStats()
-        self._tokens, self._rate, self._last = errors_per_s, errors_per_s, time.monotonic()
+        self.errors = TokenBucket(errors_per_s)  # /error replies per second
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -204,16 +205,12 @@ class OscControl:
     def flush_replies(self) -> int:
         """Send what the engine wants to say; ``/error`` at most ``errors_per_s``."""
         sent = 0
-        now = time.monotonic()
-        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
-        self._last = now
         while self.engine.replies:
             reply = self.engine.replies.popleft()
             if reply[0] == "/error":
-                if self._tokens < 1:
+                if not self.errors.take():
                     self.stats.errors_dropped += 1
                     continue
-                self._tokens -= 1
                 self.stats.errors_sent += 1
             if self.reply_to is not None:
                 try:
