@@ -424,6 +424,15 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "--sample-rate", type=int, help="device rate (default: the device's own; gestures are resampled)"
     )
     p.add_argument("--voices", type=int, default=32, help="voice limit (default 32)")
+    p.add_argument(
+        "--reserve-grid",
+        type=int,
+        default=8,
+        metavar="N",
+        help="keep one gesture ready at each point of an N x N grid over the XY pad, so the first "
+        "trigger after a morph plays at once from the nearest point (default 8; 0: none, that "
+        "trigger waits for the model)",
+    )
     p.add_argument("--seed", type=int, default=0, help="latent seed at start")
     p.add_argument(
         "--midi", metavar="NAME", help="open this MIDI input (default: a virtual port named gesturegan)"
@@ -479,6 +488,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         block=args.block,
         max_voices=args.voices,
         seed=args.seed,
+        reserve_grid=max(0, args.reserve_grid),
     )
     serve = ServeConfig(
         host=args.host,

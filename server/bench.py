@@ -401,9 +401,18 @@ def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) 
                 result["server_status"] = server.status()
             finally:
                 server.stop()
+            # The same without the reserve: the first trigger at a new position waits for the model.
+            server = start_server(model, jack, block, midi=False, extra=("--reserve-grid", "0"))
+            try:
+                probe.connect("PortAudio", None)
+                result["morph-exact"] = _percentiles(
+                    _trials(probe, morph_then_trigger, lambda: server.send(panic), max(10, trials // 2))
+                )
+            finally:
+                server.stop()
         finally:
             probe.close()
-    for path in ("floor", "osc", "midi", "morph"):
+    for path in ("floor", "osc", "midi", "morph", "morph-exact"):
         r = result.get(path, {})
         if r.get("n"):
             for k in ("p50", "p99", "max"):
@@ -587,7 +596,7 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for lat in result["latency"]:
-        for path in ("floor", "osc", "midi", "morph"):
+        for path in ("floor", "osc", "midi", "morph", "morph-exact"):
             r = lat.get(path, {})
             if r.get("n"):
                 lines.append(

@@ -36,6 +36,10 @@ class ModelError(Exception):
     """A model file that cannot be used; the message says what is wrong and what to do."""
 
 
+class Cancelled(RuntimeError):
+    """A ``generate`` call stopped by ``Model.cancel`` from another thread (its output is garbage)."""
+
+
 def _cuda_usable() -> bool:
     """onnxruntime-gpu lists CUDA even on machines without a GPU; ask the driver instead."""
     if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -101,6 +105,10 @@ class _Slot:
     cond: np.ndarray
     audio: np.ndarray
     binding: ort.IOBinding
+    # Its own run options: setting ``terminate`` stops this batch size's run between two
+    # operators, and no other (a refill batch made stale by a morph, never a trigger's).
+    options: ort.RunOptions
+    running: bool = False
 
 
 @dataclass
@@ -125,7 +133,7 @@ class Model:
             for name, arr in (("z", z), ("cond", cond)):
                 binding.bind_input(name, "cpu", 0, np.float32, list(arr.shape), arr.ctypes.data)
             binding.bind_output("audio", "cpu", 0, np.float32, list(audio.shape), audio.ctypes.data)
-            slot = self.slots[batch] = _Slot(z, cond, audio, binding)
+            slot = self.slots[batch] = _Slot(z, cond, audio, binding, ort.RunOptions())
         return slot
 
     def warm(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
@@ -135,7 +143,7 @@ class Model:
             slot.cond[:] = 1.0 / self.info.n_categories
             start = time.perf_counter()
             for _ in range(2 if self.provider != "CPUExecutionProvider" else 1):
-                self.session.run_with_iobinding(slot.binding)
+                self.session.run_with_iobinding(slot.binding, slot.options)
             self.warmup_ms[b] = (time.perf_counter() - start) * 1e3
 
     def generate(self, z: np.ndarray, cond: np.ndarray) -> np.ndarray:
@@ -143,6 +151,7 @@ class Model:
 
         Returns the batch size's own output buffer: it is overwritten by the next call of
         that size, so copy what must live longer. Rows of ``cond`` are normalised to sum to 1.
+        Raises ``Cancelled`` when ``cancel`` stopped it.
         """
         z = np.asarray(z, dtype=np.float32)
         cond = np.asarray(cond, dtype=np.float32)
@@ -157,8 +166,26 @@ class Model:
         if (total <= 0).any():
             raise ValueError("every row of cond needs a positive weight")
         slot.cond /= total
-        self.session.run_with_iobinding(slot.binding)
+        slot.options.terminate = False
+        slot.running = True
+        try:
+            self.session.run_with_iobinding(slot.binding, slot.options)
+        except Exception as e:
+            if slot.options.terminate:
+                raise Cancelled(f"batch {z.shape[0]} generation cancelled") from e
+            raise
+        finally:
+            slot.running = False
         return slot.audio
+
+    def cancel(self, batch: int) -> bool:
+        """Stop the ``batch``-size generation running in another thread, if any (it raises
+        ``Cancelled`` there within one operator); True if one was running."""
+        slot = self.slots.get(batch)
+        if slot is None or not slot.running:
+            return False
+        slot.options.terminate = True
+        return True
 
     def describe(self) -> dict:
         return {

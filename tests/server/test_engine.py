@@ -8,6 +8,7 @@ import pytest
 from gesturegan.server.engine import Engine, EngineConfig, render_offline
 from gesturegan.server.model import load_model
 from gesturegan.server.morph import latent_from_seed
+from gesturegan.server.pools import key_for
 from gesturegan.server.voices import speaker_gains
 
 
@@ -51,9 +52,25 @@ def test_triggers_come_from_the_pools_and_morph_refreshes_them(engine):
     engine.message("/morph", [1.0, 1.0])  # the corner of continuous_repetition
     engine.message("/trigger", [])
     assert engine.counts["misses"] == 0  # a pure corner is a category pool, already full
-    engine.message("/morph", [0.5, 0.5])
-    engine.message("/trigger", [])  # a fresh mix: nothing pooled yet, generated at once and counted
-    assert engine.counts["misses"] == 1
+    engine.message("/morph", [0.2, 0.7])
+    engine.message("/trigger", [])  # a fresh mix: its pool is empty, the reserve's nearest point plays
+    assert engine.counts["misses"] == 0 and engine.pools.stats.nearest == 1
+    engine.message("/morph", [0.5, 0.5])  # back to the centre, pooled before the first block
+    engine.message("/trigger", [])
+    assert engine.counts["misses"] == 0 and engine.pools.stats.nearest == 1
+    render_offline(engine, [], 64)  # the worker: the new mix's own pool, and the reserve's hole
+    assert engine.pools.sizes()[key_for(engine.weights)] == engine.cfg.pool_capacity
+    assert engine.pools.reserve_holes() == []
+
+
+def test_without_a_reserve_the_first_trigger_at_a_new_mix_generates(tiny_models):
+    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    engine = Engine(model, EngineConfig(sample_rate=16000, block=64, reserve_grid=0))
+    render_offline(engine, [], 64)
+    engine.message("/morph", [0.2, 0.7])
+    engine.message("/trigger", [])
+    assert engine.counts["misses"] == 1 and engine.pools.stats.nearest == 0
+    assert engine.scheduler.pending() == 1  # generated at once and scheduled all the same
 
 
 def test_stream_panic_and_gain(engine):
@@ -149,3 +166,66 @@ def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(engine):
     assert made <= engine.cfg.miss_rate + 5  # one second's burst, then the bucket is empty
     assert engine.counts["dropped"] >= 200 - made - 5
     assert any(r[:2] == ("/error", "/trigger") for r in engine.replies)
+
+
+def _running(model, batch: int, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        slot = model.slots.get(batch)
+        if slot is not None and slot.running:
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def test_a_morph_cancels_the_refill_of_the_mix_it_left(tiny_models):
+    """The refill batch generating for the old position stops; the first trigger at the new one
+    then has the cores to itself. A category batch is never cancelled by a morph."""
+    import threading
+
+    from gesturegan.server.model import default_model_path
+
+    model = load_model(default_model_path(), provider="cpu", batch_sizes=(1,))
+    engine = Engine(model, EngineConfig(sample_rate=44100, block=128))
+    engine.refill_batch = 32  # long enough (hundreds of ms) to be caught in flight
+    engine.realtime = False  # no settle time: refill the current mix at once
+    engine.message("/morph", [0.3, 0.6])
+    for k in range(4):  # categories full: the next refill is the mix's
+        engine.pools.put(k, np.zeros((4, 1, 8), np.float32), engine.pools.generation)
+    made = []
+    worker = threading.Thread(target=lambda: made.append(engine.refill()))
+    worker.start()
+    assert _running(model, 32)
+    engine.message("/morph", [0.8, 0.1])
+    worker.join(timeout=30)
+    assert made == [0] and engine.counts["cancelled"] == 1
+    engine.refill_batch = 2  # the next refill, for the new mix, runs to the end
+    assert engine.refill() == 2 and engine.pools.sizes()[key_for(engine.weights)] == 2
+
+
+def test_a_cancelled_generation_leaves_the_model_usable(tiny_models):
+    import threading
+
+    from gesturegan.server.model import Cancelled, default_model_path
+
+    model = load_model(default_model_path(), provider="cpu", batch_sizes=(1,))
+    i = model.info
+    z, cond = np.zeros((32, i.latent_dim), np.float32), np.ones((32, i.n_categories), np.float32)
+    raised = []
+
+    def run() -> None:
+        try:
+            model.generate(z, cond)
+        except Cancelled as e:
+            raised.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert _running(model, 32)
+    assert model.cancel(32) and not model.cancel(1)  # only the batch size asked for
+    worker.join(timeout=30)
+    assert len(raised) == 1
+    one = model.generate(z[:1], cond[:1])
+    assert np.isfinite(one).all() and np.abs(one).max() > 0

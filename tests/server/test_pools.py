@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gesturegan.server.pools import MIX_STEPS, GesturePools, key_for, weights_of
+from gesturegan.server.morph import xy_weights
+from gesturegan.server.pools import MIX_STEPS, GesturePools, key_for, reserve_keys, weights_of
 
 
 def test_keys_fold_pure_categories_and_quantise_mixes():
@@ -48,10 +49,27 @@ def test_mixes_are_evicted_least_recently_used_categories_never():
     assert pools.stats.evicted == 1
 
 
-def test_a_morph_drops_only_mix_batches_in_flight():
+def test_only_categories_and_the_current_mix_are_refilled():
     pools = GesturePools(4, capacity=2)
-    made = pools.generation  # a refill reads this, then generates for a while
-    pools.clear(mixes_only=True)  # meanwhile the XY pad moved
+    here, there = key_for([0.5, 0.5, 0, 0]), key_for([0, 0.5, 0.5, 0])
     g = np.zeros((1, 1, 4), np.float32)
-    assert pools.put(2, g, made) == 1  # the category batch is still good
-    assert pools.put(key_for([0, 0.5, 0.5, 0]), g, made) == 0  # the old mix's is not
+    pools.put(here, g, pools.generation)  # the pad rested here, then moved on
+    assert [k for k, _ in pools.wanted(focus=there)] == [there, 0, 1, 2, 3]  # `here` waits as it is
+    assert pools.take(here) is not None  # coming back finds what was made for it
+
+
+def test_the_reserve_serves_the_nearest_grid_point_within_reach_once():
+    keys = reserve_keys(4, cells=8)
+    assert len(keys) == len(set(keys)) and all(not isinstance(k, int) for k in keys)
+    assert key_for(xy_weights(0.5, 0.5)) in keys  # the centre of the pad is a grid point
+    pools = GesturePools(4, capacity=2, reserve=keys)
+    assert pools.take_nearest(xy_weights(0.51, 0.49)) is None  # nothing made yet
+    rows = np.arange(len(keys), dtype=np.float32)[:, None, None] * np.ones((1, 1, 4), np.float32)
+    assert pools.put_reserve(keys, rows, pools.generation, list(range(len(keys)))) == len(keys)
+    gesture, tag = pools.take_nearest(xy_weights(0.51, 0.49))
+    assert keys[tag] == key_for(xy_weights(0.5, 0.5)) and gesture[0, 0] == tag
+    again = pools.take_nearest(xy_weights(0.51, 0.49))  # the centre is used up: the next nearest
+    assert again is not None and again[1] != tag and pools.stats.nearest == 2
+    assert set(pools.reserve_holes()) == {keys[tag], keys[again[1]]}
+    pools.clear()  # a new latent: the reserve is stale too
+    assert len(pools.reserve_holes()) == len(keys) and pools.take_nearest(xy_weights(0.5, 0.5)) is None
