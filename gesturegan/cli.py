@@ -414,8 +414,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default="sounddevice",
-        choices=("sounddevice", "pyo"),
-        help="audio engine: sounddevice (PortAudio, default) or pyo (its JACK or PortAudio backend)",
+        choices=("sounddevice", "jack", "pyo"),
+        help="audio engine: sounddevice (PortAudio, default); jack (a JACK client of its own: follows "
+        "the server's rate and block, and survives the server going away and coming back); or pyo "
+        "(its JACK or PortAudio backend)",
     )
     p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
@@ -519,7 +521,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 live.engine,
                 mapping,
                 args.midi,
-                api="UNIX_JACK" if args.audio == "jack" else None,
+                api="UNIX_JACK" if args.audio == "jack" or args.backend == "jack" else None,
                 models=live.model_names,
             )
             print(f"MIDI in: {args.midi or 'virtual port gesturegan'}", file=sys.stderr)
@@ -534,7 +536,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(
         f"serving {args.model.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
         f"replies to {args.reply_host}:{args.reply_port}, {cfg.channels} ch at {live.engine.cfg.sample_rate} Hz, "
-        f"block {cfg.block}. Ctrl-C stops.",
+        f"block {live.engine.cfg.block}. Ctrl-C stops.",
         file=sys.stderr,
     )
     import signal
@@ -565,6 +567,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         osc = {k: v for k, v in asdict(live.osc.stats).items() if k != "senders_logged"}
         midi_stats = None if midi is None else {"received": midi.received, "dropped": midi.dropped}
         stats = {"engine": dict(e.counts), "osc": osc, "midi": midi_stats, "callbacks": live.audio.callbacks}
+        if hasattr(live.audio, "timing"):  # the JACK backend times its callbacks
+            stats["audio"] = live.audio.timing()
+        stats["pools"] = asdict(e.pools.stats)
         write_json_atomic(args.stats, json.loads(json.dumps(stats, default=int)))
     return 0
 
@@ -892,6 +897,13 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stress-blocks", default="256,128", help="block sizes for the stress (default 256,128)")
     p.add_argument("--batches", default="1,16,64", help="generation batch sizes (default 1,16,64)")
     p.add_argument("--no-baselines", action="store_true", help="skip the PyTorch and SpecGAN baselines")
+    p.add_argument(
+        "--backend",
+        default="jack",
+        choices=("jack", "sounddevice"),
+        help="the server's audio backend for latency and stress (default jack: its own JACK client; "
+        "sounddevice: PortAudio's JACK host API)",
+    )
     p.set_defaults(func=_run_bench)
 
 
@@ -933,6 +945,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             batches=ints(args.batches, "--batches"),
             baselines=None if args.no_baselines else baselines,
             log=lambda line: print(line, flush=True),
+            backend=args.backend,
         )
     except (ModelError, JackError) as e:
         raise CommandError(str(e)) from e

@@ -21,6 +21,7 @@ Reported as medians and percentiles, side by side, from one run. Nothing here as
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import socket
@@ -347,7 +348,9 @@ def _trials(probe: Probe, fire, reset, n: int, midi: bool = False, gap: float = 
     return out
 
 
-def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) -> dict:
+def latency(
+    model: Path, block: int, trials: int, rate: int = 48000, log=print, backend: str = "jack"
+) -> dict:
     """OSC, MIDI and floor trigger-to-sound latency at ``block`` frames on a fresh JACK dummy."""
     result = {"block": block, "rate": rate}
     with JackDummy(rate, block, realtime=True) as jack:
@@ -371,9 +374,10 @@ def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) 
             for p in probe.inp.connections:  # the floor's port may already be gone
                 with contextlib.suppress(Exception):
                     probe.client.disconnect(p, probe.inp)
-            server = start_server(model, jack, block)
+            port = "gesturegan:out_1" if backend == "jack" else "PortAudio"
+            server = start_server(model, jack, block, extra=("--backend", backend))
             try:
-                probe.connect("PortAudio", "gesturegan")
+                probe.connect(port, "gesturegan")
                 trigger = _osc("/trigger", "trigger", 1.0, 0.5)
                 panic = _osc("/panic")
                 result["osc"] = _percentiles(
@@ -402,9 +406,11 @@ def latency(model: Path, block: int, trials: int, rate: int = 48000, log=print) 
             finally:
                 server.stop()
             # The same without the reserve: the first trigger at a new position waits for the model.
-            server = start_server(model, jack, block, midi=False, extra=("--reserve-grid", "0"))
+            server = start_server(
+                model, jack, block, midi=False, extra=("--backend", backend, "--reserve-grid", "0")
+            )
             try:
-                probe.connect("PortAudio", None)
+                probe.connect(port, None)
                 result["morph-exact"] = _percentiles(
                     _trials(probe, morph_then_trigger, lambda: server.send(panic), max(10, trials // 2))
                 )
@@ -436,12 +442,20 @@ STRESS_PATTERN = (0, 1, 4, 7, 9, 2, 5, 8, 3, 6)
 
 
 def stress(
-    model: Path, block: int, seconds: float, rate_hz: float = 500.0, log=print, pattern=STRESS_PATTERN
+    model: Path,
+    block: int,
+    seconds: float,
+    rate_hz: float = 500.0,
+    log=print,
+    pattern=STRESS_PATTERN,
+    backend: str = "sounddevice",
 ) -> dict:
     """``rate_hz`` OSC messages/s for ``seconds``: 50 triggers/s of 1.5 s gestures keep the 32
     voices full, the rest are morph, position, jitter and status messages."""
     with JackDummy(48000, block, realtime=True) as jack:
-        server = start_server(model, jack, block, midi=False)
+        stats = Path(tempfile.mkdtemp(prefix="gg-bench-")) / "stats.json"
+        extra = ("--backend", backend, "--stats", str(stats))
+        server = start_server(model, jack, block, midi=False, extra=extra)
         probe = Probe(jack.name, listen=False)  # out of the graph: only the server plays
         try:
             time.sleep(0.5)
@@ -501,6 +515,17 @@ def stress(
         finally:
             probe.close()
             server.stop()
+    if stats.is_file():  # the server's own counters and callback timing, written as it stopped
+        result["server_stats"] = json.loads(stats.read_text())
+        timing = result["server_stats"].get("audio")
+        if timing and "entry_p99_blocks" in timing:
+            log(
+                f"  callback start into the cycle p50/p99/p99.9/max {timing['entry_p50_blocks']:.2f}/"
+                f"{timing['entry_p99_blocks']:.2f}/{timing['entry_p99.9_blocks']:.2f}/"
+                f"{timing['entry_max_blocks']:.2f} blocks; ran p50/p99/p99.9/max {timing['took_p50_ms']:.2f}/"
+                f"{timing['took_p99_ms']:.2f}/{timing['took_p99.9_ms']:.2f}/{timing['took_max_ms']:.2f} ms"
+            )
+    result["backend"] = backend
     log(
         f"stress @{block}: {result['messages']} messages in {result['seconds']:.0f} s "
         f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
@@ -549,6 +574,7 @@ def run(
     batches=(1, 16, 64),
     baselines=None,
     log=print,
+    backend: str = "jack",
 ) -> dict:
     """Everything ``gesturegan bench`` measures, as one dict.
 
@@ -561,8 +587,9 @@ def run(
         log(_gen_line(r))
     if baselines is not None:
         result["baselines"] = baselines()
-    result["latency"] = [latency(model, b, trials, log=log) for b in blocks]
-    result["stress"] = [stress(model, b, stress_seconds, log=log) for b in stress_blocks]
+    result["backend"] = backend
+    result["latency"] = [latency(model, b, trials, log=log, backend=backend) for b in blocks]
+    result["stress"] = [stress(model, b, stress_seconds, log=log, backend=backend) for b in stress_blocks]
     return result
 
 

@@ -179,6 +179,11 @@ REPLIES: tuple[Reply, ...] = (
     Reply("/model/list", (("names...", "s"),), "model files /model/load can open"),
     Reply("/rendered", (("path", "s"),), "a WAV file /render wrote (absolute path)"),
     Reply("/error", (("address", "s"), ("reason", "s")), "a refused message and why (rate-limited)"),
+    Reply(
+        "/audio/state",
+        (("state", "s"),),
+        "the audio server went away ('lost': the engine goes on and reconnects) or came back ('running')",
+    ),
 )
 REPLY_PATHS = {r.path: r for r in REPLIES}
 

@@ -85,6 +85,13 @@ class JackDummy:
         """Environment for a process whose clients should find this server."""
         return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
 
+    def kill(self) -> None:
+        """The server dies at once (SIGKILL), as a crashed one would; ``start()`` brings it back
+        under the same name."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

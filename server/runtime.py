@@ -32,7 +32,9 @@ class ServeConfig:
     threads: int | None = None
     record_dir: str | None = None  # --record: performance.wav, events.jsonl, session.json
     record_audio_name: str = "performance.wav"
-    backend: str = "sounddevice"  # "pyo", or "clock": no device, paced by the wall clock (demo, tests)
+    # "jack" (our own JACK client, survives a server restart), "pyo", or "clock": no device,
+    # paced by the wall clock (demo, tests)
+    backend: str = "sounddevice"
 
 
 class Live:
@@ -43,6 +45,12 @@ class Live:
         # audio callback from waiting behind the worker or the OSC thread.
         sys.setswitchinterval(0.0005)
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
+        jack_out = None
+        if serve.backend == "jack":  # the server decides rate and block
+            from gesturegan.server.jackio import JackOutput
+
+            jack_out = JackOutput(channels=engine_cfg.channels)
+            engine_cfg = replace(engine_cfg, sample_rate=jack_out.samplerate, block=jack_out.blocksize)
         if engine_cfg.sample_rate == 0 and device is None:
             engine_cfg = replace(
                 engine_cfg, sample_rate=self._pyo_rate(serve) if serve.backend == "pyo" else 48000
@@ -69,7 +77,9 @@ class Live:
 
             self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name)
         tap = self.recording.push if self.recording is not None else None
-        if serve.backend == "pyo":
+        if jack_out is not None:
+            self.audio = jack_out.bind(self.engine, self.clock, tap=tap)
+        elif serve.backend == "pyo":
             self.audio = PyoOutput(self.engine, self.clock, serve.hostapi, tap=tap)
         elif device is None:
             self.audio = ClockedOutput(self.engine, self.clock, tap=tap)

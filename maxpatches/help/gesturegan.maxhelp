@@ -922,6 +922,22 @@
                                     "text": "/error address reason  : a refused message and why (rate-limited)",
                                     "outlettype": []
                                 }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-29",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        638,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/audio/state state  : the audio server went away ('lost': the engine goes on and reconnects) or came back ('running')",
+                                    "outlettype": []
+                                }
                             }
                         ],
                         "lines": [],
