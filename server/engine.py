@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gesturegan.server.commands import BadMessage, Command, parse
-from gesturegan.server.model import Cancelled, Model
+from gesturegan.server.model import Cancelled, Model, ModelError
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.pools import RESERVE_GRID, GesturePools, Key, key_for, reserve_keys, weights_of
 from gesturegan.server.ratelimit import TokenBucket
@@ -46,6 +46,7 @@ def to_rate(audio: np.ndarray, src: int, dst: int, length: int) -> np.ndarray:
     return res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., :length]
 
 
+VOICE_SECONDS = 6.0  # the longest gesture a voice plays (a later model may be longer than the first)
 MIX_SETTLE_S = 0.05  # a morph position held this long gets its pool pre-generated
 
 
@@ -83,7 +84,10 @@ class Engine:
         k = self.info.n_categories
         self.out_samples = math.ceil(self.info.n_samples * cfg.sample_rate / self.info.sample_rate)
         fade = max(1, round(cfg.fade_ms * cfg.sample_rate / 1000))
-        self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade)
+        # Voices hold gestures up to VOICE_SECONDS (or the model's length if longer), so a model
+        # swapped in later may be longer than this one.
+        max_len = max(self.out_samples, round(VOICE_SECONDS * cfg.sample_rate))
+        self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade, max_len=max_len)
         self.scheduler = Scheduler()
         self.pools = self._new_pools(k)
         self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
@@ -194,6 +198,12 @@ class Engine:
         """
         info = model.info
         out_samples = math.ceil(info.n_samples * self.cfg.sample_rate / info.sample_rate)
+        if out_samples > self.voices.max_len:
+            raise ModelError(
+                f"{model.path.name} makes {out_samples / self.cfg.sample_rate:.1f} s gestures; the "
+                f"running engine's voices hold {self.voices.max_len / self.cfg.sample_rate:.1f} s. "
+                "Start gesturegan serve with this model instead"
+            )
         with self._lock, self._miss_lock, self._latent_lock:
             if info.latent_dim != self.info.latent_dim:
                 self.latent = LatentState(info.latent_dim, seed=self.latent.seed, rng=self.latent.rng)

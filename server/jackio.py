@@ -68,6 +68,8 @@ class JackOutput:
         # wait for the interpreter lock shows here) and how long it took, in frames/seconds.
         self._entry = np.zeros(TIMING_RING, np.float32)
         self._took = np.zeros(TIMING_RING, np.float32)
+        # Each xrun, blamed on us when one of our last callbacks ended past its cycle.
+        self.xruns_ours = 0
         self.state = "running"
         self._links: dict[int, list[str]] = {}
         self._lost = threading.Event()
@@ -124,7 +126,13 @@ class JackOutput:
         """Percentiles of the last callbacks: when they started into the cycle (frames and
         blocks) and how long they ran (ms); the xruns and server losses so far."""
         n = min(self.callbacks, TIMING_RING)
-        out = {"callbacks": self.callbacks, "xruns": self.xruns, "losses": self.losses, "state": self.state}
+        out = {
+            "callbacks": self.callbacks,
+            "xruns": self.xruns,
+            "xruns_ours": self.xruns_ours,  # one of our callbacks ended past its cycle
+            "losses": self.losses,
+            "state": self.state,
+        }
         if n:
             entry, took = self._entry[:n], self._took[:n] * 1e3
             block = self.engine.cfg.block
@@ -138,6 +146,15 @@ class JackOutput:
     def _xrun(self, delay_usecs: float) -> None:
         self.xruns += 1
         self.engine.counts["xruns"] += 1
+        # JACK tells us after the fact (from its notification thread): look at our last
+        # callbacks. One that ended past its cycle was ours; if none did, the cycle was lost
+        # elsewhere (another client, the server's own thread, the machine).
+        n, block_s = self.callbacks, self.engine.cfg.block / self.engine.cfg.sample_rate
+        for k in range(max(0, n - 4), n):
+            i = k % TIMING_RING
+            if self._entry[i] / self.engine.cfg.block * block_s + self._took[i] > block_s:
+                self.xruns_ours += 1
+                break
 
     def _shutdown(self, status, reason: str) -> None:
         # Called from libjack as the server goes; no client call is allowed here.

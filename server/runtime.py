@@ -150,10 +150,10 @@ class Live:
             model = load_model(
                 path, self.serve.provider, self.serve.threads, batch_sizes=(1, 4), spinning=False
             )
+            self.engine.swap_model(model)
         except (UnsafePath, ModelError) as e:
             self.engine.replies.append(("/error", "/model/load", str(e)))
             return
-        self.engine.swap_model(model)
         i = model.info
         self.engine.replies.append(
             ("/model/info", i.family, i.sample_rate, i.n_samples, i.latent_dim, *i.categories)

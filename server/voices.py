@@ -1,12 +1,15 @@
 """The voice bank: playing gestures into an N-channel block without allocating (pure numpy).
 
-Each voice's read position, gain, speaker gains and fade live in arrays sized at construction;
-a voice plays its gesture by reference (the control side hands over a mono float32 array it will
-not touch again, see ``mono``), so starting one copies nothing on the audio thread. ``start``
-takes a free slot (or steals the oldest voice), ``mix`` adds every sounding voice into the
-output block with ``out=`` ufuncs only, so the audio callback never allocates an array, never
-locks and never waits. A start may begin part-way into a block (``offset``) for sample-accurate
-timing.
+Every voice owns a row of one preallocated sample arena (zero-padded on both sides), and its
+read position, rate, gain, speaker gains and fade live in arrays sized at construction.
+``start`` copies the gesture into a free row (or steals the oldest voice's), ``mix`` renders
+*all* sounding voices at once: one gather of every voice's samples for the block (linear
+interpolation, so any playback rate), one envelope (gain, start offset, end, fade), and one
+matrix product onto the speakers, every step into preallocated scratch with ``out=``. The cost
+of a block is a fixed dozen numpy calls whatever the number of voices, never a Python loop over
+them: the audio callback stays short, so it rarely has to hand the interpreter lock to another
+thread in the middle of a block. It never allocates an audio buffer, never locks and never
+waits. A start may begin part-way into a block (``offset``) for sample-accurate timing.
 
 Positions over ``channels`` speakers use equal-power panning between the two nearest
 neighbours; with two channels that is the usual stereo pan law (position 0 = left, 1 = right),
@@ -49,36 +52,53 @@ def mono(gesture: np.ndarray) -> np.ndarray:
 
 
 class VoiceBank:
-    """``max_voices`` voices of mono gestures, mixed into ``[block, channels]``."""
+    """``max_voices`` voices of mono gestures up to ``max_len`` samples, mixed into ``[block, channels]``."""
 
-    def __init__(self, max_voices: int, channels: int, block: int, fade_samples: int = 256):
-        if max_voices < 1 or channels < 1 or block < 1:
-            raise ValueError("voices, channels and block must be positive")
+    def __init__(
+        self, max_voices: int, channels: int, block: int, fade_samples: int = 256, max_len: int = 1 << 18
+    ):
+        if max_voices < 1 or channels < 1 or block < 1 or max_len < 1:
+            raise ValueError("voices, channels, block and length must be positive")
         self.max_voices, self.channels, self.block = max_voices, channels, block
         self.fade_samples = max(1, fade_samples)
-        self.sources: list[np.ndarray | None] = [None] * max_voices  # each voice's gesture, by reference
-        self.length = np.zeros(max_voices, np.int64)
-        self.pos = np.zeros(max_voices, np.float64)  # read position; fractional at rates other than 1
-        self.rate = np.ones(max_voices, np.float64)
+        self.max_len = max_len
+        # The arena: row v is voice v's gesture between two zero pads, so reads before the start,
+        # past the end and the interpolation's right neighbour all find silence.
+        self._pad = block + 2
+        self._row = max_len + 2 * self._pad
+        self.arena = np.zeros((max_voices, self._row), np.float32)  # zero pages: touched as used
+        self._flat = self.arena.reshape(-1)
+        # each row's first sample in the flat arena, spread over a block (see mix)
+        self._base = np.repeat(
+            np.arange(max_voices, dtype=np.int64)[:, None] * self._row + self._pad, block, 1
+        )
+        V = max_voices
+        self.length = np.zeros(V, np.int64)
+        self._last = np.full(V, -1.0)  # length - 1: the last readable position
+        self.pos = np.zeros(V, np.float64)  # read position; fractional at rates other than 1
+        self.rate = np.ones(V, np.float64)
         self.default_rate = 1.0
-        self.offset = np.zeros(max_voices, np.int64)  # where in the next block it starts
-        self.gain = np.zeros(max_voices, np.float32)
-        self.pan = np.zeros((max_voices, channels), np.float32)
-        self.fade_left = np.full(max_voices, -1, np.int64)  # -1: not fading
-        self.active = np.zeros(max_voices, bool)
-        self.ids = np.zeros(max_voices, np.int64)
-        self.started = np.zeros(max_voices, np.int64)  # start order, for stealing the oldest
+        self.offset = np.zeros(V, np.float64)  # where in the next block it starts (whole frames)
+        self.gain = np.zeros(V, np.float32)
+        self.pan = np.zeros((V, channels), np.float32)
+        self.fade_left = np.full(V, np.inf)  # output samples left to fade over; inf: not fading
+        self.active = np.zeros(V, bool)
+        self.ids = np.zeros(V, np.int64)
+        self.started = np.zeros(V, np.int64)  # start order, for stealing the oldest
         self.next_id = 1
         self.counter = 0
         self.stolen = 0
-        self._seg = np.zeros(block, np.float32)
-        self._seg2 = np.zeros(block, np.float32)  # interpolation scratch (rate != 1)
-        self._ramp = np.arange(block, dtype=np.float64)
-        self._t = np.zeros(block, np.float64)
-        self._floor = np.zeros(block, np.float64)
-        self._idx = np.zeros(block, np.int64)
+        # Scratch for mix: [voices, block] and [voices] arrays, [block, channels] for the result.
+        self._ramp = np.arange(block, dtype=np.float64)[None, :]
+        self._rel, self._p, self._fl = (np.zeros((V, block)) for _ in range(3))
+        self._idx = np.zeros((V, block), np.int64)
+        self._a, self._b, self._frac, self._env = (np.zeros((V, block), np.float32) for _ in range(4))
+        self._ok, self._ok2 = np.zeros((V, block), bool), np.zeros((V, block), bool)
+        self._c = np.zeros((V, block))  # a per-voice value spread over its row
+        self._pan_gain = np.zeros((V, channels), np.float32)
         self._wide = np.zeros((block, channels), np.float32)
-        self._fade_curve = np.linspace(1.0, 0.0, self.fade_samples + 1, dtype=np.float32)[1:]
+        self._out_n = np.zeros(V)
+        self._done, self._done2 = np.zeros(V, bool), np.zeros(V, bool)
         self.ended: list[int] = []  # voice ids that finished in the last mix (read by the host)
 
     def _free_slot(self) -> int:
@@ -101,20 +121,26 @@ class VoiceBank:
     ) -> int:
         """Start a gesture at ``offset`` in the next block; returns its id.
 
-        ``gesture`` should come from ``mono`` (then it is played in place, not copied); ``pan``
-        (``[channels]`` gains, from ``speaker_gains`` on the control side) overrides ``position``.
+        ``gesture`` (``[T]`` float32 from ``mono``, or anything ``mono`` takes) is copied into the
+        voice's row, at most ``max_len`` samples; ``pan`` (``[channels]`` gains, from
+        ``speaker_gains`` on the control side) overrides ``position``.
         """
         g = gesture if gesture.ndim == 1 and gesture.dtype == np.float32 else mono(gesture)
+        n = min(g.shape[0], self.max_len)
         slot = self._free_slot()
-        self.sources[slot] = g
-        self.length[slot], self.pos[slot] = g.shape[0], 0
+        row, pad = self.arena[slot], self._pad
+        old = int(self.length[slot])
+        row[pad : pad + n] = g[:n]
+        if old > n:  # what the previous voice left beyond this one's end must read as silence
+            row[pad + n : pad + old] = 0.0
+        self.length[slot], self._last[slot], self.pos[slot] = n, n - 1, 0.0
         self.offset[slot] = min(max(int(offset), 0), self.block - 1)
         self.gain[slot] = gain
         if pan is None:
             pan = speaker_gains(position, self.channels)
         np.copyto(self.pan[slot], pan)
         self.rate[slot] = self.default_rate
-        self.fade_left[slot] = -1
+        self.fade_left[slot] = np.inf
         self.active[slot] = True
         self.ids[slot] = voice_id = self.next_id
         self.next_id += 1
@@ -125,7 +151,7 @@ class VoiceBank:
     def stop(self, voice_id: int | None = None) -> None:
         """Fade out one voice (or every voice) over ``fade_samples``."""
         hit = self.active & ((self.ids == voice_id) if voice_id is not None else True)
-        self.fade_left[hit & (self.fade_left < 0)] = self.fade_samples
+        self.fade_left[hit & np.isinf(self.fade_left)] = self.fade_samples
 
     def set_rate(self, rate: float) -> None:
         """Playback rate for sounding and new voices (1 = as generated; linear interpolation)."""
@@ -136,63 +162,87 @@ class VoiceBank:
         """Silence everything at once."""
         self.ended.extend(int(i) for i in self.ids[self.active])
         self.active[:] = False
-        self.sources = [None] * self.max_voices
 
     @property
     def sounding(self) -> int:
         return int(self.active.sum())
 
     def mix(self, out: np.ndarray) -> None:
-        """Add every sounding voice into ``out [block, channels]`` (float32); allocation-free."""
-        frames = out.shape[0]
-        for v in np.flatnonzero(self.active):
-            off = int(self.offset[v])
-            length, rate = int(self.length[v]), float(self.rate[v])
-            fading = self.fade_left[v] >= 0
-            if rate == 1.0:
-                pos = int(self.pos[v])
-                n = min(frames - off, length - pos)
-                if fading:
-                    n = min(n, int(self.fade_left[v]))
-                seg = self._seg[:n]
-                np.multiply(self.sources[v][pos : pos + n], self.gain[v], out=seg)
-                self.pos[v] = pos + n
-            else:
-                seg = self._resample(v, rate, frames - off, length, fading)
-                n = seg.shape[0]
-            if fading:
-                start = self.fade_samples - int(self.fade_left[v])
-                np.multiply(seg, self._fade_curve[start : start + n], out=seg)
-                self.fade_left[v] -= n
-            wide = self._wide[:n]
-            np.multiply(seg[:, None], self.pan[v][None, :], out=wide)
-            np.add(out[off : off + n], wide, out=out[off : off + n])
-            self.offset[v] = 0
-            if self.pos[v] > length - 1 or (fading and self.fade_left[v] <= 0):
-                self.active[v] = False
-                self.sources[v] = None  # drop the reference; the gesture's memory goes with it
-                self.ended.append(int(self.ids[v]))
+        """Add every sounding voice into ``out [block, channels]`` (float32); allocation-free.
 
-    def _resample(self, v: int, rate: float, room: int, length: int, fading: bool) -> np.ndarray:
-        """Voice ``v`` read at ``rate`` by linear interpolation into scratch ``[n]``; advances it."""
-        p0 = float(self.pos[v])
-        n = min(room, max(0, math.floor((length - 1 - p0) / rate) + 1))
-        if fading:
-            n = min(n, int(self.fade_left[v]))
-        t, fl, idx = self._t[:n], self._floor[:n], self._idx[:n]
-        a, b = self._seg[:n], self._seg2[:n]
-        np.multiply(self._ramp[:n], rate, out=t)
-        np.add(t, p0, out=t)
-        np.floor(t, out=fl)
+        All voice rows at once, sounding or not (silent rows cost what a loop would cost to
+        skip them). For voice v and output sample i, with ``rel = i - offset_v``: the read
+        position is ``pos_v + rel * rate_v``, the sample is the linear interpolation there, heard
+        where ``rel >= 0`` and the position is within the gesture, times the fade-out
+        ``(fade_left_v - 1 - rel) / fade_samples`` clipped to [0, 1]. Then
+        ``out += samples.T @ (speaker gains * gain)``.
+        """
+        if not self.active.any():
+            return
+        frames = out.shape[0]
+        col = np.s_[:, None]
+        rel, p, fl = self._rel[:, :frames], self._p[:, :frames], self._fl[:, :frames]
+        idx, a, b = self._idx[:, :frames], self._a[:, :frames], self._b[:, :frames]
+        frac, env = self._frac[:, :frames], self._env[:, :frames]
+        ok, ok2, c = self._ok[:, :frames], self._ok2[:, :frames], self._c[:, :frames]
+        # A per-voice value is first spread over its row (copyto broadcasts without allocating;
+        # numpy 2 materialises a broadcast operand of an arithmetic ufunc in a temporary).
+        np.copyto(rel, self._ramp[:, :frames])
+        np.copyto(c, self.offset[col])
+        np.subtract(rel, c, out=rel)
+        np.copyto(c, self.rate[col])
+        np.multiply(rel, c, out=p)
+        np.copyto(c, self.pos[col])
+        np.add(p, c, out=p)
+        # heard: a sounding voice, after its start, not past its last sample
+        np.greater_equal(rel, 0.0, out=ok)
+        np.copyto(c, self._last[col])
+        np.less_equal(p, c, out=ok2)
+        np.logical_and(ok, ok2, out=ok)
+        np.copyto(ok2, self.active[col])
+        np.logical_and(ok, ok2, out=ok)
+        np.copyto(env, ok)
+        # the fade-out (1 where a voice is not fading: fade_left is inf)
+        np.copyto(c, self.fade_left[col])
+        np.subtract(c, rel, out=fl)
+        np.subtract(fl, 1.0, out=fl)
+        np.multiply(fl, 1.0 / self.fade_samples, out=fl)
+        np.clip(fl, 0.0, 1.0, out=fl)
+        np.copyto(b, fl, casting="same_kind")  # b is scratch until the gather (a mixed-type
+        np.multiply(env, b, out=env)  # ufunc would be buffered)
+        # gather both neighbours from the arena and interpolate (clipped into the row's pads)
+        np.clip(p, -1.0, float(self.max_len), out=fl)
+        np.floor(fl, out=fl)
+        np.subtract(p, fl, out=p)
+        np.copyto(frac, p, casting="same_kind")
         np.copyto(idx, fl, casting="unsafe")
-        np.subtract(t, fl, out=t)  # the fraction between neighbours
-        src = self.sources[v]
-        np.take(src, idx, out=a, mode="clip")
+        np.add(idx, self._base[:, :frames], out=idx)
+        np.take(self._flat, idx, out=a, mode="clip")
         np.add(idx, 1, out=idx)
-        np.take(src, idx, out=b, mode="clip")
+        np.take(self._flat, idx, out=b, mode="clip")
         np.subtract(b, a, out=b)
-        np.multiply(b, t, out=b, casting="same_kind")
+        np.multiply(b, frac, out=b)
         np.add(a, b, out=a)
-        np.multiply(a, self.gain[v], out=a)
-        self.pos[v] = p0 + n * rate if n else float(length)
-        return a
+        np.multiply(a, env, out=a)
+        # onto the speakers: [frames, voices] @ [voices, channels]
+        np.copyto(self._pan_gain, self.gain[col])
+        np.multiply(self._pan_gain, self.pan, out=self._pan_gain)
+        wide = self._wide[:frames]
+        np.matmul(a.T, self._pan_gain, out=wide)
+        np.add(out, wide, out=out)
+        # advance every voice by the samples it played, and end what finished
+        n = self._out_n
+        np.subtract(float(frames), self.offset, out=n)
+        np.subtract(self.fade_left, n, out=self.fade_left)
+        np.multiply(n, self.rate, out=n)
+        np.add(self.pos, n, out=self.pos)
+        self.offset.fill(0.0)
+        done, done2 = self._done, self._done2
+        np.greater(self.pos, self._last, out=done)
+        np.less_equal(self.fade_left, 0.0, out=done2)
+        np.logical_or(done, done2, out=done)
+        np.logical_and(done, self.active, out=done)
+        if done.any():
+            for v in np.flatnonzero(done):
+                self.active[v] = False
+                self.ended.append(int(self.ids[v]))
