@@ -413,11 +413,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        default="sounddevice",
-        choices=("sounddevice", "jack", "pyo"),
-        help="audio engine: sounddevice (PortAudio, default); jack (a JACK client of its own: follows "
-        "the server's rate and block, and survives the server going away and coming back); or pyo "
-        "(its JACK or PortAudio backend)",
+        default="auto",
+        choices=("auto", "sounddevice", "jack", "pyo"),
+        help="audio engine: jack (a JACK client of its own: follows the server's rate and block, times "
+        "its callbacks, survives the server going away and coming back); sounddevice (PortAudio: "
+        "CoreAudio, WASAPI, ASIO, ALSA, or JACK through PortAudio); pyo (its JACK or PortAudio "
+        "backend). Default auto: jack with --audio jack, sounddevice otherwise",
     )
     p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
@@ -500,7 +501,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         allow=args.allow.split(",") if args.allow else None,
         device=args.device,
         hostapi=None if args.audio == "default" else args.audio,
-        backend=args.backend,
+        backend=("jack" if args.audio == "jack" else "sounddevice")
+        if args.backend == "auto"
+        else args.backend,
         models_dir=args.models,
         render_dir=args.render_dir,
         record_dir=args.record,
@@ -570,6 +573,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         if hasattr(live.audio, "timing"):  # the JACK backend times its callbacks
             stats["audio"] = live.audio.timing()
         stats["pools"] = asdict(e.pools.stats)
+        stats["gc"] = live.gc.report()
         write_json_atomic(args.stats, json.loads(json.dumps(stats, default=int)))
     return 0
 

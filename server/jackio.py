@@ -70,6 +70,7 @@ class JackOutput:
         self._took = np.zeros(TIMING_RING, np.float32)
         # Each xrun, blamed on us when one of our last callbacks ended past its cycle.
         self.xruns_ours = 0
+        self.faults = 0  # blocks the engine failed to render (silence instead; JACK keeps us)
         self.state = "running"
         self._links: dict[int, list[str]] = {}
         self._lost = threading.Event()
@@ -111,8 +112,14 @@ class JackOutput:
         engine, block = self.engine, self.engine.cfg.block
         self.clock.stamp(engine.frame)
         buf = self._buf[:frames]
-        for start in range(0, frames, block):
-            engine.process(buf[start : start + block])
+        try:
+            for start in range(0, frames, block):
+                engine.process(buf[start : start + block])
+        except Exception as e:  # a fault in the engine: this block is silent, the stream lives on
+            buf.fill(0.0)
+            self.faults += 1
+            if self.faults == 1:
+                self.log(f"gesturegan: the audio callback failed ({e!r}); playing silence for that block")
         for c, port in enumerate(self.ports):
             port.get_array()[:] = buf[:, c]
         if self.tap is not None:
@@ -130,6 +137,7 @@ class JackOutput:
             "callbacks": self.callbacks,
             "xruns": self.xruns,
             "xruns_ours": self.xruns_ours,  # one of our callbacks ended past its cycle
+            "faults": self.faults,
             "losses": self.losses,
             "state": self.state,
         }

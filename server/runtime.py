@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from gesturegan.server.audio import ClockedOutput, PyoOutput, SoundDeviceOutput, find_output
 from gesturegan.server.engine import Engine, EngineConfig
+from gesturegan.server.gcwatch import GcOffAudio
 from gesturegan.server.model import Model
 from gesturegan.server.osc import AudioClock, OscControl
 
@@ -91,6 +92,7 @@ class Live:
             self.engine.handlers["/model/list"] = self._model_list
         if serve.render_dir:
             self.engine.handlers["/render"] = self._render
+        self.gc = GcOffAudio()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
 
@@ -116,12 +118,14 @@ class Live:
         # object; freezing what exists now (models, pools, modules) keeps later collections short.
         gc.collect()
         gc.freeze()
+        self.gc.start()  # and from now on collect in the worker, never in the audio callback
         self.audio.start()
         self.osc.start()
         self._worker.start()
         return self
 
     def worker_step(self) -> int:
+        self.gc.step()
         self.engine.tick()
         made = self.engine.refill()
         self.osc.flush_replies()
@@ -134,6 +138,7 @@ class Live:
         # (Per-thread nice on Linux; elsewhere a no-op.)
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        self.gc.attach_worker()
         while not self._stop.is_set():
             if self.worker_step() == 0:
                 time.sleep(0.002)
@@ -188,5 +193,6 @@ class Live:
         self._worker.join(timeout=2)
         self.osc.close()
         self.audio.close()
+        self.gc.stop()
         if self.recording is not None:
             self.recording.close()

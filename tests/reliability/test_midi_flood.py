@@ -93,7 +93,8 @@ def test_ten_thousand_midi_events_a_second(midi_stage):
     print(
         f"\nMIDI flood: {written} events written, {midi['received']} received, {midi['dropped']} over the "
         f"rate limit, triggers {e['triggers']}, trigger drops {e['dropped']}, voice peak {max(voices)}, "
-        f"xruns {flood_xruns} (idle {idle} in {SECONDS / 2:.0f} s), jack realtime {stage.jack.is_realtime()}"
+        f"xruns {flood_xruns} (idle {idle} in {SECONDS / 2:.0f} s), jack realtime {stage.jack.is_realtime()}; "
+        f"{stage.timing()}"
     )
     assert written >= 0.99 * RATE * SECONDS
     assert midi["received"] > 50_000 and midi["dropped"] > 10_000 and e["triggers"] > 100

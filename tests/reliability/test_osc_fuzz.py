@@ -199,7 +199,7 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     print(
         f"\n{sent} packets in {elapsed:.1f} s: accepted {s['accepted']}, rejected {s['rejected']}, "
         f"undecodable {s['undecodable']}, /error sent {s['errors_sent']} dropped {s['errors_dropped']}, "
-        f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}"
+        f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}; {stage.timing()}"
     )
     assert sent >= 100_000
     assert s["packets"] >= sent, "UDP lost packets: the counts below would not hold"

@@ -71,6 +71,19 @@ def test_osc_trigger_plays_through_jack(jack_server, tiny_models):
     _trigger_and_hear(jack_server, live, model, "PortAudio")
 
 
+def test_osc_trigger_plays_through_our_own_jack_client(jack_server, tiny_models):
+    """``--backend jack``: the engine takes the server's rate and block and plays on gesturegan:out_1."""
+    model = load_model(tiny_models["gan"], provider="cpu")
+    cfg = EngineConfig(sample_rate=0, channels=1, block=999)  # both follow the server
+    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, backend="jack")).start()
+    assert live.engine.cfg.block == jack_server.blocksize
+    assert live.engine.cfg.sample_rate == jack_server.samplerate
+    _trigger_and_hear(jack_server, live, model, "gesturegan:out_1")
+    timing = live.audio.timing()
+    assert timing["callbacks"] > 10 and timing["faults"] == 0
+    assert 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"] < 50
+
+
 def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_models, tmp_path):
     import shutil
     import socket
