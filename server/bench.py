@@ -441,6 +441,15 @@ def _latency_line(path: str, block: int, r: dict) -> str:
 STRESS_PATTERN = (0, 1, 4, 7, 9, 2, 5, 8, 3, 6)
 
 
+def _steal_s() -> float | None:
+    """CPU time the hypervisor took from this virtual machine so far (``/proc/stat``), in s."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def stress(
     model: Path,
     block: int,
@@ -465,6 +474,7 @@ def stress(
             rng = np.random.default_rng(0)
             cats = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
             before, sent, voices = probe.xruns, 0, []
+            steal0 = _steal_s()
             start = time.perf_counter()
             stop_at = start + seconds
             while True:
@@ -496,6 +506,7 @@ def stress(
                     voices.append(_voices_from_replies(server))
             elapsed = time.perf_counter() - start
             xruns = probe.xruns - before
+            steal1 = _steal_s()
             status = server.status()
             result = {
                 "block": block,
@@ -506,6 +517,8 @@ def stress(
                 "xruns_idle_baseline": idle,
                 "idle_seconds": min(5.0, seconds / 4),
                 "xruns_server": status.get("xruns") if status else None,
+                # on a virtual machine: processor time the hypervisor gave to someone else meanwhile
+                "steal_s": None if steal0 is None or steal1 is None else steal1 - steal0,
                 "jack_realtime": jack.is_realtime(),
                 "voices_median": float(np.median([v for v in voices if v is not None])) if voices else None,
                 "server_status": status,
@@ -531,7 +544,8 @@ def stress(
         f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
         f"xruns {result['xruns_jack']} (JACK), {result['xruns_server']} (server), idle baseline "
         f"{result['xruns_idle_baseline']} in {result['idle_seconds']:.0f} s; server RSS {result['rss_mb']:.0f} MB, "
-        f"torch loaded: {result['torch_in_server']}, JACK realtime: {result['jack_realtime']}"
+        f"torch loaded: {result['torch_in_server']}, JACK realtime: {result['jack_realtime']}, "
+        f"steal {result['steal_s']} s"
     )
     return result
 
@@ -632,13 +646,20 @@ def markdown(result: dict) -> str:
                 )
     lines += [
         "",
-        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | xruns (server) | idle xruns | server RSS MB | torch in server | JACK realtime |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | of them the engine's callback late | "
+        "callback start max (blocks) | callback ran p99.9 / max ms | idle xruns | steal s | server RSS MB | "
+        "torch in server | JACK realtime |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in result["stress"]:
+        t = (s.get("server_stats") or {}).get("audio") or {}
+        ours = t.get("xruns_ours", "n/a")
+        entry = f"{t['entry_max_blocks']:.2f}" if "entry_max_blocks" in t else "n/a"
+        took = f"{t['took_p99.9_ms']:.2f} / {t['took_max_ms']:.2f}" if "took_max_ms" in t else "n/a"
+        steal = "n/a" if s.get("steal_s") is None else f"{s['steal_s']:.2f}"
         lines.append(
             f"| 32 voices, 500 msg/s | {s['block']} | {s['seconds']:.0f} | {s['messages_per_s']:.0f} | {s['voices_median']} | "
-            f"{s['xruns_jack']} | {s['xruns_server']} | {s['xruns_idle_baseline']} in {s['idle_seconds']:.0f} s | "
-            f"{s['rss_mb']:.0f} | {s['torch_in_server']} | {s['jack_realtime']} |"
+            f"{s['xruns_jack']} | {ours} | {entry} | {took} | {s['xruns_idle_baseline']} in {s['idle_seconds']:.0f} s | "
+            f"{steal} | {s['rss_mb']:.0f} | {s['torch_in_server']} | {s['jack_realtime']} |"
         )
     return "\n".join(lines)

@@ -66,7 +66,11 @@ class VoiceBank:
         # past the end and the interpolation's right neighbour all find silence.
         self._pad = block + 2
         self._row = max_len + 2 * self._pad
-        self.arena = np.zeros((max_voices, self._row), np.float32)  # zero pages: touched as used
+        self.arena = np.zeros((max_voices, self._row), np.float32)
+        # Touch every page now: a first write to a fresh page in the audio callback is a page
+        # fault (and, for a large mapping, a transparent huge page to zero), milliseconds on a
+        # bad day. Real-time code faults its memory in before it plays.
+        self.arena.fill(0.0)
         self._flat = self.arena.reshape(-1)
         # each row's first sample in the flat arena, spread over a block (see mix)
         self._base = np.repeat(
