@@ -6,12 +6,24 @@ and never waits. Underflows reported by PortAudio are counted as xruns.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from gesturegan.server.engine import Engine
 from gesturegan.server.osc import AudioClock
 
 JACK_API = "JACK Audio Connection Kit"
+
+# The interpreter lock's switch interval while the audio callback runs, and otherwise. numpy
+# releases the lock inside every operation on more than a few hundred elements (the voice mix
+# makes a couple of dozen such calls per block); a control thread waiting for the lock takes it
+# then, and the callback gets it back only when that thread lets go, by default after up to the
+# switch interval. Under an OSC flood that was 4 ms of a 5.3 ms block (hundreds of xruns in
+# 25 s). With a 20 us interval during the callback, whoever took the lock hands it back within
+# 20 us; outside the callback the control threads run with the ordinary 0.5 ms.
+AUDIO_SWITCH_S = 2e-5
+CONTROL_SWITCH_S = 5e-4
 
 
 class AudioError(RuntimeError):
@@ -90,8 +102,10 @@ class SoundDeviceOutput:
         self.callbacks += 1
         self.clock.stamp(self.engine.frame)
         block = self.engine.cfg.block
+        sys.setswitchinterval(AUDIO_SWITCH_S)
         for start in range(0, frames, block):  # PortAudio may hand a longer buffer on some hosts
             self.engine.process(outdata[start : start + block])
+        sys.setswitchinterval(CONTROL_SWITCH_S)
         if self.tap is not None:
             self.tap(outdata)
 

@@ -46,7 +46,7 @@ def to_rate(audio: np.ndarray, src: int, dst: int, length: int) -> np.ndarray:
     return res.T.reshape(audio.shape[0], audio.shape[1], -1)[..., :length]
 
 
-VOICE_SECONDS = 6.0  # the longest gesture a voice plays (a later model may be longer than the first)
+VOICE_SECONDS = 4.0  # the longest gesture a voice plays (a later model may be longer than the first)
 MIX_SETTLE_S = 0.05  # a morph position held this long gets its pool pre-generated
 
 
@@ -114,6 +114,7 @@ class Engine:
         self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
         self._moved_at = 0.0  # when the morph position last changed
         self._refilling: Key | None = None  # the key of the refill batch being generated
+        self._reserve_rest_until = 0.0  # the next reserve batch waits till then (monotonic s)
         self.refill_batch = 4
         # Recording (``--record``): when a deque, every generated batch, every scheduled action and
         # the frame each action really ran at are appended to it (see server/record.py).
@@ -302,9 +303,11 @@ class Engine:
         # Everything the audio thread needs, prepared here: the mono samples it plays in place,
         # the speaker gains, and the name for the /voice/start reply.
         name = self.info.categories[key] if isinstance(key, int) else "mix"
-        self.submit(
-            frame, "play", mono(gesture), velocity, speaker_gains(pos, self.cfg.channels), name, source=source
-        )
+        samples = mono(gesture)
+        row = self.voices.stage(samples)  # copied into the voices' arena here, not on the audio thread
+        pan = speaker_gains(pos, self.cfg.channels)
+        if not self.submit(frame, "play", samples, velocity, pan, name, row, source=source):
+            self.voices.release_row(row)
 
     def refill(self) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added.
@@ -318,7 +321,14 @@ class Engine:
             wanted = [w for w in wanted if isinstance(w[0], int)]
         n = self.refill_batch  # always the refill's own batch size: the batch-1 buffers are the triggers'
         if not wanted:
-            return self._refill_reserve(n)
+            # The reserve is background work: at most a quarter of the time (a /latent/seed
+            # empties it, and a flood of seeds must not keep a core generating).
+            now = time.monotonic()
+            if self.realtime and now < self._reserve_rest_until:
+                return 0
+            made = self._refill_reserve(n)
+            self._reserve_rest_until = now + 4 * (time.monotonic() - now)
+            return made
         key, _ = wanted[0]
         with self._lock:
             generation = self.pools.generation
@@ -368,6 +378,11 @@ class Engine:
         return made
 
     # -- audio side --------------------------------------------------------------------------
+    def _drop_play(self, action: tuple) -> None:
+        """A play that will never start gives its staged arena row back."""
+        if action[0] == "play" and len(action) > 6:
+            self.voices.release_row(action[6])
+
     def process(self, out: np.ndarray) -> None:
         """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
         out.fill(0.0)
@@ -376,19 +391,26 @@ class Engine:
         for offset, action in self.scheduler.due(self.frame, frames):
             kind = action[0]
             if kind == "play" and action[1] < panic_id:
+                self._drop_play(action)
                 continue
             if self.log is not None:
                 self.log.append(("ran", action[1], self.frame + offset))
             if kind == "play":
-                _, _, gesture, velocity, pan, name = action
-                vid = self.voices.start(gesture, velocity, offset=offset, pan=pan)
-                self.replies.append(("/voice/start", vid, name))
+                # (play, id, mono gesture, velocity, pan, name[, staged row])
+                row = action[6] if len(action) > 6 else None
+                vid = self.voices.start(action[2], action[3], offset=offset, pan=action[4], row=row)
+                if vid:
+                    self.replies.append(("/voice/start", vid, action[5]))
+                else:  # every arena row taken by pending starts: this one cannot play
+                    self.counts["dropped"] += 1
+                    self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
             elif kind == "stop":
                 self.voices.stop(action[2])
             elif kind == "panic":
                 self.voices.panic()
                 panic_id = action[1]
-                self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p)
+                for dropped in self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p):
+                    self._drop_play(dropped)
             elif kind == "gain":
                 self.master = action[2]
             elif kind == "rate":

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gesturegan.server.audio import AudioError, ClockedOutput
+from gesturegan.server.audio import AUDIO_SWITCH_S, CONTROL_SWITCH_S, AudioError, ClockedOutput
 from gesturegan.server.engine import Engine
 from gesturegan.server.osc import AudioClock
 
@@ -112,6 +112,7 @@ class JackOutput:
         engine, block = self.engine, self.engine.cfg.block
         self.clock.stamp(engine.frame)
         buf = self._buf[:frames]
+        sys.setswitchinterval(AUDIO_SWITCH_S)  # see server/audio.py
         try:
             for start in range(0, frames, block):
                 engine.process(buf[start : start + block])
@@ -120,6 +121,7 @@ class JackOutput:
             self.faults += 1
             if self.faults == 1:
                 self.log(f"gesturegan: the audio callback failed ({e!r}); playing silence for that block")
+        sys.setswitchinterval(CONTROL_SWITCH_S)
         for c, port in enumerate(self.ports):
             port.get_array()[:] = buf[:, c]
         if self.tap is not None:

@@ -37,6 +37,36 @@ def _not_from_python_osc(record: logging.LogRecord) -> bool:
 INT32 = (-(2**31), 2**31 - 1)
 
 
+BUNDLE_PREFIX = b"#bundle\x00"
+MAX_BUNDLE_DEPTH = 8
+
+
+def bundle_framing_ok(data: bytes, depth: int = 0) -> bool:
+    """Whether a bundle's element sizes are sound: each a positive multiple of 4 that fits,
+    nested bundles likewise, at most ``MAX_BUNDLE_DEPTH`` deep. Anything but a bundle passes.
+
+    python-osc trusts the sizes: a negative one sends its parser backwards into the same bytes
+    for ever (found by the fuzzer: one 1.6 kB packet held the OSC thread, and every packet
+    behind it was lost). Checked before python-osc sees the packet.
+    """
+    if not data.startswith(BUNDLE_PREFIX):
+        return True
+    if depth > MAX_BUNDLE_DEPTH or len(data) < 16:
+        return False
+    i, end = 16, len(data)  # prefix and timetag
+    while i < end:
+        if i + 4 > end:
+            return False
+        size = int.from_bytes(data[i : i + 4], "big", signed=True)
+        i += 4
+        if size <= 0 or size % 4 or i + size > end:
+            return False
+        if not bundle_framing_ok(data[i : i + size], depth + 1):
+            return False
+        i += size
+    return True
+
+
 class AudioClock:
     """Which engine frame starts when: the audio callback stamps every block."""
 
@@ -169,6 +199,8 @@ class OscControl:
                 log.warning("ignored OSC from %s (not in --allow)", addr[0])
             return
         try:
+            if not bundle_framing_ok(data):
+                raise ValueError("bad bundle element sizes")
             messages = OscPacket(data).messages
         except Exception:  # python-osc raises several types for malformed input
             self.stats.undecodable += 1

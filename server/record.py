@@ -107,7 +107,7 @@ class Recording:
         _, action_id, name, payload, source = item
         entry: dict = {"act": action_id, "kind": name}
         if name == "play":
-            _, velocity, pan, voice_name = payload
+            velocity, pan, voice_name = payload[1:4]  # (gesture, velocity, pan, name, staged row)
             entry |= {"velocity": float(velocity), "pan": [float(g) for g in pan], "name": voice_name}
             entry["source"] = list(source) if source is not None else None
         elif payload:

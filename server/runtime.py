@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from gesturegan.server.audio import ClockedOutput, PyoOutput, SoundDeviceOutput, find_output
+from gesturegan.server.audio import CONTROL_SWITCH_S, ClockedOutput, PyoOutput, SoundDeviceOutput, find_output
 from gesturegan.server.engine import Engine, EngineConfig
 from gesturegan.server.gcwatch import GcOffAudio
 from gesturegan.server.model import Model
@@ -44,7 +44,7 @@ class Live:
     def __init__(self, model: Model, engine_cfg: EngineConfig, serve: ServeConfig):
         # The GIL's default 5 ms switch interval is longer than a 128-frame block: keep the
         # audio callback from waiting behind the worker or the OSC thread.
-        sys.setswitchinterval(0.0005)
+        sys.setswitchinterval(CONTROL_SWITCH_S)
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
         jack_out = None
         if serve.backend == "jack":  # the server decides rate and block

@@ -73,14 +73,18 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._heap) + len(self._inbox)
 
-    def cancel_pending(self, keep=None) -> None:
+    def cancel_pending(self, keep=None) -> list:
         """Audio thread only (it owns the heap): drop everything not yet due, e.g. on panic;
-        ``keep(command)`` true spares a command (a panic spares what was sent after it)."""
+        ``keep(command)`` true spares a command (a panic spares what was sent after it).
+        Returns the dropped commands (their owner may hold resources for them)."""
         while self._inbox:
             frame, command = self._inbox.popleft()
             heapq.heappush(self._heap, (frame, next(self._order), command))
         if keep is None:
+            dropped = [item[2] for item in self._heap]
             self._heap.clear()
         else:
+            dropped = [item[2] for item in self._heap if not keep(item[2])]
             self._heap = [item for item in self._heap if keep(item[2])]
             heapq.heapify(self._heap)
+        return dropped

@@ -1,8 +1,10 @@
 """The voice bank: playing gestures into an N-channel block without allocating (pure numpy).
 
-Every voice owns a row of one preallocated sample arena (zero-padded on both sides), and its
-read position, rate, gain, speaker gains and fade live in arrays sized at construction.
-``start`` copies the gesture into a free row (or steals the oldest voice's), ``mix`` renders
+Gestures play from rows of one preallocated sample arena (zero-padded on both sides); a voice's
+read position, rate, gain, speaker gains and fade live in arrays sized at construction. The
+control side ``stage``s a gesture into a free row before its start is scheduled, so starting a
+voice on the audio thread copies nothing (a start without a staged row, as in a replay, copies
+it there). Rows come back to the free list when their voice ends. ``mix`` renders
 *all* sounding voices at once: one gather of every voice's samples for the block (linear
 interpolation, so any playback rate), one envelope (gain, start offset, end, fade), and one
 matrix product onto the speakers, every step into preallocated scratch with ``out=``. The cost
@@ -19,6 +21,7 @@ and with N channels position p in [0, 1) walks round the ring of speakers.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -55,27 +58,36 @@ class VoiceBank:
     """``max_voices`` voices of mono gestures up to ``max_len`` samples, mixed into ``[block, channels]``."""
 
     def __init__(
-        self, max_voices: int, channels: int, block: int, fade_samples: int = 256, max_len: int = 1 << 18
+        self,
+        max_voices: int,
+        channels: int,
+        block: int,
+        fade_samples: int = 256,
+        max_len: int = 1 << 18,
+        spare_rows: int = 16,
     ):
         if max_voices < 1 or channels < 1 or block < 1 or max_len < 1:
             raise ValueError("voices, channels, block and length must be positive")
         self.max_voices, self.channels, self.block = max_voices, channels, block
         self.fade_samples = max(1, fade_samples)
         self.max_len = max_len
-        # The arena: row v is voice v's gesture between two zero pads, so reads before the start,
-        # past the end and the interpolation's right neighbour all find silence.
+        # The arena: a row per sounding voice plus ``spare_rows`` for gestures staged and
+        # waiting for their start; each row is a gesture between two zero pads, so reads before
+        # the start, past the end and the interpolation's right neighbour all find silence.
+        self.rows = max_voices + spare_rows
         self._pad = block + 2
         self._row = max_len + 2 * self._pad
-        self.arena = np.zeros((max_voices, self._row), np.float32)
+        self.arena = np.zeros((self.rows, self._row), np.float32)
         # Touch every page now: a first write to a fresh page in the audio callback is a page
         # fault (and, for a large mapping, a transparent huge page to zero), milliseconds on a
         # bad day. Real-time code faults its memory in before it plays.
         self.arena.fill(0.0)
         self._flat = self.arena.reshape(-1)
-        # each row's first sample in the flat arena, spread over a block (see mix)
-        self._base = np.repeat(
-            np.arange(max_voices, dtype=np.int64)[:, None] * self._row + self._pad, block, 1
-        )
+        self._row_len = np.zeros(self.rows, np.int64)  # samples written in each row
+        self.free_rows: deque[int] = deque(range(self.rows))  # append/popleft: thread-safe
+        self.slot_row = np.full(max_voices, -1, np.int64)
+        # each voice's row start in the flat arena, spread over a block (see mix)
+        self._base = np.zeros((max_voices, block), np.int64)
         V = max_voices
         self.length = np.zeros(V, np.int64)
         self._last = np.full(V, -1.0)  # length - 1: the last readable position
@@ -113,7 +125,42 @@ class VoiceBank:
         slot = int(np.argmin(np.where(self.active, self.started, np.iinfo(np.int64).max)))
         self.ended.append(int(self.ids[slot]))
         self.stolen += 1
+        self.active[slot] = False
+        self._release(slot)
         return slot
+
+    def _write(self, r: int, g: np.ndarray) -> int:
+        """Copy ``g`` into row ``r`` (whoever owns the row); returns the samples written."""
+        n = min(g.shape[0], self.max_len)
+        row, pad = self.arena[r], self._pad
+        row[pad : pad + n] = g[:n]
+        old = int(self._row_len[r])
+        if old > n:  # what the row held beyond this gesture's end must read as silence
+            row[pad + n : pad + old] = 0.0
+        self._row_len[r] = n
+        return n
+
+    def stage(self, gesture: np.ndarray) -> int | None:
+        """Control side: copy a mono float32 gesture ``[T]`` into a free row for a start to come;
+        returns the row (hand it to ``start``, or to ``release_row`` if the start never comes),
+        or None when every row is taken (the start will copy on the audio thread)."""
+        try:
+            r = self.free_rows.popleft()
+        except IndexError:
+            return None
+        self._write(r, gesture)
+        return r
+
+    def release_row(self, r: int | None) -> None:
+        """A staged row whose start was cancelled goes back to the free list."""
+        if r is not None:
+            self.free_rows.append(int(r))
+
+    def _release(self, slot: int) -> None:
+        r = int(self.slot_row[slot])
+        if r >= 0:
+            self.slot_row[slot] = -1
+            self.free_rows.append(r)
 
     def start(
         self,
@@ -122,21 +169,27 @@ class VoiceBank:
         position: float = 0.5,
         offset: int = 0,
         pan: np.ndarray | None = None,
+        row: int | None = None,
     ) -> int:
-        """Start a gesture at ``offset`` in the next block; returns its id.
+        """Start a gesture at ``offset`` in the next block; returns its id (0: no row was free,
+        nothing started).
 
-        ``gesture`` (``[T]`` float32 from ``mono``, or anything ``mono`` takes) is copied into the
-        voice's row, at most ``max_len`` samples; ``pan`` (``[channels]`` gains, from
-        ``speaker_gains`` on the control side) overrides ``position``.
+        ``row``: where ``stage`` put the gesture (nothing is copied now); without it the gesture
+        (``[T]`` float32 from ``mono``, or anything ``mono`` takes) is copied into a free row here.
+        ``pan`` (``[channels]`` gains, from ``speaker_gains`` on the control side) overrides
+        ``position``.
         """
-        g = gesture if gesture.ndim == 1 and gesture.dtype == np.float32 else mono(gesture)
-        n = min(g.shape[0], self.max_len)
         slot = self._free_slot()
-        row, pad = self.arena[slot], self._pad
-        old = int(self.length[slot])
-        row[pad : pad + n] = g[:n]
-        if old > n:  # what the previous voice left beyond this one's end must read as silence
-            row[pad + n : pad + old] = 0.0
+        if row is None:
+            g = gesture if gesture.ndim == 1 and gesture.dtype == np.float32 else mono(gesture)
+            try:
+                row = self.free_rows.popleft()
+            except IndexError:
+                return 0
+            self._write(row, g)
+        self.slot_row[slot] = row
+        self._base[slot] = row * self._row + self._pad
+        n = int(self._row_len[row])
         self.length[slot], self._last[slot], self.pos[slot] = n, n - 1, 0.0
         self.offset[slot] = min(max(int(offset), 0), self.block - 1)
         self.gain[slot] = gain
@@ -165,6 +218,8 @@ class VoiceBank:
     def panic(self) -> None:
         """Silence everything at once."""
         self.ended.extend(int(i) for i in self.ids[self.active])
+        for slot in np.flatnonzero(self.active):
+            self._release(int(slot))
         self.active[:] = False
 
     @property
@@ -250,3 +305,4 @@ class VoiceBank:
             for v in np.flatnonzero(done):
                 self.active[v] = False
                 self.ended.append(int(self.ids[v]))
+                self._release(int(v))

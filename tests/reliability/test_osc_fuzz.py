@@ -197,6 +197,9 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     after = server.status()
     s = stage.stop()["osc"]
     print(
+        "STDERR>>>", stage.server.stderr()[-4000:], "<<<", stage.stats.get("audio"), stage.stats.get("engine")
+    )
+    print(
         f"\n{sent} packets in {elapsed:.1f} s: accepted {s['accepted']}, rejected {s['rejected']}, "
         f"undecodable {s['undecodable']}, /error sent {s['errors_sent']} dropped {s['errors_dropped']}, "
         f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}; {stage.timing()}"

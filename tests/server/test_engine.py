@@ -229,3 +229,14 @@ def test_a_cancelled_generation_leaves_the_model_usable(tiny_models):
     assert len(raised) == 1
     one = model.generate(z[:1], cond[:1])
     assert np.isfinite(one).all() and np.abs(one).max() > 0
+
+
+def test_a_panic_gives_back_the_rows_of_the_starts_it_cancels(engine):
+    render_offline(engine, [], 64)
+    rows = len(engine.voices.free_rows)
+    for k in range(3):  # far ahead: staged now, started later
+        engine.trigger(k % 4, frame=engine.frame + 10_000)
+    assert len(engine.voices.free_rows) == rows - 3
+    engine.message("/panic", [])
+    render_offline(engine, [], 64)
+    assert len(engine.voices.free_rows) == rows and engine.voices.sounding == 0

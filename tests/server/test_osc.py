@@ -125,3 +125,27 @@ def test_the_control_thread_survives_quiet_gaps(rig):
         time.sleep(0.3)  # three socket timeouts of quiet
     assert osc._thread.is_alive()
     assert [r[0] for r in _replies(reply, 3)] == ["/status"] * 3
+
+
+def test_bundles_with_unsound_element_sizes_are_refused_before_python_osc():
+    """The fuzzer's packet: element sizes that send python-osc's bundle parser backwards for ever."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from gesturegan.server.osc import BUNDLE_PREFIX, bundle_framing_ok
+
+    msg = OscMessageBuilder("/panic").build().dgram
+    head = BUNDLE_PREFIX + b"\x00\x00\x00\x00\x00\x00\x00\x01"
+    good = head + len(msg).to_bytes(4, "big") + msg
+    nested = head + len(good).to_bytes(4, "big") + good
+    assert bundle_framing_ok(good) and bundle_framing_ok(nested) and bundle_framing_ok(msg)
+    backwards = head + (-8).to_bytes(4, "big", signed=True) + msg
+    assert not bundle_framing_ok(backwards)
+    assert not bundle_framing_ok(
+        head + (6).to_bytes(4, "big") + b",itrmF/_b\x00\x00\x00"
+    )  # not a multiple of 4
+    assert not bundle_framing_ok(head + (400).to_bytes(4, "big") + msg)  # longer than the packet
+    assert not bundle_framing_ok(head + (0).to_bytes(4, "big"))
+    deep = good
+    for _ in range(10):
+        deep = head + len(deep).to_bytes(4, "big") + deep
+    assert not bundle_framing_ok(deep)

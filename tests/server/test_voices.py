@@ -115,3 +115,31 @@ def test_playback_rate_reads_by_linear_interpolation_and_changes_sounding_voices
     out.fill(0)
     bank.mix(out)
     np.testing.assert_allclose(out[:, 0], (64 + np.arange(64) * 0.5) / 1000, atol=1e-6)
+
+
+def test_staged_gestures_play_from_their_row_and_rows_come_back():
+    bank = VoiceBank(2, 1, 32, max_len=256, spare_rows=1)
+    assert len(bank.free_rows) == 3
+    g = np.arange(1, 101, dtype=np.float32)
+    row = bank.stage(g)  # the control side copies; the start below copies nothing
+    g[:] = -1  # the caller's array is free again at once
+    a = bank.start(np.empty(0, np.float32), row=row)
+    out = _run(bank, 4)[:, 0]
+    np.testing.assert_array_equal(out[:100], np.arange(1, 101))
+    assert bank.ended == [a] and len(bank.free_rows) == 3  # ended: its row is free
+    # a longer gesture, then a shorter one in the same row: nothing of the first is heard
+    bank.start(np.ones(200, np.float32))
+    _run(bank, 8)
+    b = bank.start(np.full(10, 2.0, np.float32))
+    out = _run(bank, 8)[:, 0]
+    assert np.all(out[:10] == 2.0) and not out[10:].any() and b in bank.ended
+    # stealing and panic give rows back; a cancelled stage is released by its owner
+    for _ in range(3):
+        bank.start(np.ones(200, np.float32))
+    assert bank.stolen == 1 and len(bank.free_rows) == 1
+    staged = bank.stage(np.ones(5, np.float32))
+    assert bank.stage(np.ones(5, np.float32)) is None  # every row taken
+    assert bank.start(np.ones(5, np.float32)) != 0  # steals a voice, whose row it then uses
+    bank.release_row(staged)
+    bank.panic()
+    assert sorted(bank.free_rows) == [0, 1, 2]
