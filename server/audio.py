@@ -151,7 +151,9 @@ class ClockedOutput:
                 self.engine.counts["xruns"] += 1
             self.callbacks += 1
             self.clock.stamp(self.engine.frame)
+            sys.setswitchinterval(AUDIO_SWITCH_S)
             self.engine.process(self._buf)
+            sys.setswitchinterval(CONTROL_SWITCH_S)
             if self.tap is not None:
                 self.tap(self._buf)
 
@@ -209,7 +211,9 @@ class PyoOutput:
     def _callback(self) -> None:
         self.callbacks += 1
         self.clock.stamp(self.engine.frame)
+        sys.setswitchinterval(AUDIO_SWITCH_S)
         self.engine.process(self._buf)
+        sys.setswitchinterval(CONTROL_SWITCH_S)
         for c, view in enumerate(self._views):
             np.copyto(view, self._buf[:, c], casting="same_kind")
         if self.tap is not None:

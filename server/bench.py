@@ -291,7 +291,7 @@ def start_server(
         if server.status(timeout=0.5) is not None:
             return server
     server.stop()
-    raise JackError("gesturegan serve did not answer /status within 60 s")
+    raise JackError(f"gesturegan serve did not answer /status within 60 s: {server.stderr()[-2000:]}")
 
 
 FLOOR = r"""

@@ -107,13 +107,15 @@ class JackOutput:
 
     # -- JACK's threads ------------------------------------------------------------------------
     def _process(self, frames: int) -> None:
+        # An exception escaping this callback would make JACK drop the client: none does.
         t0 = time.perf_counter()
-        entry = self.client.frames_since_cycle_start
         engine, block = self.engine, self.engine.cfg.block
-        self.clock.stamp(engine.frame)
         buf = self._buf[:frames]
+        entry = 0
         sys.setswitchinterval(AUDIO_SWITCH_S)  # see server/audio.py
         try:
+            entry = self.client.frames_since_cycle_start
+            self.clock.stamp(engine.frame)
             for start in range(0, frames, block):
                 engine.process(buf[start : start + block])
         except Exception as e:  # a fault in the engine: this block is silent, the stream lives on
@@ -236,15 +238,16 @@ class JackOutput:
             self._pacer.close()  # never two threads in engine.process
             self._pacer = None
             self._lost.clear()
+            self.client = client  # before activate: the process callback reads it at once
             client.activate()
         except Exception as e:
             self.log(f"gesturegan: the JACK server is back but the client failed ({e}); retrying")
             if self._pacer is None:
                 self._pacer = ClockedOutput(self.engine, self.clock, tap=self.tap).start()
+            self.client = None
             with contextlib.suppress(Exception):
                 client.close()
             return False
-        self.client = client
         self.samplerate = client.samplerate
         if client.samplerate != self.engine.cfg.sample_rate:
             self.log(
