@@ -537,7 +537,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     print(
-        f"serving {args.model.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
+        f"serving {model.path.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
         f"replies to {args.reply_host}:{args.reply_port}, {cfg.channels} ch at {live.engine.cfg.sample_rate} Hz, "
         f"block {live.engine.cfg.block}. Ctrl-C stops.",
         file=sys.stderr,

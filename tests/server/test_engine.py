@@ -180,7 +180,7 @@ def _running(model, batch: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_a_morph_cancels_the_refill_of_the_mix_it_left(tiny_models):
+def test_a_morph_cancels_the_refill_of_the_mix_it_left():
     """The refill batch generating for the old position stops; the first trigger at the new one
     then has the cores to itself. A category batch is never cancelled by a morph."""
     import threading
@@ -205,7 +205,7 @@ def test_a_morph_cancels_the_refill_of_the_mix_it_left(tiny_models):
     assert engine.refill() == 2 and engine.pools.sizes()[key_for(engine.weights)] == 2
 
 
-def test_a_cancelled_generation_leaves_the_model_usable(tiny_models):
+def test_a_cancelled_generation_leaves_the_model_usable():
     import threading
 
     from gesturegan.server.model import Cancelled, default_model_path

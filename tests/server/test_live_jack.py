@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import numpy as np
@@ -135,3 +136,38 @@ def test_pyo_backend_plays_a_trigger_through_jack(jack_server, tiny_models):
     live = Live(model, cfg, serve).start()
     assert live.engine.cfg.sample_rate == jack_server.samplerate
     _trigger_and_hear(jack_server, live, model, "gesturegan")
+
+
+def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jack_server, tmp_path):
+    """The README's `gesturegan serve --audio jack`: no MODEL, the JACK backend chosen by itself."""
+    import os
+    import subprocess
+    import sys
+
+    from pythonosc.osc_message import OscMessage
+
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.bind(("127.0.0.1", 0))
+    reply.settimeout(5)
+    osc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    osc.bind(("127.0.0.1", 0))
+    port = osc.getsockname()[1]
+    osc.close()
+    cmd = [sys.executable, "-m", "gesturegan", "serve", "--audio", "jack", "--no-midi"]
+    cmd += ["--osc-port", str(port), "--reply-port", str(reply.getsockname()[1])]
+    proc = subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        got = None
+        while got is None and time.monotonic() < deadline and proc.poll() is None:
+            SimpleUDPClient("127.0.0.1", port).send_message("/model/info", [])
+            try:
+                got = OscMessage(reply.recvfrom(65536)[0])
+            except OSError:
+                continue
+        assert got is not None, proc.stderr.read() if proc.poll() is not None else "no reply"
+        assert got.address == "/model/info" and got.params[0] == "gan"
+    finally:
+        proc.terminate()
+        err = proc.communicate(timeout=20)[1]
+    assert "serving default.onnx" in err and f"block {jack_server.blocksize}" in err, err[-2000:]
