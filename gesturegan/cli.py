@@ -420,6 +420,14 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "CoreAudio, WASAPI, ASIO, ALSA, or JACK through PortAudio); pyo (its JACK or PortAudio "
         "backend). Default auto: jack with --audio jack, sounddevice otherwise",
     )
+    p.add_argument(
+        "--mixer",
+        default="process",
+        choices=("process", "thread"),
+        help="jack backend: where the audio callback runs. process (default): alone in a process of "
+        "its own, so OSC, MIDI and generation never hold it up (they share nothing but a pipe and "
+        "shared memory with it); thread: in this process, sharing Python's interpreter lock",
+    )
     p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
     p.add_argument("--block", type=int, default=128, help="frames per audio block (default 128)")
@@ -504,6 +512,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         backend=("jack" if args.audio == "jack" else "sounddevice")
         if args.backend == "auto"
         else args.backend,
+        mixer=args.mixer,
         models_dir=args.models,
         render_dir=args.render_dir,
         record_dir=args.record,

@@ -7,11 +7,14 @@ and never waits. Underflows reported by PortAudio are counted as xruns.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gesturegan.server.engine import Engine
 from gesturegan.server.osc import AudioClock
+
+if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
+    from gesturegan.server.engine import Engine
 
 JACK_API = "JACK Audio Connection Kit"
 

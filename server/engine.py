@@ -29,6 +29,7 @@ import numpy as np
 from gesturegan.server.commands import BadMessage, Command, parse
 from gesturegan.server.model import Cancelled, Model, ModelError
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
+from gesturegan.server.player import Player
 from gesturegan.server.pools import RESERVE_GRID, GesturePools, Key, key_for, reserve_keys, weights_of
 from gesturegan.server.ratelimit import TokenBucket
 from gesturegan.server.scheduler import ASAP, Scheduler
@@ -79,7 +80,9 @@ class Stream:
 
 
 class Engine:
-    def __init__(self, model: Model, cfg: EngineConfig = EngineConfig()):
+    def __init__(self, model: Model, cfg: EngineConfig = EngineConfig(), mixer=None):
+        """``mixer``: a ``MixerLink`` (server/mixer.py) when the audio side runs in its own
+        process; None runs it here (``process`` is then the audio callback)."""
         self.model, self.info, self.cfg = model, model.info, cfg
         k = self.info.n_categories
         self.out_samples = math.ceil(self.info.n_samples * cfg.sample_rate / self.info.sample_rate)
@@ -87,17 +90,6 @@ class Engine:
         # Voices hold gestures up to VOICE_SECONDS (or the model's length if longer), so a model
         # swapped in later may be longer than this one.
         max_len = max(self.out_samples, round(VOICE_SECONDS * cfg.sample_rate))
-        self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade, max_len=max_len)
-        self.scheduler = Scheduler()
-        self.pools = self._new_pools(k)
-        self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
-        self.rng = np.random.default_rng([cfg.seed, 1])  # stream timing and positions
-        self.weights = xy_weights(0.5, 0.5, k)
-        self.position = cfg.position
-        self.master = 1.0
-        self.frame = 0  # engine frame of the next block's first sample
-        self._walked_to = 0  # the latent walk has been advanced up to this frame
-        self.stream = Stream()
         self.replies: deque[tuple] = deque()
         # xruns: counted by the audio backend (a late or underflowed block)
         # cancelled: refill batches stopped because a morph left their mix behind
@@ -110,15 +102,30 @@ class Engine:
             "dropped": 0,
             "cancelled": 0,
         }
+        # The audio side: here (a Player the audio callback runs), or in the mixer process,
+        # reached through ``mixer`` (server/mixer.py): staging rows and scheduling look the same.
+        self.mixer = mixer
+        if mixer is None:
+            self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade, max_len=max_len)
+            self.scheduler = Scheduler()
+            self.player: Player | None = Player(self.voices, self.scheduler, cfg, self.replies, self.counts)
+        else:
+            self.voices, self.scheduler = mixer.open(self, fade, max_len)
+            self.player = None
+        self._log: deque | None = None
+        self.pools = self._new_pools(k)
+        self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
+        self.rng = np.random.default_rng([cfg.seed, 1])  # stream timing and positions
+        self.weights = xy_weights(0.5, 0.5, k)
+        self.position = cfg.position
+        self._walked_to = 0  # the latent walk has been advanced up to this frame
+        self.stream = Stream()
         self.misses_budget = TokenBucket(cfg.miss_rate)  # trigger-time generation per second
         self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
         self._moved_at = 0.0  # when the morph position last changed
         self._refilling: Key | None = None  # the key of the refill batch being generated
         self._reserve_rest_until = 0.0  # the next reserve batch waits till then (monotonic s)
         self.refill_batch = 4
-        # Recording (``--record``): when a deque, every generated batch, every scheduled action and
-        # the frame each action really ran at are appended to it (see server/record.py).
-        self.log: deque | None = None
         self._ids = itertools.count(1)  # action ids
         self._batches = itertools.count(1)  # generated-batch ids
         # Three locks, so a trigger that must generate never waits for a refill batch: the refill
@@ -305,6 +312,10 @@ class Engine:
         name = self.info.categories[key] if isinstance(key, int) else "mix"
         samples = mono(gesture)
         row = self.voices.stage(samples)  # copied into the voices' arena here, not on the audio thread
+        if row is None and self.player is None:  # the mixer process can only play staged rows
+            self.counts["dropped"] += 1
+            self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
+            return
         pan = speaker_gains(pos, self.cfg.channels)
         if not self.submit(frame, "play", samples, velocity, pan, name, row, source=source):
             self.voices.release_row(row)
@@ -378,49 +389,32 @@ class Engine:
         return made
 
     # -- audio side --------------------------------------------------------------------------
-    def _drop_play(self, action: tuple) -> None:
-        """A play that will never start gives its staged arena row back."""
-        if action[0] == "play" and len(action) > 6:
-            self.voices.release_row(action[6])
-
     def process(self, out: np.ndarray) -> None:
-        """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
-        out.fill(0.0)
-        frames = out.shape[0]
-        panic_id = 0  # a panic cancels what was sent before it, never what was sent after
-        for offset, action in self.scheduler.due(self.frame, frames):
-            kind = action[0]
-            if kind == "play" and action[1] < panic_id:
-                self._drop_play(action)
-                continue
-            if self.log is not None:
-                self.log.append(("ran", action[1], self.frame + offset))
-            if kind == "play":
-                # (play, id, mono gesture, velocity, pan, name[, staged row])
-                row = action[6] if len(action) > 6 else None
-                vid = self.voices.start(action[2], action[3], offset=offset, pan=action[4], row=row)
-                if vid:
-                    self.replies.append(("/voice/start", vid, action[5]))
-                else:  # every arena row taken by pending starts: this one cannot play
-                    self.counts["dropped"] += 1
-                    self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
-            elif kind == "stop":
-                self.voices.stop(action[2])
-            elif kind == "panic":
-                self.voices.panic()
-                panic_id = action[1]
-                for dropped in self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p):
-                    self._drop_play(dropped)
-            elif kind == "gain":
-                self.master = action[2]
-            elif kind == "rate":
-                self.voices.set_rate(action[2])
-        self.voices.mix(out)
-        if self.master != 1.0:
-            np.multiply(out, self.master, out=out)
-        while self.voices.ended:
-            self.replies.append(("/voice/end", self.voices.ended.pop(0)))
-        self.frame += frames
+        """Fill ``out [block, channels]`` (the audio callback; see ``Player.process``)."""
+        if self.player is None:
+            raise RuntimeError("this engine's audio side runs in the mixer process")
+        self.player.process(out)
+
+    @property
+    def frame(self) -> int:
+        """Engine frame of the next block's first sample (the audio side's, wherever it runs)."""
+        return self.player.frame if self.player is not None else self.mixer.frame
+
+    @property
+    def master(self) -> float:
+        return self.player.master if self.player is not None else self.mixer.master
+
+    @property
+    def log(self) -> deque | None:
+        return self._log
+
+    @log.setter
+    def log(self, value: deque | None) -> None:
+        # Recording: every generated batch, every scheduled action and the frame each action
+        # really ran at are appended to it (see server/record.py).
+        self._log = value
+        if self.player is not None:
+            self.player.log = value
 
 
 def render_offline(engine: Engine, events: list[tuple[int, str, list]], frames: int) -> np.ndarray:

@@ -20,12 +20,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gesturegan.server.audio import AUDIO_SWITCH_S, CONTROL_SWITCH_S, AudioError, ClockedOutput
-from gesturegan.server.engine import Engine
 from gesturegan.server.osc import AudioClock
+
+if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
+    from gesturegan.server.engine import Engine
 
 TIMING_RING = 1 << 16
 
@@ -34,6 +37,21 @@ def _client(name: str, server: str | None):
     import jack
 
     return jack.Client(name, servername=server, no_start_server=True)
+
+
+def timing_summary(entry: np.ndarray, took: np.ndarray, block: int) -> dict:
+    """Percentiles of callbacks' entry into their cycle (``entry [n]`` frames, as blocks) and
+    run time (``took [n]`` seconds, as ms); empty when there were none."""
+    if not len(entry):
+        return {}
+    out = {}
+    took_ms = took * 1e3
+    for q in (50, 99, 99.9):
+        out[f"entry_p{q:g}_blocks"] = float(np.percentile(entry, q)) / block
+        out[f"took_p{q:g}_ms"] = float(np.percentile(took_ms, q))
+    out["entry_max_blocks"] = float(entry.max()) / block
+    out["took_max_ms"] = float(took_ms.max())
+    return out
 
 
 class JackOutput:
@@ -136,7 +154,6 @@ class JackOutput:
     def timing(self) -> dict:
         """Percentiles of the last callbacks: when they started into the cycle (frames and
         blocks) and how long they ran (ms); the xruns and server losses so far."""
-        n = min(self.callbacks, TIMING_RING)
         out = {
             "callbacks": self.callbacks,
             "xruns": self.xruns,
@@ -144,16 +161,10 @@ class JackOutput:
             "faults": self.faults,
             "losses": self.losses,
             "state": self.state,
+            "mixer": "thread",
         }
-        if n:
-            entry, took = self._entry[:n], self._took[:n] * 1e3
-            block = self.engine.cfg.block
-            for q in (50, 99, 99.9):
-                out[f"entry_p{q:g}_blocks"] = float(np.percentile(entry, q)) / block
-                out[f"took_p{q:g}_ms"] = float(np.percentile(took, q))
-            out["entry_max_blocks"] = float(entry.max()) / block
-            out["took_max_ms"] = float(took.max())
-        return out
+        n = min(self.callbacks, TIMING_RING)
+        return out | timing_summary(self._entry[:n], self._took[:n], self.engine.cfg.block)
 
     def _xrun(self, delay_usecs: float) -> None:
         self.xruns += 1

@@ -16,14 +16,17 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from gesturegan.server.engine import Engine
 from gesturegan.server.ratelimit import TokenBucket
 from gesturegan.server.scheduler import ScheduleError, frame_at
+
+if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
+    from gesturegan.server.engine import Engine
 
 log = logging.getLogger("gesturegan.osc")
 

@@ -41,7 +41,15 @@ class RecordError(ValueError):
 class Recording:
     """Attach to ``engine``; ``push`` from the audio thread, ``drain`` from a worker, then ``close``."""
 
-    def __init__(self, folder: str | Path, engine: Engine, audio_name: str = "performance.wav"):
+    def __init__(
+        self,
+        folder: str | Path,
+        engine: Engine,
+        audio_name: str = "performance.wav",
+        ring: np.ndarray | None = None,
+    ):
+        """``ring``: ``[frames, channels]`` float32 that another process fills (the mixer
+        process); it then sets ``written`` and reads ``read`` through ``on_read``."""
         import soundfile as sf
 
         self.folder = Path(folder)
@@ -49,7 +57,12 @@ class Recording:
         self.engine = engine
         self.audio_name = audio_name
         cfg = engine.cfg
-        self.ring = np.zeros((int(RING_SECONDS * cfg.sample_rate), cfg.channels), np.float32)
+        self.ring = (
+            np.zeros((int(RING_SECONDS * cfg.sample_rate), cfg.channels), np.float32)
+            if ring is None
+            else ring
+        )
+        self.on_read = None  # called with ``read`` after each drain (the mixer's overflow check)
         self.written = 0  # frames pushed by the audio thread (monotonic)
         self.read = 0  # frames drained to the file
         self.overflows = 0
@@ -92,6 +105,8 @@ class Recording:
             n = min(end - self.read, cap - start)
             self._wav.write(self.ring[start : start + n])
             self.read += n
+        if self.on_read is not None:
+            self.on_read(self.read)
 
     def _entry(self, item: tuple) -> dict:
         kind = item[0]

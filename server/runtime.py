@@ -36,6 +36,9 @@ class ServeConfig:
     # "jack" (our own JACK client, survives a server restart), "pyo", or "clock": no device,
     # paced by the wall clock (demo, tests)
     backend: str = "sounddevice"
+    # jack backend: "process" runs the audio side alone in a process of its own (server/mixer.py),
+    # "thread" in this process's JACK callback
+    mixer: str = "process"
 
 
 class Live:
@@ -46,8 +49,13 @@ class Live:
         # audio callback from waiting behind the worker or the OSC thread.
         sys.setswitchinterval(CONTROL_SWITCH_S)
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
-        jack_out = None
-        if serve.backend == "jack":  # the server decides rate and block
+        jack_out = mixer = None
+        if serve.backend == "jack" and serve.mixer == "process":
+            from gesturegan.server.mixer import MixerProcess
+
+            mixer = MixerProcess(channels=engine_cfg.channels)
+            engine_cfg = replace(engine_cfg, sample_rate=mixer.samplerate, block=mixer.blocksize)
+        elif serve.backend == "jack":  # the server decides rate and block
             from gesturegan.server.jackio import JackOutput
 
             jack_out = JackOutput(channels=engine_cfg.channels)
@@ -61,7 +69,7 @@ class Live:
 
             rate = int(sd.query_devices(device)["default_samplerate"])
             engine_cfg = replace(engine_cfg, sample_rate=rate)
-        self.engine = Engine(model, engine_cfg)
+        self.engine = Engine(model, engine_cfg, mixer=mixer)
         self.clock = AudioClock(engine_cfg.sample_rate)
         self.osc = OscControl(
             self.engine,
@@ -76,9 +84,12 @@ class Live:
         if serve.record_dir:
             from gesturegan.server.record import Recording
 
-            self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name)
+            ring = mixer.record_ring if mixer is not None else None
+            self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name, ring=ring)
         tap = self.recording.push if self.recording is not None else None
-        if jack_out is not None:
+        if mixer is not None:
+            self.audio = mixer.bind(self.engine, self.clock, self.recording)
+        elif jack_out is not None:
             self.audio = jack_out.bind(self.engine, self.clock, tap=tap)
         elif serve.backend == "pyo":
             self.audio = PyoOutput(self.engine, self.clock, serve.hostapi, tap=tap)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,7 +66,11 @@ class VoiceBank:
         fade_samples: int = 256,
         max_len: int = 1 << 18,
         spare_rows: int = 16,
+        arena: np.ndarray | None = None,
+        row_len: np.ndarray | None = None,
     ):
+        """``arena`` and ``row_len``: buffers of ``arena_shape(...)`` and ``[rows]`` int64 to use
+        instead of fresh ones (shared memory, so another process can stage gestures)."""
         if max_voices < 1 or channels < 1 or block < 1 or max_len < 1:
             raise ValueError("voices, channels, block and length must be positive")
         self.max_voices, self.channels, self.block = max_voices, channels, block
@@ -74,17 +79,26 @@ class VoiceBank:
         # The arena: a row per sounding voice plus ``spare_rows`` for gestures staged and
         # waiting for their start; each row is a gesture between two zero pads, so reads before
         # the start, past the end and the interpolation's right neighbour all find silence.
-        self.rows = max_voices + spare_rows
+        self.rows, self._row = self.arena_shape(max_voices, block, max_len, spare_rows)
         self._pad = block + 2
-        self._row = max_len + 2 * self._pad
-        self.arena = np.zeros((self.rows, self._row), np.float32)
-        # Touch every page now: a first write to a fresh page in the audio callback is a page
-        # fault (and, for a large mapping, a transparent huge page to zero), milliseconds on a
-        # bad day. Real-time code faults its memory in before it plays.
-        self.arena.fill(0.0)
+        if arena is None:
+            arena = np.zeros((self.rows, self._row), np.float32)
+            # Touch every page now: a first write to a fresh page in the audio callback is a page
+            # fault (and, for a large mapping, a transparent huge page to zero), milliseconds on a
+            # bad day. Real-time code faults its memory in before it plays.
+            arena.fill(0.0)
+        elif arena.shape != (self.rows, self._row) or arena.dtype != np.float32:
+            raise ValueError(
+                f"arena must be float32 {(self.rows, self._row)}, not {arena.dtype} {arena.shape}"
+            )
+        self.arena = arena
         self._flat = self.arena.reshape(-1)
-        self._row_len = np.zeros(self.rows, np.int64)  # samples written in each row
+        # samples written in each row
+        self._row_len = np.zeros(self.rows, np.int64) if row_len is None else row_len
         self.free_rows: deque[int] = deque(range(self.rows))  # append/popleft: thread-safe
+        # Where a row goes when its voice ends or its start is cancelled: the free list here; the
+        # mixer process sends it back to the process that stages.
+        self.on_release: Callable[[int], None] = self.free_rows.append
         self.slot_row = np.full(max_voices, -1, np.int64)
         # each voice's row start in the flat arena, spread over a block (see mix)
         self._base = np.zeros((max_voices, block), np.int64)
@@ -116,6 +130,12 @@ class VoiceBank:
         self._out_n = np.zeros(V)
         self._done, self._done2 = np.zeros(V, bool), np.zeros(V, bool)
         self.ended: list[int] = []  # voice ids that finished in the last mix (read by the host)
+
+    @staticmethod
+    def arena_shape(max_voices: int, block: int, max_len: int, spare_rows: int = 16) -> tuple[int, int]:
+        """``(rows, row length)`` of the arena: a row per voice plus the spares, each a gesture of
+        up to ``max_len`` samples between two pads of ``block + 2`` zeros."""
+        return max_voices + spare_rows, max_len + 2 * (block + 2)
 
     def _free_slot(self) -> int:
         free = np.flatnonzero(~self.active)
@@ -154,13 +174,13 @@ class VoiceBank:
     def release_row(self, r: int | None) -> None:
         """A staged row whose start was cancelled goes back to the free list."""
         if r is not None:
-            self.free_rows.append(int(r))
+            self.on_release(int(r))
 
     def _release(self, slot: int) -> None:
         r = int(self.slot_row[slot])
         if r >= 0:
             self.slot_row[slot] = -1
-            self.free_rows.append(r)
+            self.on_release(r)
 
     def start(
         self,

@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,3 +166,29 @@ def tiny_models(tiny_runs, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
     root = tmp_path_factory.mktemp("models")
     return {f: export_run(run, root / f"{f}.onnx").path for f, run in tiny_runs.items()}
+
+
+class JackRecorder:
+    """A JACK client recording one input port ``rec`` into ``buf`` (``pos`` frames so far)."""
+
+    def __init__(self, server: str, seconds: float):
+        import jack
+
+        self.client = jack.Client("gg-live-rec", servername=server, no_start_server=True)
+        self.inp = self.client.inports.register("rec")
+        self.buf = np.zeros(int(seconds * self.client.samplerate), np.float32)
+        self.pos = 0
+        self.client.set_process_callback(self._process)
+
+    def _process(self, frames: int) -> None:
+        n = min(frames, self.buf.shape[0] - self.pos)
+        if n > 0:
+            self.buf[self.pos : self.pos + n] = self.inp.get_array()[:n]
+            self.pos += n
+
+
+@pytest.fixture
+def jack_recorder(jack_server) -> Callable[..., JackRecorder]:
+    """``jack_recorder(seconds, server=None)``: a recorder on the session's JACK server or on
+    ``server`` (activate it with ``with r.client``)."""
+    return lambda seconds, server=None: JackRecorder(server or jack_server.name, seconds)

@@ -17,27 +17,10 @@ from gesturegan.server.runtime import Live, ServeConfig
 pytestmark = pytest.mark.jack
 
 
-class Recorder:
-    def __init__(self, server: str, seconds: float):
-        import jack
-
-        self.client = jack.Client("gg-live-rec", servername=server, no_start_server=True)
-        self.inp = self.client.inports.register("rec")
-        self.buf = np.zeros(int(seconds * self.client.samplerate), np.float32)
-        self.pos = 0
-        self.client.set_process_callback(self._process)
-
-    def _process(self, frames: int) -> None:
-        n = min(frames, self.buf.shape[0] - self.pos)
-        if n > 0:
-            self.buf[self.pos : self.pos + n] = self.inp.get_array()[:n]
-            self.pos += n
-
-
-def _trigger_and_hear(jack_server, live, model, port_prefix: str) -> None:
+def _trigger_and_hear(jack_recorder, live, model, port_prefix: str) -> None:
     """Send ``/trigger trigger 1 0.5 17`` over UDP, record the engine's first JACK port, and check
     that the seeded gesture was heard at its level (resampled to JACK's rate)."""
-    rec = Recorder(jack_server.name, seconds=2.0)
+    rec = jack_recorder(2.0)
     try:
         with rec.client:
             deadline = time.monotonic() + 5
@@ -65,21 +48,21 @@ def _trigger_and_hear(jack_server, live, model, port_prefix: str) -> None:
     assert live.audio.callbacks > 10 and live.engine.counts["triggers"] == 1
 
 
-def test_osc_trigger_plays_through_jack(jack_server, tiny_models):
+def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, tiny_models):
     model = load_model(tiny_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=jack_server.samplerate, channels=1, block=jack_server.blocksize)
     live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, hostapi="JACK")).start()
-    _trigger_and_hear(jack_server, live, model, "PortAudio")
+    _trigger_and_hear(jack_recorder, live, model, "PortAudio")
 
 
-def test_osc_trigger_plays_through_our_own_jack_client(jack_server, tiny_models):
+def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorder, tiny_models):
     """``--backend jack``: the engine takes the server's rate and block and plays on gesturegan:out_1."""
     model = load_model(tiny_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=999)  # both follow the server
     live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, backend="jack")).start()
     assert live.engine.cfg.block == jack_server.blocksize
     assert live.engine.cfg.sample_rate == jack_server.samplerate
-    _trigger_and_hear(jack_server, live, model, "gesturegan:out_1")
+    _trigger_and_hear(jack_recorder, live, model, "gesturegan:out_1")
     timing = live.audio.timing()
     assert timing["callbacks"] > 10 and timing["faults"] == 0
     assert 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"] < 50
@@ -129,13 +112,13 @@ def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_
         reply.close()
 
 
-def test_pyo_backend_plays_a_trigger_through_jack(jack_server, tiny_models):
+def test_pyo_backend_plays_a_trigger_through_jack(jack_server, jack_recorder, tiny_models):
     model = load_model(tiny_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=jack_server.blocksize)
     serve = ServeConfig(osc_port=0, reply_port=None, hostapi="JACK", backend="pyo")
     live = Live(model, cfg, serve).start()
     assert live.engine.cfg.sample_rate == jack_server.samplerate
-    _trigger_and_hear(jack_server, live, model, "gesturegan")
+    _trigger_and_hear(jack_recorder, live, model, "gesturegan")
 
 
 def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jack_server, tmp_path):

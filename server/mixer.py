@@ -1,0 +1,727 @@
+"""The mixer process: the engine's audio side alone in a process of its own, as a JACK client.
+
+Why a process: CPython runs one thread at a time per process. In one process the audio
+callback shares the interpreter lock with the OSC, MIDI and worker threads; whenever numpy
+lets go of the lock inside the mix, a control thread may take it and the callback waits. Under
+load that wait made xruns (``docs/benchmarks/stress-runs.md``). The mixer process runs nothing
+but the callback (and a supervisor that wakes every half second), so nobody else wants its lock.
+
+What crosses between the two processes:
+
+- **Gestures** go through shared memory: the engine stages each one into a free row of the
+  voice arena (a file mapped by both) before it schedules the start, exactly as in one process.
+- **Actions** (play, stop, panic, gain, rate) go down a pipe as fixed-size binary records
+  (``CMD``), one ``os.write`` each (atomic: far below ``PIPE_BUF``), so any control thread may
+  send. The callback reads whatever arrived with one non-blocking ``os.readv`` into a
+  preallocated buffer at the start of each block.
+- **Replies** come back up a second pipe (``REPLY`` records): the clock stamp of each block
+  (frame, wall time, frames recorded), voice starts and ends, the frame each action ran at,
+  arena rows to free, the JACK server's state. One write per block. A reader thread in the
+  engine's process turns them into OSC replies, the recording's log and free rows.
+- **Figures** (callbacks, xruns, voices sounding, late actions, callback timing) are plain
+  numbers in the shared file, written by the mixer, read on demand.
+
+A pipe's system calls order memory on every architecture, so a row staged before its record is
+written is complete when the mixer reads the record; nothing relies on x86's store order.
+
+The mixer ends when the engine's end of the command pipe closes (the engine quit or died). If
+the mixer dies, the engine says so (``/audio/state lost``), starts a new one and goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import numpy as np
+
+from gesturegan.server.audio import AUDIO_SWITCH_S, AudioError
+from gesturegan.server.scheduler import Scheduler
+from gesturegan.server.voices import VoiceBank
+
+TIMING_RING = 1 << 16
+RECORD_SECONDS = 8.0  # the recording's ring (as server/record.py)
+SPARE_ROWS = 16
+
+# Command kinds and reply tags (the first field of each record).
+PLAY, STOP, PANIC, GAIN, RATE = 1, 2, 3, 4, 5
+KINDS = {"play": PLAY, "stop": STOP, "panic": PANIC, "gain": GAIN, "rate": RATE}
+CLOCK, START, END, RAN, ROW, REFUSED, STATE, READY, RECORDED = 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+REPLY = np.dtype([("tag", "<i8"), ("a", "<i8"), ("b", "<i8"), ("x", "<f8")])
+
+# Slots of the shared figures (float64). The mixer writes all but REC_READ.
+(
+    CALLBACKS,
+    XRUNS,
+    XRUNS_OURS,
+    FAULTS,
+    LOSSES,
+    LOST,
+    SOUNDING,
+    LATE,
+    LATE_MAX,
+    RECEIVED,
+    PENDING,
+    MASTER,
+    REC_OVERFLOWS,
+    REC_READ,
+    STOLEN,
+) = range(15)
+N_STATS = 16
+
+
+def command_dtype(channels: int) -> np.dtype:
+    """One action: kind, frame, action id, arena row, a value (velocity, gain, rate, voice),
+    the speaker gains ``[channels]``, and the gesture's length in the row."""
+    return np.dtype(
+        [
+            ("kind", "<i8"),
+            ("frame", "<i8"),
+            ("id", "<i8"),
+            ("row", "<i8"),
+            ("length", "<i8"),
+            ("value", "<f8"),
+            ("pan", "<f4", (channels,)),
+        ]
+    )
+
+
+def encode_action(frame: int, action: tuple, channels: int) -> bytes:
+    """An engine action tuple (see server/player.py) as one command record (control side)."""
+    rec = np.zeros(1, command_dtype(channels))[0]
+    kind = action[0]
+    rec["kind"], rec["frame"], rec["id"] = KINDS[kind], frame, action[1]
+    if kind == "play":  # (play, id, mono gesture, velocity, pan, name, row)
+        rec["row"], rec["value"], rec["pan"] = action[6], action[3], action[4]
+        rec["length"] = len(action[2])
+    elif kind == "stop":
+        rec["value"] = -1 if action[2] is None else action[2]
+    elif kind in ("gain", "rate"):
+        rec["value"] = action[2]
+    return rec.tobytes()
+
+
+def decode_action(rec) -> tuple[int, tuple]:
+    """A command record as ``(frame, action)`` for the mixer's scheduler; a play's label is its
+    action id (the engine names the voice when the start comes back)."""
+    kind, frame, action_id = int(rec["kind"]), int(rec["frame"]), int(rec["id"])
+    if kind == PLAY:
+        row = int(rec["row"])
+        return frame, ("play", action_id, None, float(rec["value"]), rec["pan"].copy(), action_id, row)
+    if kind == STOP:
+        voice = int(rec["value"])
+        return frame, ("stop", action_id, None if voice < 0 else voice)
+    if kind == PANIC:
+        return frame, ("panic", action_id)
+    if kind == GAIN:
+        return frame, ("gain", action_id, float(rec["value"]))
+    if kind == RATE:
+        return frame, ("rate", action_id, float(rec["value"]))
+    raise ValueError(f"unknown command kind {kind}")
+
+
+# -- the shared file -------------------------------------------------------------------------
+
+
+def _layout(spec: dict) -> tuple[dict, int]:
+    """Byte offsets of each array in the shared file, and its size (each array 64-byte aligned)."""
+    rows, row_len = VoiceBank.arena_shape(spec["max_voices"], spec["block"], spec["max_len"], SPARE_ROWS)
+    ring = int(RECORD_SECONDS * spec["sample_rate"])
+    parts = [
+        ("stats", np.float64, (N_STATS,)),
+        ("row_len", np.int64, (rows,)),
+        ("entry", np.float32, (TIMING_RING,)),
+        ("took", np.float32, (TIMING_RING,)),
+        ("record", np.float32, (ring, spec["channels"])),
+        ("arena", np.float32, (rows, row_len)),
+    ]
+    out, at = {}, 0
+    for name, dtype, shape in parts:
+        out[name] = (at, dtype, shape)
+        at += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
+    return out, at
+
+
+def _views(path: str, spec: dict) -> dict[str, np.ndarray]:
+    layout, size = _layout(spec)
+    mm = np.memmap(path, np.uint8, mode="r+", shape=(size,))
+    return {
+        name: mm[at : at + int(np.prod(shape)) * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
+        for name, (at, dtype, shape) in layout.items()
+    }
+
+
+def _shared_dir() -> str:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+# -- the mixer process -----------------------------------------------------------------------
+
+
+class Mixer:
+    """The mixer process's side: reads actions before each block, sends replies after it."""
+
+    def __init__(self, spec: dict, views: dict[str, np.ndarray], cmd_fd: int, reply_fd: int):
+        from gesturegan.server.player import Player
+
+        self.cmd_fd, self.reply_fd = cmd_fd, reply_fd
+        os.set_blocking(cmd_fd, False)
+        os.set_blocking(reply_fd, False)
+        self.stats = views["stats"]
+        self.cfg = SimpleNamespace(**spec["engine"])  # EngineConfig's fields (no engine import here)
+        self.voices = VoiceBank(
+            spec["max_voices"],
+            spec["channels"],
+            spec["block"],
+            spec["fade"],
+            max_len=spec["max_len"],
+            spare_rows=SPARE_ROWS,
+            arena=views["arena"],
+            row_len=views["row_len"],
+        )
+        self.voices.free_rows.clear()  # rows belong to the engine: a start without one is refused
+        self.freed: deque[int] = deque()
+        self.voices.on_release = self.freed.append
+        self.scheduler = Scheduler()
+        self.player = Player(self.voices, self.scheduler, self.cfg, feed=self.feed)
+        self.player.log = deque()  # the frame each action ran at goes back to the engine
+        self.record = views["record"]
+        self.recording = bool(spec.get("record"))
+        # A mixer started after another died goes on from its frame and its place in the recording.
+        self.written = int(spec.get("record_from", 0))
+        self.player.frame = int(spec.get("frame", 0))
+        self.eof = threading.Event()
+        cmd = command_dtype(spec["channels"])
+        self._in = bytearray(cmd.itemsize * 64)
+        self._in_recs = np.frombuffer(self._in, cmd)
+        # One write at most PIPE_BUF (4 kB, the least POSIX allows): all of it or nothing goes.
+        self._out = np.zeros(4096 // REPLY.itemsize, REPLY)
+        self._out_bytes = memoryview(self._out).cast("B")
+        self._backlog: deque[tuple] = deque(maxlen=65536)
+        self.output = None  # the JackOutput, for its figures
+        self.clock = None
+
+    def feed(self) -> None:
+        """Start of a block: every action that arrived goes to the scheduler (no waiting)."""
+        size = self._in_recs.itemsize
+        while True:
+            try:
+                n = os.readv(self.cmd_fd, [self._in])
+            except BlockingIOError:
+                return
+            except OSError:
+                n = 0
+            if n == 0:  # the engine closed its end: it quit or died
+                self.eof.set()
+                return
+            for rec in self._in_recs[: n // size]:
+                try:
+                    self.scheduler.submit(*decode_action(rec))
+                except ValueError:
+                    continue
+            self.stats[RECEIVED] += n // size
+            if n < len(self._in):
+                return
+
+    def after_block(self, block: np.ndarray) -> None:
+        """End of a block (the output's tap): record it, send the replies, update the figures."""
+        if self.recording:
+            self._push(block)
+        st, out = self.stats, self.output
+        st[CALLBACKS] = out.callbacks + 1
+        st[XRUNS], st[XRUNS_OURS], st[FAULTS], st[LOSSES] = out.xruns, out.xruns_ours, out.faults, out.losses
+        st[LOST] = out.state == "lost"
+        st[SOUNDING] = self.voices.sounding
+        st[STOLEN] = self.voices.stolen
+        st[LATE], st[LATE_MAX] = self.scheduler.stats.late, self.scheduler.stats.late_frames_max
+        st[PENDING] = self.scheduler.pending()
+        st[MASTER] = self.player.master
+        self._send()
+
+    def _push(self, block: np.ndarray) -> None:
+        n, cap = block.shape[0], self.record.shape[0]
+        if self.written + n - int(self.stats[REC_READ]) > cap:
+            self.stats[REC_OVERFLOWS] += 1  # the engine's writer fell behind: drop, never wait
+            return
+        start = self.written % cap
+        first = min(n, cap - start)
+        np.copyto(self.record[start : start + first], block[:first])
+        if first < n:
+            np.copyto(self.record[: n - first], block[first:])
+        self.written += n
+
+    def _reply(self, tag: int, a: int = 0, b: int = 0, x: float = 0.0) -> None:
+        self._backlog.append((tag, a, b, x))
+
+    def _send(self) -> None:
+        frame, wall = self.clock.anchor  # this block's first frame and when its callback began
+        self._reply(CLOCK, frame, self.player.frame, wall)
+        if self.recording:
+            self._reply(RECORDED, self.written)
+        replies, log, freed = self.player.replies, self.player.log, self.freed
+        while log:
+            _, action_id, at = log.popleft()
+            self._reply(RAN, action_id, at)
+        while freed:
+            self._reply(ROW, freed.popleft())
+        while replies:
+            r = replies.popleft()
+            if r[0] == "/voice/start":
+                self._reply(START, r[1], r[2])
+            elif r[0] == "/voice/end":
+                self._reply(END, r[1])
+            elif r[0] == "/audio/state":
+                self._reply(STATE, 1 if r[1] == "running" else 0)
+            elif r[0] == "/error" and r[1] == "/trigger":
+                self._reply(REFUSED)
+            # "/error /audio ...": the engine words it from the STATE record
+        backlog, out = self._backlog, self._out
+        while backlog:
+            n = min(len(backlog), len(out))
+            for i in range(n):
+                out[i] = backlog[i]
+            try:
+                os.write(self.reply_fd, self._out_bytes[: n * REPLY.itemsize])
+            except BlockingIOError:  # the engine is not reading (stalled): keep them for later
+                return
+            except OSError:  # the engine is gone
+                self.eof.set()
+                return
+            for _ in range(n):
+                backlog.popleft()
+
+
+def run_mixer(spec: dict) -> int:
+    """The mixer process's main: a JACK client playing the engine's actions until told to stop."""
+    from gesturegan.server.jackio import JackOutput
+    from gesturegan.server.osc import AudioClock
+
+    # Ctrl-C and a group's SIGTERM reach this process too: the engine decides when the mixer
+    # ends (it closes its pipe; if it is killed outright its pipe closes all the same).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.setswitchinterval(AUDIO_SWITCH_S)
+    views = _views(spec["path"], spec)
+    for name in ("arena", "row_len", "record", "entry", "took"):  # fault every page in now
+        float(views[name].sum())
+    mixer = Mixer(spec, views, spec["cmd_fd"], spec["reply_fd"])
+    clock = AudioClock(mixer.cfg.sample_rate)
+    mixer.clock = clock
+    try:
+        out = JackOutput(spec["name"], spec.get("server"), spec["channels"], connect=spec["connect"])
+    except AudioError as e:
+        print(f"gesturegan mixer: {e}", file=sys.stderr, flush=True)
+        return 2
+    out._entry, out._took = views["entry"], views["took"]
+    mixer.output = out
+    out.bind(mixer.player, clock, tap=mixer.after_block)
+    # Nothing in this process makes reference cycles per block; collection would only ever run
+    # in the callback, so it is off (what exists now is frozen out of any later collection).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    out.start()
+    mixer._reply(READY, out.samplerate, out.blocksize)  # sent after the first block
+    parent = os.getppid()
+    while not mixer.eof.wait(0.5):
+        if os.getppid() != parent:  # orphaned: the engine died without closing its pipe
+            break
+    out.close()
+    return 0
+
+
+# -- the engine's side -------------------------------------------------------------------------
+
+
+class _RemoteVoices:
+    """The engine's view of the mixer's voices: staging into the shared arena, the figures."""
+
+    def __init__(self, bank: VoiceBank, stats: np.ndarray):
+        self.bank, self._stats = bank, stats
+        self.max_len, self.free_rows = bank.max_len, bank.free_rows
+
+    def stage(self, gesture: np.ndarray) -> int | None:
+        return self.bank.stage(gesture)
+
+    def release_row(self, row: int | None) -> None:
+        self.bank.release_row(row)
+
+    @property
+    def sounding(self) -> int:
+        return int(self._stats[SOUNDING])
+
+    @property
+    def stolen(self) -> int:
+        return int(self._stats[STOLEN])
+
+
+class _RemoteStats:
+    def __init__(self, stats: np.ndarray):
+        self._stats = stats
+
+    @property
+    def late(self) -> int:
+        return int(self._stats[LATE])
+
+    @property
+    def late_frames_max(self) -> int:
+        return int(self._stats[LATE_MAX])
+
+
+class _RemoteScheduler:
+    """The engine's scheduler, as seen from the engine: ``submit`` sends the action down the pipe."""
+
+    def __init__(self, link: MixerProcess):
+        self._link = link
+        self.stats = _RemoteStats(link.stats)
+
+    def submit(self, frame: int, action: tuple) -> None:
+        self._link.send(frame, action)
+
+    def pending(self) -> int:
+        """Actions sent and not yet played (approximate: the mixer's count is a block old)."""
+        st = self._link.stats
+        return max(0, self._link.sent - int(st[RECEIVED])) + int(st[PENDING])
+
+
+class MixerProcess:
+    """The audio side in a process of its own, playing through JACK (``serve --backend jack``).
+
+    Create it first (it asks the JACK server for its rate and block size), build the engine
+    with ``Engine(model, cfg, mixer=this)`` (the engine calls ``open``), then ``bind`` and
+    ``start``. It has the figures of an audio output: ``xruns``, ``callbacks``, ``timing()``.
+    """
+
+    def __init__(
+        self,
+        channels: int = 2,
+        name: str = "gesturegan",
+        server: str | None = None,
+        connect: bool = True,
+        log=None,
+        start_timeout: float = 20.0,
+    ):
+        self.channels, self.name, self.server, self.connect = channels, name, server, connect
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.start_timeout = start_timeout
+        self.samplerate, self.blocksize = _probe(server)
+        self.engine = None
+        self.clock = None
+        self.recording = None
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.sent = 0
+        self.frame = 0
+        self.state = "starting"
+        self._names: OrderedDict[int, str] = OrderedDict()  # action id -> voice name, till it starts
+        self._send_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._closing = False
+        self._cmd_w: int | None = None
+        self._reader: threading.Thread | None = None
+        self._path: str | None = None
+
+    # -- the engine calls these ------------------------------------------------------------------
+    def open(self, engine, fade: int, max_len: int):
+        """The shared file for ``engine``'s geometry; returns (voices, scheduler) for the engine."""
+        cfg = engine.cfg
+        self.spec = {
+            "engine": asdict(cfg),
+            "max_voices": cfg.max_voices,
+            "channels": cfg.channels,
+            "block": cfg.block,
+            "fade": fade,
+            "max_len": max_len,
+            "sample_rate": cfg.sample_rate,
+            "name": self.name,
+            "server": self.server,
+            "connect": self.connect,
+        }
+        _, size = _layout(self.spec)
+        fd, self._path = tempfile.mkstemp(prefix="gesturegan-mixer-", dir=_shared_dir())
+        try:
+            os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
+        self.spec["path"] = self._path
+        self.views = _views(self._path, self.spec)
+        self.stats = self.views["stats"]
+        self.stats[MASTER] = 1.0
+        bank = VoiceBank(
+            cfg.max_voices,
+            cfg.channels,
+            cfg.block,
+            fade,
+            max_len=max_len,
+            spare_rows=SPARE_ROWS,
+            arena=self.views["arena"],
+            row_len=self.views["row_len"],
+        )
+        self.engine = engine
+        return _RemoteVoices(bank, self.stats), _RemoteScheduler(self)
+
+    @property
+    def master(self) -> float:
+        return float(self.stats[MASTER])
+
+    @property
+    def record_ring(self) -> np.ndarray:
+        return self.views["record"]
+
+    def send(self, frame: int, action: tuple) -> None:
+        """One action down the pipe (any control thread; one write, so records never interleave)."""
+        if action[0] == "play":
+            self._names[action[1]] = action[5]
+            while len(self._names) > 16384:  # plays a panic dropped never report back
+                self._names.popitem(last=False)
+        data = encode_action(frame, action, self.channels)
+        with self._send_lock:  # the counter and the write together
+            fd = self._cmd_w
+            try:
+                if fd is None:
+                    raise BrokenPipeError
+                os.write(fd, data)
+                self.sent += 1
+                return
+            except BlockingIOError:  # the mixer has not read for 800 actions: stalled
+                reason = "the audio process is not keeping up; action dropped"
+            except OSError:  # the mixer is gone; the reader starts a new one
+                reason = "the audio process is restarting; action dropped"
+        engine = self.engine
+        engine.counts["dropped"] += 1
+        engine.replies.append(("/error", f"/{action[0]}", reason))
+        if action[0] == "play":
+            self._names.pop(action[1], None)
+            engine.voices.release_row(action[6])
+
+    # -- the audio output's interface ---------------------------------------------------------------
+    def bind(self, engine, clock, recording=None) -> MixerProcess:
+        """Replies to ``clock`` (timetags) and ``engine``; the blocks to ``recording`` (made with
+        ``ring=self.record_ring``), if any."""
+        self.clock, self.recording = clock, recording
+        self.spec["record"] = recording is not None
+        if recording is not None:
+            recording.on_read = self._publish_read
+        return self
+
+    def _publish_read(self, frames: int) -> None:
+        self.stats[REC_READ] = frames
+
+    def start(self) -> MixerProcess:
+        self._spawn()
+        if not self._ready.wait(self.start_timeout) or self.proc.poll() is not None:
+            code = self.proc.poll()
+            self.close()
+            raise AudioError(
+                f"the mixer process did not start (exit code {code}); see the lines above, or use "
+                "--mixer thread"
+            )
+        return self
+
+    def _spawn(self) -> None:
+        cmd_r, cmd_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        spec = dict(self.spec, cmd_fd=cmd_r, reply_fd=reply_w, frame=self.frame)
+        if self.recording is not None:
+            spec["record_from"] = self.recording.written
+        # One BLAS thread: the mix's small matrix product must never fan out to a thread pool.
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gesturegan.server.mixer", json.dumps(spec)],
+            pass_fds=(cmd_r, reply_w),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(cmd_r)
+        os.close(reply_w)
+        os.set_blocking(cmd_w, False)  # a stalled mixer refuses actions; it never blocks OSC
+        with self._send_lock:
+            self._cmd_w = cmd_w
+        self._reader = threading.Thread(
+            target=self._read, args=(reply_r, self.proc), name="gesturegan-mixer-replies", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self, fd: int, proc: subprocess.Popen) -> None:
+        """Turn the mixer's replies into the engine's; restart the mixer if it dies."""
+        buf = bytearray(REPLY.itemsize * 1024)
+        recs = np.frombuffer(buf, REPLY)
+        pending = b""
+        while True:
+            try:
+                n = os.readv(fd, [buf])
+            except OSError:
+                n = 0
+            if n == 0:
+                break
+            data = pending + bytes(buf[:n]) if pending else None
+            if data is not None:  # a record split across reads (writes above PIPE_BUF)
+                whole = len(data) // REPLY.itemsize * REPLY.itemsize
+                rows, pending = np.frombuffer(data[:whole], REPLY), data[whole:]
+            else:
+                whole = n // REPLY.itemsize * REPLY.itemsize
+                rows, pending = recs[: whole // REPLY.itemsize], bytes(buf[whole:n])
+            for tag, a, b, x in rows.tolist():
+                self._apply(tag, a, b, x)
+        os.close(fd)
+        if self._closing:
+            return
+        code = proc.wait()
+        self._lost(f"the mixer process ended (exit code {code}); starting a new one")
+
+    def _apply(self, tag: int, a: int, b: int, x: float) -> None:
+        engine = self.engine
+        if tag == CLOCK:
+            self.clock.anchor = (a, x)
+            self.frame = b
+            engine.counts["xruns"] = int(self.stats[XRUNS]) + self._xruns_before
+        elif tag == RECORDED:
+            if self.recording is not None:
+                self.recording.written = a
+        elif tag == START:
+            engine.replies.append(("/voice/start", a, self._names.pop(b, "mix")))
+        elif tag == END:
+            engine.replies.append(("/voice/end", a))
+        elif tag == RAN:
+            if engine.log is not None:
+                engine.log.append(("ran", a, b))
+        elif tag == ROW:
+            engine.voices.free_rows.append(a)
+        elif tag == REFUSED:
+            engine.counts["dropped"] += 1
+            engine.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
+        elif tag == STATE:
+            self.state = "running" if a else "lost"
+            engine.replies.append(("/audio/state", self.state))
+            if not a:
+                msg = "the JACK server is gone; the engine goes on and reconnects when it is back"
+                engine.replies.append(("/error", "/audio", msg))
+        elif tag == READY:
+            self.samplerate, self.blocksize = a, b
+            self.state = "running"
+            self._ready.set()
+
+    _xruns_before = 0  # xruns counted by mixers that died
+
+    def _lost(self, msg: str) -> None:
+        """The mixer died: report it, give every row back, start a new one."""
+        self.log(f"gesturegan: {msg}")
+        self.state = "lost"
+        engine = self.engine
+        engine.replies.append(("/audio/state", "lost"))
+        engine.replies.append(("/error", "/audio", msg))
+        self._xruns_before += int(self.stats[XRUNS])
+        with self._send_lock:
+            if self._cmd_w is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._cmd_w)
+            self._cmd_w = None
+            self.sent = 0
+        read = self.stats[REC_READ]
+        self.stats[:] = 0.0
+        self.stats[MASTER], self.stats[REC_READ] = 1.0, read
+        rows = engine.voices.free_rows
+        rows.clear()
+        rows.extend(range(self.views["arena"].shape[0]))
+        self.restarts += 1
+        time.sleep(0.5)  # a mixer that dies at once must not spin
+        if self._closing:
+            return
+        self._ready.clear()
+        self._spawn()
+        if self._ready.wait(self.start_timeout):
+            engine.replies.append(("/audio/state", "running"))
+            self.log("gesturegan: a new mixer process plays")
+
+    # -- figures ---------------------------------------------------------------------------------
+    @property
+    def xruns(self) -> int:
+        return int(self.stats[XRUNS]) + self._xruns_before
+
+    @property
+    def callbacks(self) -> int:
+        return int(self.stats[CALLBACKS])
+
+    def timing(self) -> dict:
+        """As ``JackOutput.timing``, read from the mixer's shared figures."""
+        from gesturegan.server.jackio import timing_summary
+
+        st = self.stats
+        out = {
+            "callbacks": self.callbacks,
+            "xruns": self.xruns,
+            "xruns_ours": int(st[XRUNS_OURS]),
+            "faults": int(st[FAULTS]),
+            "losses": int(st[LOSSES]),
+            "state": self.state,
+            "mixer": "process",
+            "mixer_restarts": self.restarts,
+            "record_overflows": int(st[REC_OVERFLOWS]),
+        }
+        n = min(self.callbacks, TIMING_RING)
+        return out | timing_summary(self.views["entry"][:n], self.views["took"][:n], self.engine.cfg.block)
+
+    def close(self) -> None:
+        self._closing = True
+        with self._send_lock:
+            if self._cmd_w is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._cmd_w)  # the mixer sees the end of its pipe and stops
+                self._cmd_w = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+            self._path = None
+
+
+def _probe(server: str | None) -> tuple[int, int]:
+    """The JACK server's sample rate and block size (a client that comes and goes)."""
+    try:
+        import jack
+    except OSError as e:  # JACK-Client is installed but libjack is not
+        raise AudioError(
+            f"libjack is missing ({e}); install JACK (jackd2) or use --backend sounddevice"
+        ) from e
+    try:
+        client = jack.Client("gesturegan-probe", servername=server, no_start_server=True)
+    except Exception as e:
+        raise AudioError(
+            f"no JACK server{' ' + repr(server) if server else ''} to connect to ({e}); start one "
+            "(jackd -d dummy -r 48000 -p 128, or a real driver) or use --backend sounddevice"
+        ) from e
+    try:
+        return client.samplerate, client.blocksize
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("gesturegan's mixer process is started by `gesturegan serve`, not by hand", file=sys.stderr)
+        return 2
+    return run_mixer(json.loads(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

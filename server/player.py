@@ -1,0 +1,89 @@
+"""The audio side of the engine: the scheduler's due actions and the voice bank, block by block.
+
+``Player.process(out)`` is what an audio callback runs. It reads only what the control side
+prepared (gestures staged in the voice arena, speaker gains, velocities) and never generates,
+waits or locks. It runs in the engine's own process (offline rendering, sounddevice, pyo, the
+clocked backend) or alone in the mixer process (``server/mixer.py``), where no control thread
+shares its interpreter lock.
+
+Actions (tuples from ``Engine.submit``): ``("play", id, gesture, velocity, pan, label, row)``,
+``("stop", id, voice)``, ``("panic", id)``, ``("gain", id, linear)``, ``("rate", id, rate)``.
+Replies go to ``replies`` (``/voice/start id label``, ``/voice/end id``, ``/error``); when
+``log`` is a deque, the frame each action ran at is appended to it (recording).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from gesturegan.server.scheduler import Scheduler
+from gesturegan.server.voices import VoiceBank
+
+
+class Player:
+    """Plays ``scheduler``'s actions through ``voices`` into ``[block, channels]`` blocks."""
+
+    def __init__(
+        self,
+        voices: VoiceBank,
+        scheduler: Scheduler,
+        cfg,
+        replies: deque | None = None,
+        counts: dict | None = None,
+        feed: Callable[[], None] | None = None,
+    ):
+        self.voices, self.scheduler, self.cfg = voices, scheduler, cfg
+        self.replies: deque = deque() if replies is None else replies
+        self.counts = counts if counts is not None else {"dropped": 0, "xruns": 0}
+        self.log: deque | None = None
+        self.master = 1.0
+        self.frame = 0  # engine frame of the next block's first sample
+        self.feed = feed  # called first in every block: moves actions from elsewhere into the scheduler
+
+    def _drop_play(self, action: tuple) -> None:
+        """A play that will never start gives its staged arena row back."""
+        if action[0] == "play" and len(action) > 6:
+            self.voices.release_row(action[6])
+
+    def process(self, out: np.ndarray) -> None:
+        """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
+        if self.feed is not None:
+            self.feed()
+        out.fill(0.0)
+        frames = out.shape[0]
+        panic_id = 0  # a panic cancels what was sent before it, never what was sent after
+        for offset, action in self.scheduler.due(self.frame, frames):
+            kind = action[0]
+            if kind == "play" and action[1] < panic_id:
+                self._drop_play(action)
+                continue
+            if self.log is not None:
+                self.log.append(("ran", action[1], self.frame + offset))
+            if kind == "play":
+                row = action[6] if len(action) > 6 else None
+                vid = self.voices.start(action[2], action[3], offset=offset, pan=action[4], row=row)
+                if vid:
+                    self.replies.append(("/voice/start", vid, action[5]))
+                else:  # every arena row taken by pending starts: this one cannot play
+                    self.counts["dropped"] += 1
+                    self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
+            elif kind == "stop":
+                self.voices.stop(action[2])
+            elif kind == "panic":
+                self.voices.panic()
+                panic_id = action[1]
+                for dropped in self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p):
+                    self._drop_play(dropped)
+            elif kind == "gain":
+                self.master = action[2]
+            elif kind == "rate":
+                self.voices.set_rate(action[2])
+        self.voices.mix(out)
+        if self.master != 1.0:
+            np.multiply(out, self.master, out=out)
+        while self.voices.ended:
+            self.replies.append(("/voice/end", self.voices.ended.pop(0)))
+        self.frame += frames
