@@ -226,18 +226,42 @@ class ServerProcess:
         finally:
             self.reply.settimeout(0.2)
 
-    def rss_mb(self) -> float | None:
+    def pids(self) -> list[int]:
+        """The server's process and its children (the mixer process), Linux only."""
+        pids = [self.proc.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    pids.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return pids
+
+    @staticmethod
+    def _kb(pid: int, field: str, name: str) -> int | None:
         try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
             return None
         return None
 
+    def rss_mb(self) -> float | None:
+        """Resident memory of the server and its mixer process together (shared pages, the voice
+        arena among them, counted in each: an upper bound)."""
+        kb = [self._kb(pid, "VmRSS:", "status") for pid in self.pids()]
+        return sum(kb) / 1024 if kb and None not in kb else None
+
+    def pss_mb(self) -> float | None:
+        """Proportional set size of the server and its mixer together: shared pages split between
+        them, so nothing counts twice."""
+        kb = [self._kb(pid, "Pss:", "smaps_rollup") for pid in self.pids()]
+        return sum(kb) / 1024 if kb and None not in kb else None
+
     def has_torch(self) -> bool | None:
         try:
-            return "torch" in Path(f"/proc/{self.proc.pid}/maps").read_text()
+            return any("torch" in Path(f"/proc/{pid}/maps").read_text() for pid in self.pids())
         except OSError:
             return None
 
@@ -461,8 +485,9 @@ def stress(
 ) -> dict:
     """``rate_hz`` OSC messages/s for ``seconds``: 50 triggers/s of 1.5 s gestures keep the 32
     voices full, the rest are morph, position, jitter and status messages."""
-    with JackDummy(48000, block, realtime=True) as jack:
-        stats = Path(tempfile.mkdtemp(prefix="gg-bench-")) / "stats.json"
+    folder = Path(tempfile.mkdtemp(prefix="gg-bench-"))
+    with JackDummy(48000, block, realtime=True, log=folder / "jackd.log") as jack:
+        stats = folder / "stats.json"
         extra = ("--backend", backend, "--stats", str(stats))
         server = start_server(model, jack, block, midi=False, extra=extra)
         probe = Probe(jack.name, listen=False)  # out of the graph: only the server plays
@@ -523,6 +548,8 @@ def stress(
                 "voices_median": float(np.median([v for v in voices if v is not None])) if voices else None,
                 "server_status": status,
                 "rss_mb": server.rss_mb(),
+                "pss_mb": server.pss_mb(),
+                "processes": len(server.pids()),
                 "torch_in_server": server.has_torch(),
             }
         finally:
@@ -539,15 +566,33 @@ def stress(
                 f"{timing['took_p99_ms']:.2f}/{timing['took_p99.9_ms']:.2f}/{timing['took_max_ms']:.2f} ms"
             )
     result["backend"] = backend
+    result["jackd_says"] = jackd_xruns((folder / "jackd.log").read_text(errors="replace"))
+    log(f"  jackd's own account of the xruns: {result['jackd_says']}")
     log(
         f"stress @{block}: {result['messages']} messages in {result['seconds']:.0f} s "
         f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
         f"xruns {result['xruns_jack']} (JACK), {result['xruns_server']} (server), idle baseline "
-        f"{result['xruns_idle_baseline']} in {result['idle_seconds']:.0f} s; server RSS {result['rss_mb']:.0f} MB, "
+        f"{result['xruns_idle_baseline']} in {result['idle_seconds']:.0f} s; server RSS {result['rss_mb']:.0f} MB "
+        f"(PSS {result['pss_mb'] or 0:.0f} MB, {result['processes']} processes), "
         f"torch loaded: {result['torch_in_server']}, JACK realtime: {result['jack_realtime']}, "
         f"steal {result['steal_s']} s"
     )
     return result
+
+
+def jackd_xruns(text: str) -> dict[str, int]:
+    """What jackd's log blames for each xrun: a client that had not finished its cycle
+    (by name), or the driver itself waking late (``driver late``)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if "was not finished" in line and "client = " in line:
+            name = line.split("client = ", 1)[1].split(" was not finished", 1)[0]
+        elif "Process XRun" in line or "driver is late" in line.lower():
+            name = "driver late"
+        else:
+            continue
+        out[name] = out.get(name, 0) + 1
+    return out
 
 
 def _voices_from_replies(server: ServerProcess) -> int | None:

@@ -32,6 +32,13 @@ if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
 
 TIMING_RING = 1 << 16
 
+try:  # the callback thread's own processor time and context switches (Linux)
+    import resource
+
+    _THREAD = resource.RUSAGE_THREAD
+except (ImportError, AttributeError):
+    resource, _THREAD = None, None
+
 
 def _client(name: str, server: str | None):
     import jack
@@ -39,12 +46,33 @@ def _client(name: str, server: str | None):
     return jack.Client(name, servername=server, no_start_server=True)
 
 
-def timing_summary(entry: np.ndarray, took: np.ndarray, block: int) -> dict:
+def timing_summary(
+    entry: np.ndarray,
+    took: np.ndarray,
+    block: int,
+    sample_rate: int,
+    where: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """Percentiles of callbacks' entry into their cycle (``entry [n]`` frames, as blocks) and
-    run time (``took [n]`` seconds, as ms); empty when there were none."""
+    run time (``took [n]`` seconds, as ms); empty when there were none.
+
+    ``where`` (``cpu [n]`` s, ``slept [n]``, ``pushed [n]`` switches): for the slow callbacks
+    (over half a block), how many slept, were pushed off the processor, or neither (their time
+    went to the hypervisor), and the share of their time they had the processor."""
     if not len(entry):
         return {}
-    out = {}
+    out: dict = {}
+    if where is not None:
+        cpu, slept, pushed = where
+        slow = took > 0.5 * block / sample_rate
+        if slow.any():
+            out["slow"] = int(slow.sum())
+            out["slow_slept"] = int((slept[slow] > 0).sum())
+            out["slow_pushed"] = int(((pushed[slow] > 0) & (slept[slow] == 0)).sum())
+            out["slow_neither"] = int(((pushed[slow] == 0) & (slept[slow] == 0)).sum())
+            out["slow_cpu_share_p50"] = float(np.median(cpu[slow] / took[slow]))
+        else:
+            out["slow"] = 0
     took_ms = took * 1e3
     for q in (50, 99, 99.9):
         out[f"entry_p{q:g}_blocks"] = float(np.percentile(entry, q)) / block
@@ -86,6 +114,12 @@ class JackOutput:
         # wait for the interpreter lock shows here) and how long it took, in frames/seconds.
         self._entry = np.zeros(TIMING_RING, np.float32)
         self._took = np.zeros(TIMING_RING, np.float32)
+        # Where a long callback's time went: its own processor time (s), and whether it slept
+        # (voluntary switches: a lock, a page, a pipe) or was pushed off the processor
+        # (involuntary). Time missing from all three was taken by the hypervisor (steal).
+        self._cpu = np.zeros(TIMING_RING, np.float32)
+        self._slept = np.zeros(TIMING_RING, np.int16)
+        self._pushed = np.zeros(TIMING_RING, np.int16)
         # Each xrun, blamed on us when one of our last callbacks ended past its cycle.
         self.xruns_ours = 0
         self.faults = 0  # blocks the engine failed to render (silence instead; JACK keeps us)
@@ -127,6 +161,7 @@ class JackOutput:
     def _process(self, frames: int) -> None:
         # An exception escaping this callback would make JACK drop the client: none does.
         t0 = time.perf_counter()
+        r0 = resource.getrusage(_THREAD) if _THREAD is not None else None
         engine, block = self.engine, self.engine.cfg.block
         buf = self._buf[:frames]
         entry = 0
@@ -149,6 +184,11 @@ class JackOutput:
         i = self.callbacks % TIMING_RING
         self._entry[i] = entry
         self._took[i] = time.perf_counter() - t0
+        if r0 is not None:
+            r1 = resource.getrusage(_THREAD)
+            self._cpu[i] = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+            self._slept[i] = r1.ru_nvcsw - r0.ru_nvcsw
+            self._pushed[i] = r1.ru_nivcsw - r0.ru_nivcsw
         self.callbacks += 1
 
     def timing(self) -> dict:
@@ -164,7 +204,13 @@ class JackOutput:
             "mixer": "thread",
         }
         n = min(self.callbacks, TIMING_RING)
-        return out | timing_summary(self._entry[:n], self._took[:n], self.engine.cfg.block)
+        return out | timing_summary(
+            self._entry[:n],
+            self._took[:n],
+            self.engine.cfg.block,
+            self.engine.cfg.sample_rate,
+            (self._cpu[:n], self._slept[:n], self._pushed[:n]),
+        )
 
     def _xrun(self, delay_usecs: float) -> None:
         self.xruns += 1

@@ -53,6 +53,9 @@ from gesturegan.server.voices import VoiceBank
 TIMING_RING = 1 << 16
 RECORD_SECONDS = 8.0  # the recording's ring (as server/record.py)
 SPARE_ROWS = 16
+REPLY_RING = 8192  # replies waiting for the engine to read them (~20 s of blocks when it stalls)
+SEND_RECORDS = 128  # records per write: 4 kB, PIPE_BUF
+SEND_WRITES = 4  # writes per block at most: a backlog drains over several blocks
 
 # Command kinds and reply tags (the first field of each record).
 PLAY, STOP, PANIC, GAIN, RATE = 1, 2, 3, 4, 5
@@ -78,8 +81,13 @@ REPLY = np.dtype([("tag", "<i8"), ("a", "<i8"), ("b", "<i8"), ("x", "<f8")])
     REC_OVERFLOWS,
     REC_READ,
     STOLEN,
-) = range(15)
-N_STATS = 16
+    FEED_MAX,
+    SEND_MAX,
+    FEED_SLOW,
+    SEND_SLOW,
+) = range(19)
+N_STATS = 24
+SLOW_S = 1e-3  # a pipe call slower than this is counted (it should take microseconds)
 
 
 def command_dtype(channels: int) -> np.dtype:
@@ -144,6 +152,9 @@ def _layout(spec: dict) -> tuple[dict, int]:
         ("row_len", np.int64, (rows,)),
         ("entry", np.float32, (TIMING_RING,)),
         ("took", np.float32, (TIMING_RING,)),
+        ("cpu", np.float32, (TIMING_RING,)),
+        ("slept", np.int16, (TIMING_RING,)),
+        ("pushed", np.int16, (TIMING_RING,)),
         ("record", np.float32, (ring, spec["channels"])),
         ("arena", np.float32, (rows, row_len)),
     ]
@@ -206,15 +217,29 @@ class Mixer:
         cmd = command_dtype(spec["channels"])
         self._in = bytearray(cmd.itemsize * 64)
         self._in_recs = np.frombuffer(self._in, cmd)
-        # One write at most PIPE_BUF (4 kB, the least POSIX allows): all of it or nothing goes.
-        self._out = np.zeros(4096 // REPLY.itemsize, REPLY)
-        self._out_bytes = memoryview(self._out).cast("B")
-        self._backlog: deque[tuple] = deque(maxlen=65536)
+        # Replies wait in a ring until the pipe takes them: a stalled engine delays them, a burst
+        # never costs one block more than a few writes (see _send).
+        self._ring = np.zeros(REPLY_RING, REPLY)
+        self._ring_bytes = memoryview(self._ring).cast("B")
+        self._head = self._tail = 0  # records written, records sent
+        self.replies_dropped = 0
         self.output = None  # the JackOutput, for its figures
         self.clock = None
 
     def feed(self) -> None:
         """Start of a block: every action that arrived goes to the scheduler (no waiting)."""
+        t0 = time.perf_counter()
+        self._feed()
+        self._took(t0, FEED_MAX, FEED_SLOW)
+
+    def _took(self, t0: float, slot: int, slow: int) -> None:
+        took = time.perf_counter() - t0
+        if took > self.stats[slot]:
+            self.stats[slot] = took
+        if took > SLOW_S:
+            self.stats[slow] += 1
+
+    def _feed(self) -> None:
         size = self._in_recs.itemsize
         while True:
             try:
@@ -248,7 +273,9 @@ class Mixer:
         st[LATE], st[LATE_MAX] = self.scheduler.stats.late, self.scheduler.stats.late_frames_max
         st[PENDING] = self.scheduler.pending()
         st[MASTER] = self.player.master
+        t0 = time.perf_counter()
         self._send()
+        self._took(t0, SEND_MAX, SEND_SLOW)
 
     def _push(self, block: np.ndarray) -> None:
         n, cap = block.shape[0], self.record.shape[0]
@@ -263,7 +290,11 @@ class Mixer:
         self.written += n
 
     def _reply(self, tag: int, a: int = 0, b: int = 0, x: float = 0.0) -> None:
-        self._backlog.append((tag, a, b, x))
+        if self._head - self._tail >= REPLY_RING:  # the engine has not read for seconds
+            self.replies_dropped += 1
+            return
+        self._ring[self._head % REPLY_RING] = (tag, a, b, x)
+        self._head += 1
 
     def _send(self) -> None:
         frame, wall = self.clock.anchor  # this block's first frame and when its callback began
@@ -287,20 +318,22 @@ class Mixer:
             elif r[0] == "/error" and r[1] == "/trigger":
                 self._reply(REFUSED)
             # "/error /audio ...": the engine words it from the STATE record
-        backlog, out = self._backlog, self._out
-        while backlog:
-            n = min(len(backlog), len(out))
-            for i in range(n):
-                out[i] = backlog[i]
+        size = REPLY.itemsize
+        for _ in range(SEND_WRITES):
+            n = min(self._head - self._tail, SEND_RECORDS)
+            start = self._tail % REPLY_RING
+            n = min(n, REPLY_RING - start)  # up to the ring's end; the rest next write
+            if n <= 0:
+                return
             try:
-                os.write(self.reply_fd, self._out_bytes[: n * REPLY.itemsize])
-            except BlockingIOError:  # the engine is not reading (stalled): keep them for later
+                # at most PIPE_BUF bytes (4 kB, the least POSIX allows): all of it or nothing
+                os.write(self.reply_fd, self._ring_bytes[start * size : (start + n) * size])
+            except BlockingIOError:  # the engine is not reading (stalled): they wait in the ring
                 return
             except OSError:  # the engine is gone
                 self.eof.set()
                 return
-            for _ in range(n):
-                backlog.popleft()
+            self._tail += n
 
 
 def run_mixer(spec: dict) -> int:
@@ -314,7 +347,7 @@ def run_mixer(spec: dict) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.setswitchinterval(AUDIO_SWITCH_S)
     views = _views(spec["path"], spec)
-    for name in ("arena", "row_len", "record", "entry", "took"):  # fault every page in now
+    for name in ("arena", "row_len", "record", "entry", "took", "cpu"):  # map every page now
         float(views[name].sum())
     mixer = Mixer(spec, views, spec["cmd_fd"], spec["reply_fd"])
     clock = AudioClock(mixer.cfg.sample_rate)
@@ -324,16 +357,17 @@ def run_mixer(spec: dict) -> int:
     except AudioError as e:
         print(f"gesturegan mixer: {e}", file=sys.stderr, flush=True)
         return 2
-    out._entry, out._took = views["entry"], views["took"]
+    out._entry, out._took, out._cpu = views["entry"], views["took"], views["cpu"]
+    out._slept, out._pushed = views["slept"], views["pushed"]
     mixer.output = out
     out.bind(mixer.player, clock, tap=mixer.after_block)
+    mixer._reply(READY, out.samplerate, out.blocksize)  # sent after the first block
     # Nothing in this process makes reference cycles per block; collection would only ever run
     # in the callback, so it is off (what exists now is frozen out of any later collection).
     gc.collect()
     gc.freeze()
     gc.disable()
     out.start()
-    mixer._reply(READY, out.samplerate, out.blocksize)  # sent after the first block
     parent = os.getppid()
     while not mixer.eof.wait(0.5):
         if os.getppid() != parent:  # orphaned: the engine died without closing its pipe
@@ -457,6 +491,10 @@ class MixerProcess:
             os.close(fd)
         self.spec["path"] = self._path
         self.views = _views(self._path, self.spec)
+        for view in self.views.values():
+            # Write every page now: a hole in the file is the zero page until someone writes to
+            # it, and the mixer would fault on its first read after the engine's first write.
+            view.fill(0)
         self.stats = self.views["stats"]
         self.stats[MASTER] = 1.0
         bank = VoiceBank(
@@ -669,9 +707,16 @@ class MixerProcess:
             "mixer": "process",
             "mixer_restarts": self.restarts,
             "record_overflows": int(st[REC_OVERFLOWS]),
+            # the callback's pipe work: reading actions, sending replies (slowest, and > 1 ms)
+            "feed_max_ms": float(st[FEED_MAX]) * 1e3,
+            "send_max_ms": float(st[SEND_MAX]) * 1e3,
+            "feed_slow": int(st[FEED_SLOW]),
+            "send_slow": int(st[SEND_SLOW]),
         }
         n = min(self.callbacks, TIMING_RING)
-        return out | timing_summary(self.views["entry"][:n], self.views["took"][:n], self.engine.cfg.block)
+        v, cfg = self.views, self.engine.cfg
+        where = (v["cpu"][:n], v["slept"][:n], v["pushed"][:n])
+        return out | timing_summary(v["entry"][:n], v["took"][:n], cfg.block, cfg.sample_rate, where)
 
     def close(self) -> None:
         self._closing = True
