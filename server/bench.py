@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -474,6 +475,59 @@ def _steal_s() -> float | None:
         return None
 
 
+class PlatformFloor:
+    """What this machine does to any real-time thread: ``cyclictest`` (rt-tests) wakes a
+    SCHED_FIFO thread on each processor every millisecond for ``seconds`` and keeps a histogram
+    of how late each wakeup was. A wakeup later than an audio block means that an audio
+    callback due then would have missed its cycle whatever it ran: on a virtual machine those
+    stalls are the hypervisor's (steal). Run it beside a measurement to read its xruns against
+    the floor. None of its results when cyclictest is not installed."""
+
+    def __init__(self, seconds: float):
+        exe = shutil.which("cyclictest")
+        self.proc = None
+        if exe is None:
+            return
+        cmd = [exe, "-m", "-q", "-p", "90", "-a", "-t", str(os.cpu_count() or 1), "-i", "1000"]
+        cmd += ["-h", "30000", "-D", f"{max(1, round(seconds))}s"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def result(self, block_s: float) -> dict | None:
+        """Wakeups late by more than half a block and by more than a block, the latest, and how
+        many wakeups there were (all processors together); None without cyclictest."""
+        if self.proc is None:
+            return None
+        try:
+            out = self.proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+        return parse_cyclictest(out, block_s)
+
+
+def parse_cyclictest(text: str, block_s: float) -> dict | None:
+    """``cyclictest -h`` output: per-microsecond histogram lines, then ``# Max Latencies``."""
+    half, whole = 0.5 * block_s * 1e6, block_s * 1e6
+    late_half = late_block = total = 0
+    worst = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if line.startswith("# Max Latencies:"):
+            worst = max(int(x) for x in parts[3:]) if len(parts) > 3 else 0
+        elif line.startswith("# Histogram Overflows:"):
+            late_block += sum(int(x) for x in parts[3:])  # beyond the histogram: 30 ms
+            late_half += sum(int(x) for x in parts[3:])
+            total += sum(int(x) for x in parts[3:])
+        elif parts and parts[0].isdigit() and len(parts) > 1:
+            us, n = int(parts[0]), sum(int(x) for x in parts[1:])
+            total += n
+            late_half += n if us > half else 0
+            late_block += n if us > whole else 0
+    if not total:
+        return None
+    return {"wakeups": total, "late_half_block": late_half, "late_block": late_block, "max_us": worst}
+
+
 def stress(
     model: Path,
     block: int,
@@ -482,6 +536,7 @@ def stress(
     log=print,
     pattern=STRESS_PATTERN,
     backend: str = "sounddevice",
+    mixer: str = "process",
 ) -> dict:
     """``rate_hz`` OSC messages/s for ``seconds``: 50 triggers/s of 1.5 s gestures keep the 32
     voices full, the rest are morph, position, jitter and status messages."""
@@ -489,6 +544,8 @@ def stress(
     with JackDummy(48000, block, realtime=True, log=folder / "jackd.log") as jack:
         stats = folder / "stats.json"
         extra = ("--backend", backend, "--stats", str(stats))
+        if backend == "jack":
+            extra += ("--mixer", mixer)
         server = start_server(model, jack, block, midi=False, extra=extra)
         probe = Probe(jack.name, listen=False)  # out of the graph: only the server plays
         try:
@@ -500,6 +557,7 @@ def stress(
             cats = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
             before, sent, voices = probe.xruns, 0, []
             steal0 = _steal_s()
+            floor = PlatformFloor(seconds)
             start = time.perf_counter()
             stop_at = start + seconds
             while True:
@@ -532,6 +590,7 @@ def stress(
             elapsed = time.perf_counter() - start
             xruns = probe.xruns - before
             steal1 = _steal_s()
+            machine = floor.result(block / 48000)
             status = server.status()
             result = {
                 "block": block,
@@ -544,6 +603,9 @@ def stress(
                 "xruns_server": status.get("xruns") if status else None,
                 # on a virtual machine: processor time the hypervisor gave to someone else meanwhile
                 "steal_s": None if steal0 is None or steal1 is None else steal1 - steal0,
+                # the machine's own real-time floor meanwhile (cyclictest): wakeups of an idle
+                # SCHED_FIFO thread later than a block
+                "platform": machine,
                 "jack_realtime": jack.is_realtime(),
                 "voices_median": float(np.median([v for v in voices if v is not None])) if voices else None,
                 "server_status": status,
@@ -566,8 +628,16 @@ def stress(
                 f"{timing['took_p99_ms']:.2f}/{timing['took_p99.9_ms']:.2f}/{timing['took_max_ms']:.2f} ms"
             )
     result["backend"] = backend
+    result["mixer"] = mixer if backend == "jack" else None
     result["jackd_says"] = jackd_xruns((folder / "jackd.log").read_text(errors="replace"))
     log(f"  jackd's own account of the xruns: {result['jackd_says']}")
+    if result.get("platform"):
+        f = result["platform"]
+        log(
+            f"  the machine meanwhile (cyclictest, SCHED_FIFO wakeups every 1 ms): {f['late_block']} of "
+            f"{f['wakeups']} later than a block, {f['late_half_block']} later than half a block, latest "
+            f"{f['max_us'] / 1000:.2f} ms"
+        )
     log(
         f"stress @{block}: {result['messages']} messages in {result['seconds']:.0f} s "
         f"({result['messages_per_s']:.0f}/s), voices median {result['voices_median']}, "
