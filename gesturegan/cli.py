@@ -917,6 +917,13 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help="the server's audio backend for latency and stress (default jack: its own JACK client; "
         "sounddevice: PortAudio's JACK host API)",
     )
+    p.add_argument(
+        "--stress-mixers",
+        default="process,thread",
+        help="with --backend jack, run the stress once per placement of the audio callback: process (a "
+        "process of its own, serve's default) and thread (in the engine's process), side by side "
+        "(default process,thread)",
+    )
     p.set_defaults(func=_run_bench)
 
 
@@ -947,6 +954,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         batches = ints(args.batches, "--batches")
         return benchmark(None, cpus, batches, repeats=3, min_seconds=1.0, families=("gan", "specgan"))["rows"]
 
+    mixers = tuple(m for m in args.stress_mixers.split(",") if m)
+    if not mixers or set(mixers) - {"process", "thread"}:
+        raise CommandError(f"--stress-mixers takes process and/or thread, not {args.stress_mixers!r}")
     try:
         model = args.model or default_model_path()
         result = bench.run(
@@ -959,6 +969,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             baselines=None if args.no_baselines else baselines,
             log=lambda line: print(line, flush=True),
             backend=args.backend,
+            mixers=mixers,
         )
     except (ModelError, JackError) as e:
         raise CommandError(str(e)) from e

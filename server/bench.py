@@ -704,8 +704,12 @@ def run(
     baselines=None,
     log=print,
     backend: str = "jack",
+    mixers=("process", "thread"),
 ) -> dict:
     """Everything ``gesturegan bench`` measures, as one dict.
+
+    ``mixers``: with the JACK backend, the stress runs once per mixer placement (the audio
+    callback in a process of its own, or in the engine's), one after the other.
 
     ``baselines``: a callable returning rows (the PyTorch and SpecGAN baselines, measured by
     ``gesturegan.export.benchmark``: that room needs torch, so the caller brings it)."""
@@ -718,7 +722,12 @@ def run(
         result["baselines"] = baselines()
     result["backend"] = backend
     result["latency"] = [latency(model, b, trials, log=log, backend=backend) for b in blocks]
-    result["stress"] = [stress(model, b, stress_seconds, log=log, backend=backend) for b in stress_blocks]
+    placements = mixers if backend == "jack" else ("thread",)
+    result["stress"] = [
+        stress(model, b, stress_seconds, log=log, backend=backend, mixer=m)
+        for b in stress_blocks
+        for m in placements
+    ]
     return result
 
 
@@ -761,10 +770,10 @@ def markdown(result: dict) -> str:
                 )
     lines += [
         "",
-        "| stress | block | seconds | messages/s | voices (median) | xruns (JACK) | of them the engine's callback late | "
-        "callback start max (blocks) | callback ran p99.9 / max ms | idle xruns | steal s | server RSS MB | "
-        "torch in server | JACK realtime |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| stress | mixer | block | seconds | messages/s | voices (median) | xruns (JACK) | of them the engine's callback late | "
+        "callback start max (blocks) | callback ran p99.9 / max ms | idle xruns | machine: wakeups later than a block | "
+        "steal s | server RSS / PSS MB | torch in server | JACK realtime |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in result["stress"]:
         t = (s.get("server_stats") or {}).get("audio") or {}
@@ -772,9 +781,15 @@ def markdown(result: dict) -> str:
         entry = f"{t['entry_max_blocks']:.2f}" if "entry_max_blocks" in t else "n/a"
         took = f"{t['took_p99.9_ms']:.2f} / {t['took_max_ms']:.2f}" if "took_max_ms" in t else "n/a"
         steal = "n/a" if s.get("steal_s") is None else f"{s['steal_s']:.2f}"
+        f = s.get("platform")
+        machine_late = (
+            "n/a" if not f else f"{f['late_block']} of {f['wakeups']} (max {f['max_us'] / 1000:.1f} ms)"
+        )
+        pss = "n/a" if s.get("pss_mb") is None else f"{s['pss_mb']:.0f}"
         lines.append(
-            f"| 32 voices, 500 msg/s | {s['block']} | {s['seconds']:.0f} | {s['messages_per_s']:.0f} | {s['voices_median']} | "
+            f"| 32 voices, 500 msg/s | {s.get('mixer') or 'n/a'} | {s['block']} | {s['seconds']:.0f} | "
+            f"{s['messages_per_s']:.0f} | {s['voices_median']} | "
             f"{s['xruns_jack']} | {ours} | {entry} | {took} | {s['xruns_idle_baseline']} in {s['idle_seconds']:.0f} s | "
-            f"{steal} | {s['rss_mb']:.0f} | {s['torch_in_server']} | {s['jack_realtime']} |"
+            f"{machine_late} | {steal} | {s['rss_mb']:.0f} / {pss} | {s['torch_in_server']} | {s['jack_realtime']} |"
         )
     return "\n".join(lines)

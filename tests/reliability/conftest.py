@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gesturegan.server.bench import ServerProcess, start_server
+from gesturegan.server.bench import ServerProcess, jackd_xruns, start_server
 from gesturegan.server.jackd import JackDummy, JackError
 
 WATCHER = r"""
@@ -80,10 +80,12 @@ class Stage:
         t = self.stats.get("audio") or {}
         if "entry_max_blocks" not in t:
             return "no callback timing"
+        said = jackd_xruns(self.jack.log.read_text(errors="replace")) if self.jack.log else {}
         return (
-            f"xruns blamed on the engine's callback {t['xruns_ours']} of {t['xruns']}; callback started "
-            f"p99.9 {t['entry_p99.9_blocks']:.2f} / max {t['entry_max_blocks']:.2f} blocks into the cycle, "
-            f"ran p99.9 {t['took_p99.9_ms']:.2f} / max {t['took_max_ms']:.2f} ms"
+            f"xruns blamed on the engine's callback {t['xruns_ours']} of {t['xruns']} (jackd: {said}); "
+            f"callback ({t.get('mixer')}) started p99.9 {t['entry_p99.9_blocks']:.2f} / max "
+            f"{t['entry_max_blocks']:.2f} blocks into the cycle, ran p99.9 {t['took_p99.9_ms']:.2f} / max "
+            f"{t['took_max_ms']:.2f} ms, {t.get('slow', 'n/a')} over half a block"
         )
 
     def stop(self) -> dict:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
-from gesturegan.server.bench import _osc
+from gesturegan.server.bench import PlatformFloor, _osc
 from gesturegan.server.commands import SPEC
 
 pytestmark = pytest.mark.jack
@@ -175,6 +175,8 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     time.sleep(1.0)
     idle = stage.xruns_during(3.0)
     start_xruns, t0 = stage.xruns(), time.monotonic()
+    # what the machine does to any real-time thread meanwhile
+    floor = PlatformFloor((EXAMPLES * BATCH + MUTANTS) / RATE + 5)
     # Sent from another process at a fixed rate, as from Max or a DAW gone wild.
     res = subprocess.run(
         [sys.executable, "-c", SENDER, str(blob), str(server.osc_port), str(RATE)],
@@ -186,6 +188,7 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     sent = int(res.stdout)
     elapsed = time.monotonic() - t0
     fuzz_xruns = stage.xruns() - start_xruns
+    machine = floor.result(256 / 48000)
     time.sleep(1.0)
     # it still plays: the fuzz may have set gain, rate or stream mode; reset and trigger
     for address, args in (("/panic", ()), ("/stream/stop", ()), ("/gain", (0.0,)), ("/rate", (1.0,))):
@@ -202,7 +205,8 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     print(
         f"\n{sent} packets in {elapsed:.1f} s: accepted {s['accepted']}, rejected {s['rejected']}, "
         f"undecodable {s['undecodable']}, /error sent {s['errors_sent']} dropped {s['errors_dropped']}, "
-        f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}; {stage.timing()}"
+        f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}; {stage.timing()}; "
+        f"the machine meanwhile (cyclictest): {machine}"
     )
     assert sent >= 100_000
     assert s["packets"] >= sent, "UDP lost packets: the counts below would not hold"
@@ -211,6 +215,7 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     assert s["errors_sent"] + s["errors_dropped"] >= s["rejected"]  # every refusal answered or limited
     assert s["errors_sent"] <= 20 * (elapsed + 30)  # the rate limit (20/s) held
     assert after["triggers"] == before["triggers"] + 1 and after["voices"] >= 1
-    # Not zero: 4,000 packets/s of Python work in the control thread makes the audio callback
-    # wait for the interpreter now and then (docs/reliability.md). Bounded so a regression shows.
+    # The audio callback runs in the mixer process, which shares nothing with the OSC thread but a
+    # pipe; what xruns remain are the machine's (its floor is printed above; docs/reliability.md).
+    # Bounded so a regression shows.
     assert fuzz_xruns <= 5 + elapsed / 2 + idle * elapsed / 3.0

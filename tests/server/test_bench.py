@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -30,11 +31,41 @@ def test_bench_measures_every_section(tmp_path):
     for path in ("floor", "osc", "midi", "morph", "morph-exact"):
         assert lat[path]["n"] >= 3, path  # most trials produce a measurement
         assert 0 <= lat[path]["p50"] <= lat[path]["p99"] <= lat[path]["max"], path
-    stress = result["stress"][0]
-    assert stress["messages"] > 1000 and stress["torch_in_server"] is False
-    assert 20 < stress["rss_mb"] < 2000 and stress["xruns_jack"] >= 0
-    assert stress["server_status"]["triggers"] > 50
-    timing = stress["server_stats"]["audio"]  # the JACK backend timed its callbacks
-    assert timing["callbacks"] > 100 and 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"]
+    # the stress ran once per placement of the audio callback, side by side
+    assert [s["mixer"] for s in result["stress"]] == ["process", "thread"]
+    for stress in result["stress"]:
+        assert stress["messages"] > 1000 and stress["torch_in_server"] is False
+        assert 20 < stress["rss_mb"] < 2000 and stress["xruns_jack"] >= 0
+        assert stress["server_status"]["triggers"] > 50
+        timing = stress["server_stats"]["audio"]  # the JACK backend timed its callbacks
+        assert timing["callbacks"] > 100 and 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"]
+        assert timing["mixer"] == stress["mixer"]
+        assert isinstance(stress["jackd_says"], dict)
+        if shutil.which("cyclictest"):  # the machine's floor, measured meanwhile
+            assert stress["platform"]["wakeups"] > 1000
+    assert result["stress"][0]["processes"] == 2 and result["stress"][1]["processes"] == 1
     table = md.read_text()
     assert "trigger to sound" in table and "| osc | 256 |" in table and "| midi | 256 |" in table
+
+
+def test_jackd_log_and_cyclictest_output_are_read_as_they_are_printed():
+    from gesturegan.server.bench import jackd_xruns, parse_cyclictest
+
+    log = (
+        "JACK server starting in realtime mode with priority 10\n"
+        "JackEngine::XRun: client = gesturegan was not finished, state = Triggered\n"
+        "JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"
+        "JackEngine::XRun: client = gg-bench was not finished, state = Running\n"
+        "JackEngine::XRun: client = gesturegan was not finished, state = Triggered\n"
+        "JackTimedDriver::Process XRun = 3535 usec\n"
+    )
+    assert jackd_xruns(log) == {"gesturegan": 2, "gg-bench": 1, "driver late": 1}
+    # two threads, 1 µs buckets: 2666 µs is half a 256-frame block at 48 kHz, 5333 µs a block
+    histogram = "000010 500 400\n002000 3 0\n003000 1 1\n006000 0 2\n"
+    text = (
+        histogram
+        + "# Min Latencies: 00010 00010\n# Max Latencies: 06000 06000\n# Histogram Overflows: 00001 00000\n"
+    )
+    got = parse_cyclictest(text, 256 / 48000)
+    assert got == {"wakeups": 908, "late_half_block": 5, "late_block": 3, "max_us": 6000}
+    assert parse_cyclictest("", 0.005) is None
