@@ -422,11 +422,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mixer",
-        default="process",
-        choices=("process", "thread"),
-        help="jack backend: where the audio callback runs. process (default): alone in a process of "
-        "its own, so OSC, MIDI and generation never hold it up (they share nothing but a pipe and "
-        "shared memory with it); thread: in this process, sharing Python's interpreter lock",
+        default="auto",
+        choices=("auto", "process", "thread"),
+        help="where the audio callback runs. process: alone in a process of its own, so OSC, MIDI and "
+        "generation never hold it up (they share nothing but a pipe and shared memory with it; jack "
+        "and sounddevice backends, Linux and macOS); thread: in this process, sharing Python's "
+        "interpreter lock with them. Default auto: process where it can, thread otherwise",
     )
     p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")

@@ -223,7 +223,8 @@ class Mixer:
         self._ring_bytes = memoryview(self._ring).cast("B")
         self._head = self._tail = 0  # records written, records sent
         self.replies_dropped = 0
-        self.output = None  # the JackOutput, for its figures
+        self.output = None  # the JackOutput or SoundDeviceOutput, for its figures
+        self.jack = spec.get("backend", "jack") == "jack"
         self.clock = None
 
     def feed(self) -> None:
@@ -266,8 +267,10 @@ class Mixer:
             self._push(block)
         st, out = self.stats, self.output
         st[CALLBACKS] = out.callbacks + 1
-        st[XRUNS], st[XRUNS_OURS], st[FAULTS], st[LOSSES] = out.xruns, out.xruns_ours, out.faults, out.losses
-        st[LOST] = out.state == "lost"
+        st[XRUNS] = out.xruns
+        if self.jack:  # the JACK output's own figures (PortAudio has none of these)
+            st[XRUNS_OURS], st[FAULTS], st[LOSSES] = out.xruns_ours, out.faults, out.losses
+            st[LOST] = out.state == "lost"
         st[SOUNDING] = self.voices.sounding
         st[STOLEN] = self.voices.stolen
         st[LATE], st[LATE_MAX] = self.scheduler.stats.late, self.scheduler.stats.late_frames_max
@@ -336,9 +339,29 @@ class Mixer:
             self._tail += n
 
 
+def _output(spec: dict, mixer: Mixer, clock, views: dict[str, np.ndarray]):
+    """The mixer's audio output, bound to its player, with READY queued for the first block:
+    our own JACK client, or a PortAudio stream (sounddevice)."""
+    if spec.get("backend", "jack") == "jack":
+        from gesturegan.server.jackio import JackOutput
+
+        out = JackOutput(spec["name"], spec.get("server"), spec["channels"], connect=spec["connect"])
+        # its callback timing goes straight into the shared file
+        out._entry, out._took, out._cpu = views["entry"], views["took"], views["cpu"]
+        out._slept, out._pushed = views["slept"], views["pushed"]
+        out.bind(mixer.player, clock, tap=mixer.after_block)
+        mixer._reply(READY, out.samplerate, out.blocksize)
+        return out
+    from gesturegan.server.audio import SoundDeviceOutput, find_output
+
+    device = find_output(spec.get("device"), spec.get("hostapi"))
+    out = SoundDeviceOutput(mixer.player, clock, device, tap=mixer.after_block)
+    mixer._reply(READY, mixer.cfg.sample_rate, mixer.cfg.block)
+    return out
+
+
 def run_mixer(spec: dict) -> int:
-    """The mixer process's main: a JACK client playing the engine's actions until told to stop."""
-    from gesturegan.server.jackio import JackOutput
+    """The mixer process's main: an audio output playing the engine's actions until told to stop."""
     from gesturegan.server.osc import AudioClock
 
     # Ctrl-C and a group's SIGTERM reach this process too: the engine decides when the mixer
@@ -353,15 +376,11 @@ def run_mixer(spec: dict) -> int:
     clock = AudioClock(mixer.cfg.sample_rate)
     mixer.clock = clock
     try:
-        out = JackOutput(spec["name"], spec.get("server"), spec["channels"], connect=spec["connect"])
+        out = _output(spec, mixer, clock, views)
     except AudioError as e:
         print(f"gesturegan mixer: {e}", file=sys.stderr, flush=True)
         return 2
-    out._entry, out._took, out._cpu = views["entry"], views["took"], views["cpu"]
-    out._slept, out._pushed = views["slept"], views["pushed"]
     mixer.output = out
-    out.bind(mixer.player, clock, tap=mixer.after_block)
-    mixer._reply(READY, out.samplerate, out.blocksize)  # sent after the first block
     # Nothing in this process makes reference cycles per block; collection would only ever run
     # in the callback, so it is off (what exists now is frozen out of any later collection).
     gc.collect()
@@ -431,11 +450,14 @@ class _RemoteScheduler:
 
 
 class MixerProcess:
-    """The audio side in a process of its own, playing through JACK (``serve --backend jack``).
+    """The audio side in a process of its own, playing through JACK (``backend="jack"``, our own
+    client) or PortAudio (``backend="sounddevice"``: ``device``, ``hostapi``, and the engine's
+    ``samplerate`` and ``blocksize``, which JACK decides for itself).
 
-    Create it first (it asks the JACK server for its rate and block size), build the engine
-    with ``Engine(model, cfg, mixer=this)`` (the engine calls ``open``), then ``bind`` and
-    ``start``. It has the figures of an audio output: ``xruns``, ``callbacks``, ``timing()``.
+    Create it first (with JACK it asks the server for its rate and block size), build the
+    engine with ``Engine(model, cfg, mixer=this)`` (the engine calls ``open``), then ``bind``
+    and ``start``. It has the figures of an audio output: ``xruns``, ``callbacks``, ``timing()``.
+    POSIX only (the pipes are handed to the child with ``pass_fds``).
     """
 
     def __init__(
@@ -446,11 +468,22 @@ class MixerProcess:
         connect: bool = True,
         log=None,
         start_timeout: float = 20.0,
+        backend: str = "jack",
+        device: int | None = None,
+        hostapi: str | None = None,
+        samplerate: int | None = None,
+        blocksize: int | None = None,
     ):
+        if os.name != "posix":
+            raise AudioError("the mixer process needs a POSIX system; use --mixer thread")
         self.channels, self.name, self.server, self.connect = channels, name, server, connect
+        self.backend, self.device, self.hostapi = backend, device, hostapi
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.start_timeout = start_timeout
-        self.samplerate, self.blocksize = _probe(server)
+        if backend == "jack":
+            self.samplerate, self.blocksize = _probe(server)
+        else:
+            self.samplerate, self.blocksize = samplerate, blocksize
         self.engine = None
         self.clock = None
         self.recording = None
@@ -482,6 +515,9 @@ class MixerProcess:
             "name": self.name,
             "server": self.server,
             "connect": self.connect,
+            "backend": self.backend,
+            "device": self.device,
+            "hostapi": self.hostapi,
         }
         _, size = _layout(self.spec)
         fd, self._path = tempfile.mkstemp(prefix="gesturegan-mixer-", dir=_shared_dir())
@@ -705,6 +741,7 @@ class MixerProcess:
             "losses": int(st[LOSSES]),
             "state": self.state,
             "mixer": "process",
+            "backend": self.backend,
             "mixer_restarts": self.restarts,
             "record_overflows": int(st[REC_OVERFLOWS]),
             # the callback's pipe work: reading actions, sending replies (slowest, and > 1 ms)
@@ -713,6 +750,8 @@ class MixerProcess:
             "feed_slow": int(st[FEED_SLOW]),
             "send_slow": int(st[SEND_SLOW]),
         }
+        if self.backend != "jack":  # PortAudio's callbacks are not timed
+            return out
         n = min(self.callbacks, TIMING_RING)
         v, cfg = self.views, self.engine.cfg
         where = (v["cpu"][:n], v["slept"][:n], v["pushed"][:n])

@@ -11,7 +11,14 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from gesturegan.server.audio import CONTROL_SWITCH_S, ClockedOutput, PyoOutput, SoundDeviceOutput, find_output
+from gesturegan.server.audio import (
+    CONTROL_SWITCH_S,
+    AudioError,
+    ClockedOutput,
+    PyoOutput,
+    SoundDeviceOutput,
+    find_output,
+)
 from gesturegan.server.engine import Engine, EngineConfig
 from gesturegan.server.gcwatch import GcOffAudio
 from gesturegan.server.model import Model
@@ -36,9 +43,10 @@ class ServeConfig:
     # "jack" (our own JACK client, survives a server restart), "pyo", or "clock": no device,
     # paced by the wall clock (demo, tests)
     backend: str = "sounddevice"
-    # jack backend: "process" runs the audio side alone in a process of its own (server/mixer.py),
-    # "thread" in this process's JACK callback
-    mixer: str = "process"
+    # "process" runs the audio side alone in a process of its own (server/mixer.py; jack and
+    # sounddevice backends, POSIX), "thread" in this process's audio callback; "auto": process
+    # where it can
+    mixer: str = "auto"
 
 
 class Live:
@@ -50,7 +58,12 @@ class Live:
         sys.setswitchinterval(CONTROL_SWITCH_S)
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
         jack_out = mixer = None
-        if serve.backend == "jack" and serve.mixer == "process":
+        in_process = serve.mixer == "process" or (
+            serve.mixer == "auto" and os.name == "posix" and serve.backend in ("jack", "sounddevice")
+        )
+        if in_process and serve.backend not in ("jack", "sounddevice"):
+            raise AudioError(f"--mixer process plays through jack or sounddevice, not {serve.backend}")
+        if serve.backend == "jack" and in_process:
             from gesturegan.server.mixer import MixerProcess
 
             mixer = MixerProcess(channels=engine_cfg.channels)
@@ -69,6 +82,17 @@ class Live:
 
             rate = int(sd.query_devices(device)["default_samplerate"])
             engine_cfg = replace(engine_cfg, sample_rate=rate)
+        if serve.backend == "sounddevice" and in_process:
+            from gesturegan.server.mixer import MixerProcess
+
+            mixer = MixerProcess(
+                channels=engine_cfg.channels,
+                backend="sounddevice",
+                device=device,
+                hostapi=serve.hostapi,
+                samplerate=engine_cfg.sample_rate,
+                blocksize=engine_cfg.block,
+            )
         self.engine = Engine(model, engine_cfg, mixer=mixer)
         self.clock = AudioClock(engine_cfg.sample_rate)
         self.osc = OscControl(
