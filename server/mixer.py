@@ -778,25 +778,38 @@ class MixerProcess:
             self._path = None
 
 
+PROBE = """
+import sys, jack
+try:
+    client = jack.Client("gesturegan-probe", servername=sys.argv[1] or None, no_start_server=True)
+except Exception as e:
+    print("error", e, flush=True)
+    sys.exit(1)
+print(client.samplerate, client.blocksize, flush=True)
+client.close()
+"""
+
+
 def _probe(server: str | None) -> tuple[int, int]:
-    """The JACK server's sample rate and block size (a client that comes and goes)."""
+    """The JACK server's sample rate and block size, asked by a client in a short-lived process:
+    this process then holds no JACK client of its own (libjack with clients of two servers in
+    one process crashes, and the engine's process needs none)."""
     try:
-        import jack
-    except OSError as e:  # JACK-Client is installed but libjack is not
+        res = subprocess.run(
+            [sys.executable, "-c", PROBE, server or ""], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise AudioError(f"could not ask the JACK server for its rate ({e})") from e
+    words = res.stdout.split()
+    if res.returncode != 0 or len(words) != 2:
+        reason = res.stdout.strip() or res.stderr.strip().splitlines()[-1:] or "no answer"
+        if "libjack" in res.stderr or "OSError" in res.stderr:
+            raise AudioError("libjack is missing; install JACK (jackd2) or use --backend sounddevice")
         raise AudioError(
-            f"libjack is missing ({e}); install JACK (jackd2) or use --backend sounddevice"
-        ) from e
-    try:
-        client = jack.Client("gesturegan-probe", servername=server, no_start_server=True)
-    except Exception as e:
-        raise AudioError(
-            f"no JACK server{' ' + repr(server) if server else ''} to connect to ({e}); start one "
+            f"no JACK server{' ' + repr(server) if server else ''} to connect to ({reason}); start one "
             "(jackd -d dummy -r 48000 -p 128, or a real driver) or use --backend sounddevice"
-        ) from e
-    try:
-        return client.samplerate, client.blocksize
-    finally:
-        client.close()
+        )
+    return int(words[0]), int(words[1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,23 +48,29 @@ def _trigger_and_hear(jack_recorder, live, model, port_prefix: str) -> None:
     assert live.audio.callbacks > 10 and live.engine.counts["triggers"] == 1
 
 
-def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, tiny_models):
+@pytest.mark.parametrize("mixer", ["auto", "thread"])
+def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, tiny_models, mixer):
+    """sounddevice (PortAudio's JACK host API); its callback in the mixer process (auto, on
+    POSIX) or in the engine's process (thread)."""
     model = load_model(tiny_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=jack_server.samplerate, channels=1, block=jack_server.blocksize)
-    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, hostapi="JACK")).start()
+    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, hostapi="JACK", mixer=mixer)).start()
+    assert (type(live.audio).__name__ == "MixerProcess") == (mixer == "auto")
     _trigger_and_hear(jack_recorder, live, model, "PortAudio")
 
 
-def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorder, tiny_models):
-    """``--backend jack``: the engine takes the server's rate and block and plays on gesturegan:out_1."""
+@pytest.mark.parametrize("mixer", ["process", "thread"])
+def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorder, tiny_models, mixer):
+    """``--backend jack``: the engine takes the server's rate and block and plays on gesturegan:out_1,
+    from the mixer process or from its own process."""
     model = load_model(tiny_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=999)  # both follow the server
-    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, backend="jack")).start()
+    live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, backend="jack", mixer=mixer)).start()
     assert live.engine.cfg.block == jack_server.blocksize
     assert live.engine.cfg.sample_rate == jack_server.samplerate
     _trigger_and_hear(jack_recorder, live, model, "gesturegan:out_1")
     timing = live.audio.timing()
-    assert timing["callbacks"] > 10 and timing["faults"] == 0
+    assert timing["mixer"] == mixer and timing["callbacks"] > 10 and timing["faults"] == 0
     assert 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"] < 50
 
 
