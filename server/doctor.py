@@ -145,6 +145,65 @@ def gpu_report() -> dict:
     return out
 
 
+def _preempt_model() -> str | None:
+    """The kernel's preemption model: the active one (debugfs, where readable), else the one
+    asked for on the command line, else the build's default (/proc/config.gz); None if unknown."""
+    from pathlib import Path
+
+    with contextlib.suppress(OSError, ValueError):  # "none voluntary (full) lazy"
+        text = Path("/sys/kernel/debug/sched/preempt").read_text()
+        return text[text.index("(") + 1 : text.index(")")]
+    with contextlib.suppress(OSError):
+        for word in Path("/proc/cmdline").read_text().split():
+            if word.startswith("preempt="):
+                return word.split("=", 1)[1]
+    with contextlib.suppress(OSError, EOFError):
+        import gzip
+
+        config = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
+        for option, name in (
+            ("CONFIG_PREEMPT_RT=y", "rt (PREEMPT_RT)"),
+            ("CONFIG_PREEMPT=y", "full"),
+            ("CONFIG_PREEMPT_LAZY=y", "lazy"),
+            ("CONFIG_PREEMPT_VOLUNTARY=y", "voluntary"),
+            ("CONFIG_PREEMPT_NONE=y", "none"),
+        ):
+            if option in config.splitlines():
+                return name
+    return None
+
+
+def realtime_report() -> dict:
+    """What the system offers a real-time audio thread (Linux): the kernel's preemption model,
+    whether this user may ask for SCHED_FIFO, and whether cyclictest is here to measure the rest.
+
+    A kernel that cannot preempt itself (PREEMPT_NONE/VOLUNTARY, usual on servers and virtual
+    machines) holds a real-time thread behind kernel work; audio wants ``preempt=full`` (a
+    PREEMPT_DYNAMIC kernel switches at boot) or a PREEMPT_RT kernel."""
+    out: dict = {"system": platform.system()}
+    if out["system"] != "Linux":
+        return out
+    version = platform.uname().version
+    out["kernel"] = platform.release()
+    model = _preempt_model()
+    if os.path.exists("/sys/kernel/realtime") or "PREEMPT_RT" in version:
+        model = "rt (PREEMPT_RT)"
+    out["preempt"] = model
+    out["preempt_build"] = next(
+        (w for w in ("PREEMPT_RT", "PREEMPT_DYNAMIC", "PREEMPT") if w in version.split()), "none stated"
+    )
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
+        out["rtprio_limit"] = "unlimited" if soft == resource.RLIM_INFINITY else soft
+    except (ImportError, AttributeError, OSError):
+        out["rtprio_limit"] = None
+    out["sched_fifo_allowed"] = os.geteuid() == 0 or bool(out["rtprio_limit"])
+    out["cyclictest"] = shutil.which("cyclictest")
+    return out
+
+
 def collect() -> dict:
     """The whole report as a JSON-able dict."""
     from gesturegan import __version__
@@ -158,6 +217,7 @@ def collect() -> dict:
         "midi": midi_report(),
         "onnxruntime": onnx_report(),
         "gpu": gpu_report(),
+        "realtime": realtime_report(),
         "packages": {d: _version(d) for d in ("numpy", "soundfile", "soxr", "python-osc", "pyo", "onnx")},
     }
 
@@ -212,5 +272,25 @@ def render_text(r: dict) -> str:
     else:
         lines.append("  none found (nvidia-smi absent or no GPU): the engine runs on the CPU")
     lines.append(f"  torch: {g['torch'] or 'not installed (only training and export need it)'}")
+    rt = r.get("realtime") or {}
+    if rt.get("system") == "Linux":
+        lines += ["", f"Real time (kernel {rt['kernel']})"]
+        lines.append(
+            f"  preemption: {rt['preempt'] or 'model not readable'} (kernel built {rt['preempt_build']}); "
+            f"SCHED_FIFO: {'allowed' if rt['sched_fifo_allowed'] else 'not allowed'} "
+            f"(RLIMIT_RTPRIO {rt['rtprio_limit']})"
+        )
+        if not rt["sched_fifo_allowed"]:
+            lines.append("  ! JACK cannot run realtime: add yourself to the audio group (rtprio 95)")
+        if rt["preempt"] in ("none", "voluntary"):
+            lines.append("  ! this kernel may hold audio threads behind its own work: boot with preempt=full")
+        lines.append(
+            "  measure this machine's real-time floor: "
+            + (
+                "gesturegan bench (its stress runs cyclictest alongside)"
+                if rt["cyclictest"]
+                else "install rt-tests (cyclictest), then gesturegan bench"
+            )
+        )
     lines += ["", "Packages: " + ", ".join(f"{k} {v or '-'}" for k, v in r["packages"].items())]
     return "\n".join(lines)
