@@ -27,6 +27,9 @@ JACK_API = "JACK Audio Connection Kit"
 # 20 us; outside the callback the control threads run with the ordinary 0.5 ms.
 AUDIO_SWITCH_S = 2e-5
 CONTROL_SWITCH_S = 5e-4
+# With the audio callback in the mixer process, the engine's process has no callback to protect;
+# its threads hand the lock over sooner instead, so an OSC packet or MIDI note waits less for it.
+ENGINE_SWITCH_S = 1e-4
 
 
 class AudioError(RuntimeError):

@@ -355,6 +355,19 @@ class Engine:
                 self._refilling = None
         return self.pools.put(key, audio, generation, [(batch, row) for row in range(n)])
 
+    def prefill(self) -> int:
+        """Fill every pool and the whole reserve now, without the reserve's rate limit (before
+        the audio starts: the first morph of the night must find its gesture ready). Returns
+        the gestures made."""
+        made, realtime = 0, self.realtime
+        self.realtime = False  # no settling time, no rest between reserve batches
+        try:
+            while n := self.refill():
+                made += n
+        finally:
+            self.realtime = realtime
+        return made
+
     def _refill_reserve(self, n: int) -> int:
         """Fill up to ``n`` reserve holes in one batch (the last key repeats to fill the batch)."""
         holes = self.pools.reserve_holes()[:n]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from gesturegan.server.audio import (
     CONTROL_SWITCH_S,
+    ENGINE_SWITCH_S,
     AudioError,
     ClockedOutput,
     PyoOutput,
@@ -94,6 +95,8 @@ class Live:
                 blocksize=engine_cfg.block,
             )
         self.engine = Engine(model, engine_cfg, mixer=mixer)
+        if mixer is not None:
+            sys.setswitchinterval(ENGINE_SWITCH_S)
         self.clock = AudioClock(engine_cfg.sample_rate)
         self.osc = OscControl(
             self.engine,
@@ -147,8 +150,7 @@ class Live:
         return 48000
 
     def start(self) -> Live:
-        while self.engine.refill():  # full pools before the first note
-            pass
+        self.engine.prefill()  # full pools and reserve before the first note
         # A full garbage collection holds the interpreter lock for as long as it walks every
         # object; freezing what exists now (models, pools, modules) keeps later collections short.
         gc.collect()

@@ -7,7 +7,7 @@ import pytest
 
 from gesturegan.server.engine import Engine, EngineConfig, render_offline
 from gesturegan.server.model import load_model
-from gesturegan.server.morph import latent_from_seed
+from gesturegan.server.morph import latent_from_seed, xy_weights
 from gesturegan.server.pools import key_for
 from gesturegan.server.voices import speaker_gains
 
@@ -240,3 +240,16 @@ def test_a_panic_gives_back_the_rows_of_the_starts_it_cancels(engine):
     engine.message("/panic", [])
     render_offline(engine, [], 64)
     assert len(engine.voices.free_rows) == rows and engine.voices.sounding == 0
+
+
+def test_prefill_readies_every_pool_and_the_whole_reserve_before_the_audio_starts(engine):
+    """The reserve is refilled at most a quarter of the time while playing; at start it is filled
+    at once, so the first morphs of the night find their gestures ready."""
+    assert engine.realtime and len(engine.pools.reserve_holes()) > 0
+    made = engine.prefill()
+    assert engine.pools.reserve_holes() == [] and made >= len(engine.pools._reserve_keys)
+    assert engine.realtime  # the rate limits hold again afterwards
+    assert engine.refill() == 0  # nothing left to make
+    engine.set_weights(xy_weights(0.3, 0.7, 4))
+    engine.trigger(None)
+    assert engine.counts["misses"] == 0 and engine.pools.stats.nearest == 1
