@@ -694,6 +694,42 @@ def machine() -> dict:
     }
 
 
+def idle(model: Path, block: int, seconds: float, log=print, mixer: str = "process") -> dict:
+    """The xruns of a running engine with nothing to play, for ``seconds``, beside the machine's
+    floor (cyclictest) and jackd's account: the baseline any stress figure is read against."""
+    folder = Path(tempfile.mkdtemp(prefix="gg-bench-"))
+    with JackDummy(48000, block, realtime=True, log=folder / "jackd.log") as jack:
+        extra = ("--backend", "jack", "--mixer", mixer, "--stats", str(folder / "stats.json"))
+        server = start_server(model, jack, block, midi=False, extra=extra)
+        probe = Probe(jack.name, listen=False)
+        try:
+            time.sleep(1.0)
+            before, steal0 = probe.xruns, _steal_s()
+            floor = PlatformFloor(seconds)
+            time.sleep(seconds)
+            result = {
+                "block": block,
+                "seconds": seconds,
+                "mixer": mixer,
+                "xruns_jack": probe.xruns - before,
+                "steal_s": None if steal0 is None else (_steal_s() or steal0) - steal0,
+                "platform": floor.result(block / 48000),
+                "jack_realtime": jack.is_realtime(),
+            }
+        finally:
+            probe.close()
+            server.stop()
+    stats = folder / "stats.json"
+    if stats.is_file():
+        result["audio"] = json.loads(stats.read_text()).get("audio")
+    result["jackd_says"] = jackd_xruns((folder / "jackd.log").read_text(errors="replace"))
+    log(
+        f"idle @{block}: {result['xruns_jack']} xruns in {seconds:.0f} s with nothing to play; jackd: "
+        f"{result['jackd_says']}; the machine: {result['platform']}"
+    )
+    return result
+
+
 def run(
     model: Path,
     blocks=(128, 256),

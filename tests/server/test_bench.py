@@ -69,3 +69,19 @@ def test_jackd_log_and_cyclictest_output_are_read_as_they_are_printed():
     got = parse_cyclictest(text, 256 / 48000)
     assert got == {"wakeups": 908, "late_half_block": 5, "late_block": 3, "max_us": 6000}
     assert parse_cyclictest("", 0.005) is None
+
+
+def test_an_idle_engine_is_measured_against_the_machine(tmp_path):
+    """``bench.idle``: an engine with nothing to play, its xruns beside the machine's floor (in a
+    process of its own: bench's JACK clients must not share one with the session's server)."""
+    code = (
+        "import json; from gesturegan.server import bench; from gesturegan.server.model import default_model_path as d; "
+        "print(json.dumps(bench.idle(d(), 256, 3, log=lambda line: None)))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["xruns_jack"] >= 0 and got["mixer"] == "process" and isinstance(got["jackd_says"], dict)
+    assert got["audio"]["callbacks"] > 100  # the mixer played all along
+    if shutil.which("cyclictest"):
+        assert got["platform"]["wakeups"] > 1000
