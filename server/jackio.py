@@ -124,7 +124,8 @@ class JackOutput:
         self.xruns_ours = 0
         self.faults = 0  # blocks the engine failed to render (silence instead; JACK keeps us)
         self.state = "running"
-        self._links: dict[int, list[str]] = {}
+        self._links: dict[int, list[str]] = {}  # output channel -> the ports it feeds
+        self.on_links: Callable[[dict[int, list[str]]], None] | None = None  # told when they change
         self._lost = threading.Event()
         self._stop = threading.Event()
         self._pacer: ClockedOutput | None = None
@@ -139,6 +140,11 @@ class JackOutput:
         self.samplerate, self.blocksize = self.client.samplerate, self.client.blocksize
 
     # -- wiring --------------------------------------------------------------------------------
+    def restore_links(self, links: dict[int, list[str]]) -> None:
+        """Connect to these ports when started, instead of the physical playback ports (a
+        replacement for an output that died)."""
+        self._links = {int(c): list(names) for c, names in links.items()}
+
     def bind(self, engine: Engine, clock: AudioClock, tap=None) -> JackOutput:
         """Play ``engine`` (whose block and rate should be this server's); ``tap`` gets each block."""
         self.engine, self.clock, self.tap = engine, clock, tap
@@ -252,7 +258,10 @@ class JackOutput:
 
     def _remember_links(self) -> None:
         with contextlib.suppress(Exception):  # the server is going: keep what we knew
-            self._links = {c: [p.name for p in port.connections] for c, port in enumerate(self.ports)}
+            links = {c: [p.name for p in port.connections] for c, port in enumerate(self.ports)}
+            if links != self._links and self.on_links is not None:
+                self.on_links(links)
+            self._links = links
 
     def _supervise(self) -> None:
         while not self._stop.is_set():

@@ -56,6 +56,7 @@ SPARE_ROWS = 16
 REPLY_RING = 8192  # replies waiting for the engine to read them (~20 s of blocks when it stalls)
 SEND_RECORDS = 128  # records per write: 4 kB, PIPE_BUF
 SEND_WRITES = 4  # writes per block at most: a backlog drains over several blocks
+LINKS_BYTES = 16384  # the JACK connections, as JSON, for a mixer that replaces a dead one
 
 # Command kinds and reply tags (the first field of each record).
 PLAY, STOP, PANIC, GAIN, RATE = 1, 2, 3, 4, 5
@@ -81,11 +82,12 @@ REPLY = np.dtype([("tag", "<i8"), ("a", "<i8"), ("b", "<i8"), ("x", "<f8")])
     REC_OVERFLOWS,
     REC_READ,
     STOLEN,
+    LINKS_LEN,
     FEED_MAX,
     SEND_MAX,
     FEED_SLOW,
     SEND_SLOW,
-) = range(19)
+) = range(20)
 N_STATS = 24
 SLOW_S = 1e-3  # a pipe call slower than this is counted (it should take microseconds)
 
@@ -155,6 +157,7 @@ def _layout(spec: dict) -> tuple[dict, int]:
         ("cpu", np.float32, (TIMING_RING,)),
         ("slept", np.int16, (TIMING_RING,)),
         ("pushed", np.int16, (TIMING_RING,)),
+        ("links", np.uint8, (LINKS_BYTES,)),
         ("record", np.float32, (ring, spec["channels"])),
         ("arena", np.float32, (rows, row_len)),
     ]
@@ -349,6 +352,9 @@ def _output(spec: dict, mixer: Mixer, clock, views: dict[str, np.ndarray]):
         # its callback timing goes straight into the shared file
         out._entry, out._took, out._cpu = views["entry"], views["took"], views["cpu"]
         out._slept, out._pushed = views["slept"], views["pushed"]
+        if spec.get("links"):  # a dead mixer's connections, where the performer had put them
+            out.restore_links(spec["links"])
+        out.on_links = lambda links: _save_links(views, links)
         out.bind(mixer.player, clock, tap=mixer.after_block)
         mixer._reply(READY, out.samplerate, out.blocksize)
         return out
@@ -358,6 +364,24 @@ def _output(spec: dict, mixer: Mixer, clock, views: dict[str, np.ndarray]):
     out = SoundDeviceOutput(mixer.player, clock, device, tap=mixer.after_block)
     mixer._reply(READY, mixer.cfg.sample_rate, mixer.cfg.block)
     return out
+
+
+def _save_links(views: dict[str, np.ndarray], links: dict[int, list[str]]) -> None:
+    """The output's connections into the shared file (the supervisor thread, every change)."""
+    data = np.frombuffer(json.dumps(links).encode(), np.uint8)
+    if data.size <= LINKS_BYTES:
+        views["links"][: data.size] = data
+        views["stats"][LINKS_LEN] = data.size
+
+
+def _load_links(views: dict[str, np.ndarray]) -> dict | None:
+    n = int(views["stats"][LINKS_LEN])
+    if not 0 < n <= LINKS_BYTES:
+        return None
+    try:
+        return json.loads(views["links"][:n].tobytes())
+    except ValueError:
+        return None
 
 
 def run_mixer(spec: dict) -> int:
@@ -703,9 +727,10 @@ class MixerProcess:
                     os.close(self._cmd_w)
             self._cmd_w = None
             self.sent = 0
-        read = self.stats[REC_READ]
+        read, links = self.stats[REC_READ], _load_links(self.views)
         self.stats[:] = 0.0
         self.stats[MASTER], self.stats[REC_READ] = 1.0, read
+        self.spec["links"] = links  # the new mixer connects where the old one was connected
         rows = engine.voices.free_rows
         rows.clear()
         rows.extend(range(self.views["arena"].shape[0]))

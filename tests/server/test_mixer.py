@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -164,14 +165,27 @@ def test_the_mixer_keeps_replies_when_the_engine_stops_reading(tmp_path):
     assert m.replies_dropped == 0
 
 
+def _links_of(port: str) -> list[str]:
+    """The ports ``port`` is connected to, from ``jack_lsp -c`` (another process)."""
+    out = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, timeout=30).stdout
+    links, current = [], None
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            current = line.strip()
+        elif current == port:
+            links.append(line.strip())
+    return links
+
+
 @pytest.mark.jack
 def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
     tiny_models, tmp_path, monkeypatch
 ):
     """``serve --backend jack`` (mixer process) with ``--record``: the mixer carries no
     onnxruntime; killed with SIGKILL, it is replaced, the engine says so, and triggers sound
-    again. The recording (what the mixer played) holds both gestures, the second one after the
-    first in time: the new mixer goes on from the old one's frame.
+    again, connected where the old one was. The recording (what the mixer played) holds both
+    gestures, the second one after the first in time: the new mixer goes on from the old one's
+    frame.
 
     Its own JACK server, asynchronous as on stage: the session's server runs ``--sync`` with a
     5 s timeout, where a client killed mid-cycle holds every cycle (and new clients) for good.
@@ -211,7 +225,10 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
                 assert "onnxruntime" not in maps and "libtorch" not in maps
             osc = SimpleUDPClient("127.0.0.1", live.osc.port)
             osc.send_message("/trigger", ["trigger", 1.0, 0.5, 17])
-            drain(time.monotonic() + 1.0)
+            # a performer's own routing: out_1 to the second speaker as well (jack_connect, another
+            # process: no JACK client of this one goes near this server)
+            subprocess.run(["jack_connect", "gesturegan:out_1", "system:playback_2"], check=True, timeout=30)
+            drain(time.monotonic() + 1.0)  # the mixer notes its links every half second
             before = live.engine.frame
             os.kill(pid, signal.SIGKILL)
             t0 = time.monotonic()
@@ -219,6 +236,7 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
                 drain(time.monotonic() + 0.2)
             assert live.audio.restarts == 1 and live.audio.state == "running", live.audio.timing()
             assert live.audio.proc.pid != pid and live.engine.frame >= before
+            assert "system:playback_2" in _links_of("gesturegan:out_1")  # the routing came back
             osc.send_message("/trigger", ["trigger", 1.0, 0.5, 17])
             drain(time.monotonic() + 1.0)
             osc.send_message("/status", [])
