@@ -47,6 +47,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from gesturegan.server.audio import AUDIO_SWITCH_S, AudioError
+from gesturegan.server.blockring import push_block
 from gesturegan.server.scheduler import Scheduler
 from gesturegan.server.voices import VoiceBank
 
@@ -284,16 +285,10 @@ class Mixer:
         self._took(t0, SEND_MAX, SEND_SLOW)
 
     def _push(self, block: np.ndarray) -> None:
-        n, cap = block.shape[0], self.record.shape[0]
-        if self.written + n - int(self.stats[REC_READ]) > cap:
+        if push_block(self.record, self.written, int(self.stats[REC_READ]), block):
+            self.written += block.shape[0]
+        else:
             self.stats[REC_OVERFLOWS] += 1  # the engine's writer fell behind: drop, never wait
-            return
-        start = self.written % cap
-        first = min(n, cap - start)
-        np.copyto(self.record[start : start + first], block[:first])
-        if first < n:
-            np.copyto(self.record[: n - first], block[first:])
-        self.written += n
 
     def _reply(self, tag: int, a: int = 0, b: int = 0, x: float = 0.0) -> None:
         if self._head - self._tail >= REPLY_RING:  # the engine has not read for seconds

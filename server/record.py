@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from gesturegan.files import write_json_atomic
+from gesturegan.server.blockring import push_block
 from gesturegan.server.engine import Engine, EngineConfig, to_rate
 from gesturegan.server.voices import mono
 
@@ -82,16 +83,10 @@ class Recording:
     # -- audio thread ----------------------------------------------------------------------
     def push(self, block: np.ndarray) -> None:
         """Copy ``block [frames, channels]`` into the ring (no allocation, no lock)."""
-        n, cap = block.shape[0], self.ring.shape[0]
-        if self.written + n - self.read > cap:
+        if push_block(self.ring, self.written, self.read, block):
+            self.written += block.shape[0]
+        else:
             self.overflows += 1  # the writer fell behind by RING_SECONDS: drop, never wait
-            return
-        start = self.written % cap
-        first = min(n, cap - start)
-        np.copyto(self.ring[start : start + first], block[:first])
-        if first < n:
-            np.copyto(self.ring[: n - first], block[first:])
-        self.written += n
 
     # -- worker ----------------------------------------------------------------------------
     def drain(self) -> None:
