@@ -1,4 +1,5 @@
-"""The mixer process: the engine's audio side alone in a process of its own, as a JACK client.
+"""The mixer process: the engine's audio side alone in a process of its own, playing through its
+own JACK client or a PortAudio stream.
 
 Why a process: CPython runs one thread at a time per process. In one process the audio
 callback shares the interpreter lock with the OSC, MIDI and worker threads; whenever numpy
@@ -11,13 +12,14 @@ What crosses between the two processes:
 - **Gestures** go through shared memory: the engine stages each one into a free row of the
   voice arena (a file mapped by both) before it schedules the start, exactly as in one process.
 - **Actions** (play, stop, panic, gain, rate) go down a pipe as fixed-size binary records
-  (``CMD``), one ``os.write`` each (atomic: far below ``PIPE_BUF``), so any control thread may
+  (``command_dtype``), one ``os.write`` each (atomic: far below ``PIPE_BUF``), so any control thread may
   send. The callback reads whatever arrived with one non-blocking ``os.readv`` into a
   preallocated buffer at the start of each block.
 - **Replies** come back up a second pipe (``REPLY`` records): the clock stamp of each block
   (frame, wall time, frames recorded), voice starts and ends, the frame each action ran at,
-  arena rows to free, the JACK server's state. One write per block. A reader thread in the
-  engine's process turns them into OSC replies, the recording's log and free rows.
+  arena rows to free, the JACK server's state. They wait in a ring and go out a few writes per
+  block at most. A reader thread in the engine's process turns them into OSC replies, the
+  recording's log and free rows.
 - **Figures** (callbacks, xruns, voices sounding, late actions, callback timing) are plain
   numbers in the shared file, written by the mixer, read on demand.
 
@@ -94,15 +96,14 @@ SLOW_S = 1e-3  # a pipe call slower than this is counted (it should take microse
 
 
 def command_dtype(channels: int) -> np.dtype:
-    """One action: kind, frame, action id, arena row, a value (velocity, gain, rate, voice),
-    the speaker gains ``[channels]``, and the gesture's length in the row."""
+    """One action: kind, frame, action id, arena row, a value (velocity, gain, rate, voice) and
+    the speaker gains ``[channels]`` (a staged row's length is in the shared file)."""
     return np.dtype(
         [
             ("kind", "<i8"),
             ("frame", "<i8"),
             ("id", "<i8"),
             ("row", "<i8"),
-            ("length", "<i8"),
             ("value", "<f8"),
             ("pan", "<f4", (channels,)),
         ]
@@ -116,7 +117,6 @@ def encode_action(frame: int, action: tuple, channels: int) -> bytes:
     rec["kind"], rec["frame"], rec["id"] = KINDS[kind], frame, action[1]
     if kind == "play":  # (play, id, mono gesture, velocity, pan, name, row)
         rec["row"], rec["value"], rec["pan"] = action[6], action[3], action[4]
-        rec["length"] = len(action[2])
     elif kind == "stop":
         rec["value"] = -1 if action[2] is None else action[2]
     elif kind in ("gain", "rate"):
@@ -508,6 +508,7 @@ class MixerProcess:
         self.recording = None
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
+        self._xruns_before = 0  # xruns counted by mixers that died
         self.sent = 0
         self.frame = 0
         self.state = "starting"
@@ -588,7 +589,7 @@ class MixerProcess:
                 os.write(fd, data)
                 self.sent += 1
                 return
-            except BlockingIOError:  # the mixer has not read for 800 actions: stalled
+            except BlockingIOError:  # the mixer has not read a pipe-full (64 kB) of actions: stalled
                 reason = "the audio process is not keeping up; action dropped"
             except OSError:  # the mixer is gone; the reader starts a new one
                 reason = "the audio process is restarting; action dropped"
@@ -705,8 +706,6 @@ class MixerProcess:
             self.samplerate, self.blocksize = a, b
             self.state = "running"
             self._ready.set()
-
-    _xruns_before = 0  # xruns counted by mixers that died
 
     def _lost(self, msg: str) -> None:
         """The mixer died: report it, give every row back, start a new one."""
