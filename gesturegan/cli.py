@@ -762,7 +762,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "doctor",
-        help="audio/MIDI devices, onnxruntime providers, GPU, JACK",
+        help="audio/MIDI devices, onnxruntime providers, GPU, JACK, real-time readiness",
         description="Print what this machine offers the engine: paste it into a bug report.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
