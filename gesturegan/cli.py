@@ -225,7 +225,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        choices=("gan", "vae", "specgan", "wavegan"),
+        choices=("gan", "vae", "specgan", "wavegan", "twostage"),
         help="gan: the main model; vae: conditional VAE with an encoder; specgan, wavegan: baselines",
     )
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tomllib
 
-FAMILIES = ("gan", "vae", "specgan", "wavegan")
+FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 PRECISIONS = ("fp32", "bf16")
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -37,6 +37,8 @@ class ModelConfig:
     d_resolutions: tuple[int, ...] = (512, 2048)  # STFT sizes the gan discriminator looks at
     griffin_lim_iters: int = 32  # specgan only: iterations unrolled inside the graph
     phase_shuffle: int = 2  # wavegan only
+    code_dim: int = 64  # twostage: size of the autoencoder's code (the model's z has one more)
+    prior_components: int = 8  # twostage: Gaussian components per category in the prior, at most
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class TrainConfig:
     kl_weight: float = 0.01  # vae: weight of the KL term after warm-up
     kl_warmup: int = 2000  # vae: steps over which the KL weight ramps up
     ema_decay: float = 0.999
+    adversarial_from: int = 0  # twostage: step the adversarial stage starts at (0: reconstruction only)
+    adv_weight: float = 1.0  # twostage: weight of the hinge loss on the decoder in that stage
+    fm_weight: float = 10.0  # twostage: weight of discriminator feature matching in that stage
     balanced: bool = True  # draw categories uniformly, not by their share of the data
     precision: str = "fp32"
     seed: int = 0
@@ -98,6 +103,10 @@ def defaults_for(family: str) -> Config:
         cfg = replace(cfg, model=model, train=train)
     elif family == "vae":
         cfg = replace(cfg, train=replace(cfg.train, lr_g=5e-4, beta1=0.9, beta2=0.999))
+    elif family == "twostage":
+        # Reconstruction first (Adam as for the VAE), a slower discriminator for the adversarial stage.
+        train = replace(cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=0.005)
+        cfg = replace(cfg, train=train)
     return cfg
 
 
@@ -186,6 +195,8 @@ def validate(cfg: Config) -> None:
         "model.width": m.width,
         "model.style_dim": m.style_dim,
         "model.d_width": m.d_width,
+        "model.code_dim": m.code_dim,
+        "model.prior_components": m.prior_components,
         "train.batch_size": t.batch_size,
         "train.max_steps": t.max_steps,
         "train.n_critic": t.n_critic,
@@ -207,6 +218,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{name} must hold powers of two >= 16, not {n}")
     if not 0 < m.hop <= m.n_fft // 2:
         raise ConfigError(f"model.hop must be in 1..n_fft/2, not {m.hop}")
+    if t.adversarial_from < 0:
+        raise ConfigError(f"train.adversarial_from must be >= 0 (0: never), not {t.adversarial_from}")
     if t.precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not {t.precision!r}")
     if not 0.0 <= t.ema_decay < 1.0:

@@ -155,6 +155,10 @@ def _wrap(state: State, dist: Dist) -> None:
 
         g = SpectraView(state.generator)
     d: nn.Module = state.critic
+    if state.config.family == "twostage":
+        from gesturegan.training.models.twostage import AutoencoderView
+
+        g, d = AutoencoderView(state.generator, state.critic.encoder), state.critic.discriminator
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -186,6 +190,28 @@ def _score(state: State, real: dict[str, np.ndarray], classifier) -> float:
     audio = render(state.ema, z, cond)
     generated = {c: audio[k * n : (k + 1) * n] for k, c in enumerate(state.categories)}
     return checkpoint_score(generated, real, state.shape.sample_rate, classifier)
+
+
+def _fit_prior(state: State, data: Dataset) -> None:
+    """Two-stage model: refit each category's prior to the current encoder's codes of its clips."""
+    if state.config.family != "twostage":
+        return
+    from gesturegan.training.models.twostage import fit_prior
+
+    train = data.train_index
+    by_category = [
+        np.stack([data.audio[i] for i in train[data.labels[train] == k]])
+        if np.any(data.labels[train] == k)
+        else np.zeros((0, *data.audio.shape[1:]), np.float32)
+        for k in range(len(data.categories))
+    ]
+    fit_prior(
+        [state.generator, state.ema],
+        state.critic.encoder,
+        by_category,
+        data.categories,
+        state.config.train.seed,
+    )
 
 
 def _checkpoint(state: State, out: Path, real, classifier, log) -> None:
@@ -287,7 +313,11 @@ def train(
                         {k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss/")}
                     )
                 last = state.step == t.max_steps
-                if state.step % t.preview_every == 0 or last:
+                preview_due = state.step % t.preview_every == 0 or last
+                checkpoint_due = state.step % t.checkpoint_every == 0 or last
+                if preview_due or checkpoint_due:
+                    _fit_prior(state, data)
+                if preview_due:
                     write_preview(
                         out,
                         state.step,
@@ -297,11 +327,12 @@ def train(
                         t.preview_per_category,
                         writer,
                     )
-                if state.step % t.checkpoint_every == 0 or last:
+                if checkpoint_due:
                     _checkpoint(state, out, real, classifier, say)
             if stop["signal"] is not None and dist.main and state.step > start_step:
                 say(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
                 if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
+                    _fit_prior(state, data)
                     _checkpoint(state, out, real, classifier, say)
         finally:
             bar.close()

@@ -68,6 +68,11 @@ def new_state(
     if cfg.family == "vae":  # encoder and decoder learn together under one optimiser
         opt_g = torch.optim.Adam([*generator.parameters(), *critic.parameters()], t.lr_g, (t.beta1, t.beta2))
         opt_d = None
+    elif cfg.family == "twostage":  # decoder and encoder together; the discriminator on its own
+        opt_g = torch.optim.Adam(
+            [*generator.parameters(), *critic.encoder.parameters()], t.lr_g, (t.beta1, t.beta2)
+        )
+        opt_d = torch.optim.Adam(critic.discriminator.parameters(), t.lr_d, (t.beta1, t.beta2))
     else:
         opt_g = torch.optim.Adam(generator.parameters(), t.lr_g, (t.beta1, t.beta2))
         opt_d = torch.optim.Adam(critic.parameters(), t.lr_d, (t.beta1, t.beta2))

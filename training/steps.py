@@ -129,6 +129,74 @@ def vae_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     }
 
 
+def _scored_features(
+    disc, audio: torch.Tensor, cond: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A ``SpectralDiscriminator``'s score ``[B]`` and every hidden activation, for feature matching."""
+    score, feats = 0, []
+    for d in disc.discs:
+        h = d.logmag(audio)
+        for layer in d.convs:
+            h = layer(h)
+            if isinstance(layer, torch.nn.LeakyReLU):
+                feats.append(h)
+        pooled = h.sum(dim=(2, 3))
+        score = score + d.linear(pooled).squeeze(1) + (d.project(cond) * pooled).sum(dim=1)
+    return score, feats
+
+
+def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
+    """Stage one of the two-stage model: reconstruct a real batch through the code.
+
+    Multi-resolution STFT loss plus a KL term that ramps up over ``kl_warmup``; from step
+    ``adversarial_from`` on (RAVE's second phase), a hinge discriminator on real vs
+    reconstructed clips and L1 feature matching on its activations sharpen the decoder.
+    """
+    t = state.config.train
+    real, _, cond = _real(state, sampler)
+    loss_fn = _MRSTFT.setdefault(
+        state.device, MultiResolutionSTFTLoss((256, 512, 1024, 2048)).to(state.device)
+    )
+    noise = torch.randn((real.shape[0], state.generator.code_dim), generator=state.rng).to(real.device)
+    with _autocast(state):
+        recon, mu, logvar = state.g_train(real, noise)
+    recon, mu, logvar = recon.float(), mu.float(), logvar.float()
+    rec = loss_fn(recon, real)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    beta = t.kl_weight * min(1.0, (state.step + 1) / max(t.kl_warmup, 1))
+    loss = rec + beta * kl
+    logs = {"loss/recon": float(rec.detach()), "loss/kl": float(kl.detach()), "kl_beta": beta}
+    if t.adversarial_from and state.step >= t.adversarial_from:
+        d = state.d_train
+        with _autocast(state):
+            d_real = d(real, cond).float()
+            d_fake = d(recon.detach(), cond).float()
+        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        state.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        state.opt_d.step()
+        disc = state.critic.discriminator
+        with _autocast(state):
+            s_fake, f_fake = _scored_features(disc, recon, cond)
+            with torch.no_grad():
+                _, f_real = _scored_features(disc, real, cond)
+        adv = -s_fake.float().mean()
+        fm = sum(
+            (a.float() - b.float()).abs().mean() / b.float().abs().mean().clamp_min(1e-6)
+            for a, b in zip(f_fake, f_real, strict=True)
+        ) / len(f_real)
+        loss = loss + t.adv_weight * adv + t.fm_weight * fm
+        logs.update(
+            {"loss/d": float(loss_d.detach()), "loss/adv": float(adv.detach()), "loss/fm": float(fm.detach())}
+        )
+    state.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    logs["grad_norm/g"] = _grad_norm([*state.generator.parameters(), *state.critic.encoder.parameters()])
+    state.opt_g.step()
+    logs["loss/total"] = float(loss.detach())
+    return logs
+
+
 def _wgan_step(state: State, sampler: BatchSampler, to_input, fake_input) -> dict[str, float]:
     """WGAN-GP with an auxiliary classifier (AC-GAN): ``n_critic`` critic updates, one generator update."""
     t, d = state.config.train, state.d_train
@@ -184,4 +252,5 @@ STEPS: dict[str, StepFn] = {
     "vae": vae_step,
     "specgan": specgan_step,
     "wavegan": wavegan_step,
+    "twostage": twostage_step,
 }

@@ -30,6 +30,10 @@ def build(cfg: Config, shape: DataShape) -> tuple[Generator, nn.Module]:
         from gesturegan.training.models.wavegan import WaveGANCritic, WaveGANGenerator
 
         return WaveGANGenerator(cfg.model, shape), WaveGANCritic(cfg.model, shape)
+    if cfg.family == "twostage":
+        from gesturegan.training.models.twostage import TwoStageCritic, TwoStageGenerator
+
+        return TwoStageGenerator(cfg.model, shape), TwoStageCritic(cfg.model, shape)
     raise ValueError(f"unknown family {cfg.family!r}")
 
 

@@ -92,8 +92,11 @@ class SpectralGenerator(Generator):
 
     def features(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """The network's last features ``[B, W, N]``, one column per STFT frame."""
-        style = self.style(torch.cat([z, self.embed(cond)], dim=1))
-        x = self.inp(style).view(z.shape[0], -1, self.n0)
+        return self.synthesize(self.style(torch.cat([z, self.embed(cond)], dim=1)))
+
+    def synthesize(self, style: torch.Tensor) -> torch.Tensor:
+        """Style ``[B, S]`` -> features ``[B, W, N]``: the upsampling and FiLM stack."""
+        x = self.inp(style).view(style.shape[0], -1, self.n0)
         for up in self.ups:
             x = up(x, style)
         for block in self.blocks:

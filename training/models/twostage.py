@@ -1,0 +1,230 @@
+"""The two-stage model: a spectral autoencoder, then a per-category prior over its codes.
+
+Stage one (RAVE's recipe, on STFT magnitude and phase): an encoder reads the log-magnitude
+of a real clip and returns a posterior ``mu, logvar [B, D]``; a decoder (the main model's
+upsampling and FiLM stack with the Vocos-style head and fixed iSTFT) turns a code back
+into audio. It is trained to reconstruct the corpus (multi-resolution STFT loss and a small
+KL term), then adversarially with feature matching. Reconstruction cannot collapse below
+the corpus's own variety: every clip has its own code.
+
+Stage two: per category, a diagonal Gaussian mixture fitted (EM, scikit-learn) to the
+codes of that category's clips, drawn from their posteriors. The mixture lives inside the
+generator as buffers, so the exported graph is still ``(z, cond) -> audio``:
+
+- ``z[:, 0]`` picks a component (through the normal CDF, against the cumulative weights);
+- ``z[:, 1:]`` is the standard normal noise scaled by that component's deviation;
+- ``cond`` mixes the per-category codes linearly, so a morph is interpolation in a space
+  the decoder was trained on.
+
+Shapes: audio ``[B, C, T]``; codes ``[B, D]``; ``z [B, D + 1]``; prior buffers
+``mean, std [K, M, D]`` and ``cumulative weights [K, M]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gesturegan.training.config import ModelConfig
+from gesturegan.training.models.base import DataShape, Generator
+from gesturegan.training.models.gan import LogMagnitude, SpectralDiscriminator, SpectralGenerator
+
+
+class SpectralDecoder(SpectralGenerator):
+    """Code ``[B, D]`` -> audio ``[B, C, T]``: the main model's synthesis stack without a category input."""
+
+    def __init__(self, m: ModelConfig, shape: DataShape):
+        super().__init__(replace(m, latent_dim=m.code_dim), shape, "twostage")
+        del self.embed  # the category lives in the prior, not in the decoder
+        self.style = nn.Sequential(
+            nn.Linear(m.code_dim, m.style_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(m.style_dim, m.style_dim),
+            nn.LeakyReLU(0.2),
+        )
+
+    def decode_features(self, code: torch.Tensor) -> torch.Tensor:
+        """Code ``[B, D]`` -> features ``[B, W, N]`` (the part that may run in half precision)."""
+        return self.synthesize(self.style(code))
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.decode_features(code))
+
+
+class SpectralEncoder(nn.Module):
+    """Audio ``[B, C, T]`` -> posterior ``(mu, logvar)``, each ``[B, D]``.
+
+    Strided 1-D convolutions over STFT frames down to at most 16 frames, then a linear map
+    of the whole (flattened) sequence: the code keeps *when* things happen, which a mean
+    over time would throw away.
+    """
+
+    def __init__(self, m: ModelConfig, shape: DataShape):
+        super().__init__()
+        self.logmag = LogMagnitude(m.n_fft)
+        bins = m.n_fft // 2 + 1
+        width = max(m.width // 2, 32)
+        frames = shape.n_samples // (m.n_fft // 4) + 1
+        self.inp = nn.Conv1d(shape.channels * bins, width, 1)
+        downs = []
+        while frames > 16:
+            downs.append(nn.Conv1d(width, width, 5, stride=2, padding=2))
+            frames = (frames - 1) // 2 + 1
+        self.downs = nn.ModuleList(downs)
+        self.mixes = nn.ModuleList(nn.Conv1d(width, width, 3, padding=1) for _ in downs)
+        self.out = nn.Linear(width * frames, 2 * m.code_dim)
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.logmag(audio)  # [B, C, F, N]
+        x = F.leaky_relu(self.inp(x.flatten(1, 2)), 0.2)
+        for down, mix in zip(self.downs, self.mixes, strict=True):
+            x = F.leaky_relu(down(x), 0.2)
+            x = x + F.leaky_relu(mix(x), 0.2)
+        mu, logvar = self.out(x.flatten(1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 4.0)
+
+
+class TwoStageCritic(nn.Module):
+    """What trains beside the generator: the encoder (stage one) and the discriminator (its adversarial half)."""
+
+    def __init__(self, m: ModelConfig, shape: DataShape):
+        super().__init__()
+        self.encoder = SpectralEncoder(m, shape)
+        self.discriminator = SpectralDiscriminator(m, shape)
+
+
+class TwoStageGenerator(Generator):
+    """``(z [B, D + 1], cond [B, K]) -> audio [B, C, T]`` through the per-category mixture prior and the decoder."""
+
+    family = "twostage"
+    representation = "stft-mag-phase"
+
+    def __init__(self, m: ModelConfig, shape: DataShape):
+        super().__init__(m.code_dim + 1, shape)
+        self.code_dim, self.components = m.code_dim, m.prior_components
+        self.decoder = SpectralDecoder(m, shape)
+        k, c, d = shape.n_categories, m.prior_components, m.code_dim
+        cumulative = torch.ones(k, c)  # until fitted: every draw takes component 0, a standard normal
+        self.register_buffer("prior_mean", torch.zeros(k, c, d))
+        self.register_buffer("prior_std", torch.ones(k, c, d))
+        self.register_buffer("prior_cumulative", cumulative)
+
+    def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
+        b = z.shape[0]
+        k, c, d = self.prior_mean.shape
+        u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # [B, 1], uniform in (0, 1)
+        above = (u.unsqueeze(-1) > self.prior_cumulative.unsqueeze(0)).to(torch.int64)  # [B, K, M]
+        index = above.sum(dim=-1).clamp(max=c - 1)  # [B, K]
+        gather = index.view(b, k, 1, 1).expand(b, k, 1, d)
+        mean = self.prior_mean.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)  # [B, K, D]
+        std = self.prior_std.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)
+        per_category = mean + std * z[:, 1:].unsqueeze(1)
+        return (cond.unsqueeze(-1) * per_category).sum(dim=1)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.decoder.decode(self.codes(z, cond))
+
+    def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.decoder.decode_features(self.codes(z, cond))
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder.finish(x)
+
+    def describe(self) -> dict:
+        return {
+            **self.decoder.describe(),
+            "family": self.family,
+            "code_dim": self.code_dim,
+            "prior": f"per-category diagonal Gaussian mixture, {self.components} components at most",
+        }
+
+
+class AutoencoderView(nn.Module):
+    """Stage one as one module (so DDP sees one forward): ``audio [B, C, T] -> (recon, mu, logvar)``."""
+
+    def __init__(self, generator: TwoStageGenerator, encoder: SpectralEncoder):
+        super().__init__()
+        self.generator, self.encoder = generator, encoder
+
+    def forward(
+        self, audio: torch.Tensor, noise: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(audio)
+        code = mu + noise * torch.exp(0.5 * logvar)
+        return self.generator.decoder.decode(code), mu, logvar
+
+
+@dataclass(frozen=True)
+class PriorFit:
+    """What fitting the prior found, per category: components used and the codes it was fitted on."""
+
+    components: dict[str, int]
+    codes: dict[str, int]
+
+
+@torch.no_grad()
+def encode(encoder: SpectralEncoder, audio: np.ndarray, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and standard deviations ``[N, D]`` of clips ``[N, C, T]``."""
+    encoder.eval()
+    dev = next(encoder.parameters()).device
+    mus, stds = [], []
+    for i in range(0, len(audio), batch):
+        x = torch.from_numpy(np.ascontiguousarray(audio[i : i + batch])).to(dev)
+        mu, logvar = encoder(x)
+        mus.append(mu.float().cpu().numpy())
+        stds.append(torch.exp(0.5 * logvar).float().cpu().numpy())
+    encoder.train()
+    return np.concatenate(mus), np.concatenate(stds)
+
+
+def fit_prior(
+    generators: list[TwoStageGenerator],
+    encoder: SpectralEncoder,
+    audio_by_category: list[np.ndarray],
+    categories: list[str],
+    seed: int = 0,
+    draws: int = 8,
+) -> PriorFit:
+    """Fit each category's mixture to its clips' codes and write it into every generator's buffers.
+
+    Each clip contributes ``draws`` codes from its posterior, so the mixture approximates the
+    category's aggregate posterior (what the decoder was trained on), not only its means.
+    A category without clips keeps a standard normal.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    first = generators[0]
+    k, c, d = first.prior_mean.shape
+    mean = np.zeros((k, c, d), np.float32)
+    std = np.ones((k, c, d), np.float32)
+    cumulative = np.ones((k, c), np.float32)
+    rng = np.random.default_rng(seed)
+    used, n_codes = {}, {}
+    for idx, (name, audio) in enumerate(zip(categories, audio_by_category, strict=True)):
+        if len(audio) == 0:
+            used[name], n_codes[name] = 0, 0
+            continue
+        mu, sd = encode(encoder, audio)
+        codes = (mu[:, None, :] + sd[:, None, :] * rng.standard_normal((len(mu), draws, d))).reshape(-1, d)
+        m = int(min(c, max(1, len(audio) // 4)))
+        gmm = GaussianMixture(m, covariance_type="diag", reg_covar=1e-4, random_state=seed, max_iter=200)
+        gmm.fit(codes)
+        order = np.argsort(-gmm.weights_)
+        mean[idx, :m] = gmm.means_[order]
+        std[idx, :m] = np.sqrt(gmm.covariances_[order])
+        weights = np.zeros(c)
+        weights[:m] = gmm.weights_[order]
+        cumulative[idx] = np.cumsum(weights / weights.sum())
+        cumulative[idx, m - 1 :] = 1.0  # no draw may land past the last fitted component
+        used[name], n_codes[name] = m, len(codes)
+    for g in generators:
+        g.prior_mean.copy_(torch.from_numpy(mean))
+        g.prior_std.copy_(torch.from_numpy(std))
+        g.prior_cumulative.copy_(torch.from_numpy(cumulative))
+    return PriorFit(used, n_codes)
