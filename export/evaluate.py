@@ -12,6 +12,14 @@ on real sounds only (never a discriminator). Per category and overall:
 - loudness (median RMS dBFS, at the model's output level) and the shares of silent
   (peak below -60 dBFS) and clipped (peak at full scale) gestures.
 
+A second space that no model is selected on (``second_opinion``: librosa log-mel,
+envelope and spectral-shape statistics, PCA fitted on the real clips) gives an outside
+opinion beside those figures, per category: diversity ratio, second-opinion accuracy (a
+logistic regression fitted on real clips, beside its cross-validated accuracy on them),
+nearest-real ratio, flatness ratio and Fréchet distance; and for each pair of categories
+the share of morph midpoints given to one of the two and the largest step along the morph
+over the median step.
+
 The report is markdown with a sheet of generated spectrograms per category and a morph
 strip: the same latent along the path trigger -> ... -> continuous_repetition.
 """
@@ -184,6 +192,10 @@ def evaluate(
         "diversity_real": mean_pairwise_distance(real_all),
         **_level_stats(np.concatenate(list(generated.values()))),
     }
+    second = _second_opinion(source, data, generated, rng, progress)
+    for name, row in per_category.items():
+        row["diversity_ratio"] = row["diversity"] / row["diversity_real"] if row["diversity_real"] else None
+        row["second_opinion"] = second["per_category"].get(name)
     result = {
         "model": source.name,
         "family": source.family,
@@ -193,10 +205,120 @@ def evaluate(
         "seed": seed,
         "overall": overall,
         "per_category": per_category,
+        "second_opinion": second,
     }
     if out_dir is not None:
         write_report(result, generated, source, out_dir, rng)
     return result
+
+
+MORPH_LATENTS = 8  # latents walked along each pair's morph
+MORPH_POINTS = 9  # points from one pure category to the other (the middle one is the 50/50 mix)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return float(a / b) if b else None
+
+
+def _second_opinion(source: Source, data: Dataset, generated: dict, rng, progress: bool) -> dict:
+    """Every figure of the second space (see ``second_opinion``), per category, overall and per morph pair."""
+    from gesturegan.export.second_opinion import (
+        describe,
+        fit_space,
+        leave_source_out_distances,
+        nearest_distances,
+    )
+
+    cats = source.categories
+    real_audio = np.asarray(data.audio)
+    groups = data.sources or [str(i) for i in range(len(real_audio))]
+    real = describe(real_audio, data.shape.sample_rate)
+    space = fit_space(real.vectors, data.labels, groups, cats)
+    real_emb = space.embed(real.vectors)
+    split_rng = np.random.default_rng([0, 2])
+    per_category, gen_all = {}, []
+    for k, name in enumerate(cats):
+        gen = describe(generated[name], source.sample_rate)
+        emb = space.embed(gen.vectors)
+        gen_all.append(emb)
+        mine = np.flatnonzero(data.labels == k)
+        if mine.size < 2:
+            continue
+        r_emb = real_emb[mine]
+        r_groups = [groups[i] for i in mine]
+        perm = split_rng.permutation(len(mine))
+        half = len(perm) // 2
+        real_nn = leave_source_out_distances(r_emb, r_groups)
+        real_nn = real_nn[np.isfinite(real_nn)]
+        gen_nn = nearest_distances(emb, r_emb)
+        predicted = space.predict_proba(emb).argmax(axis=1)
+        per_category[name] = {
+            "diversity": mean_pairwise_distance(emb),
+            "diversity_real": mean_pairwise_distance(r_emb),
+            "diversity_ratio": _ratio(mean_pairwise_distance(emb), mean_pairwise_distance(r_emb)),
+            "accuracy": float(np.mean(predicted == k)),
+            "accuracy_real_cv": space.cv_accuracy.get(name),
+            "nearest_real": float(np.median(gen_nn)),
+            "nearest_real_real": float(np.median(real_nn)) if real_nn.size else None,
+            "nearest_real_ratio": _ratio(float(np.median(gen_nn)), float(np.median(real_nn)))
+            if real_nn.size
+            else None,
+            "flatness": float(np.median(gen.flatness)),
+            "flatness_real": float(np.median(real.flatness[mine])),
+            "flatness_ratio": _ratio(float(np.median(gen.flatness)), float(np.median(real.flatness[mine]))),
+            "frechet": frechet_distance(r_emb, emb),
+            "frechet_real_halves": frechet_distance(r_emb[perm[:half]], r_emb[perm[half:]])
+            if half >= 2
+            else None,
+        }
+    morphs = _morph_figures(source, space, describe, rng, progress)
+    gen_all = np.concatenate(gen_all)
+    accs = [r["accuracy"] for r in per_category.values()]
+    return {
+        "space": "librosa log-mel means and deviations (40 bands), RMS envelope (16 segments), "
+        "spectral flatness and centroid; standardised and PCA to 16 dims on the real clips",
+        "classifier": "logistic regression on the real clips; accuracy_real_cv by 5 folds grouped by source file",
+        "overall": {
+            "diversity_ratio": _ratio(mean_pairwise_distance(gen_all), mean_pairwise_distance(real_emb)),
+            "accuracy": float(np.mean(accs)) if accs else None,
+            "accuracy_real_cv": space.cv_accuracy_overall,
+            "frechet": frechet_distance(real_emb, gen_all),
+            "morph_midpoints_in_pair": float(np.mean([m["midpoint_in_pair"] for m in morphs.values()]))
+            if morphs
+            else None,
+            "morph_worst_step_ratio": max((m["max_step_over_median"] for m in morphs.values()), default=None),
+        },
+        "per_category": per_category,
+        "morph": morphs,
+    }
+
+
+def _morph_figures(source: Source, space, describe, rng, progress: bool) -> dict:
+    """For each pair of categories: where the 50/50 mix lands, and how even the walk is."""
+    from tqdm import tqdm
+
+    k = len(source.categories)
+    pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
+    z = rng.standard_normal((MORPH_LATENTS, source.latent_dim)).astype(np.float32)
+    t = np.linspace(0.0, 1.0, MORPH_POINTS, dtype=np.float32)
+    out = {}
+    for a, b in tqdm(pairs, desc="morph", unit="pair", disable=not progress):
+        cond = np.zeros((MORPH_LATENTS, MORPH_POINTS, k), np.float32)
+        cond[:, :, a], cond[:, :, b] = 1.0 - t, t
+        zz = np.repeat(z, MORPH_POINTS, axis=0)
+        audio = _batched(source, zz, cond.reshape(-1, k))
+        emb = space.embed(describe(audio, source.sample_rate).vectors).reshape(
+            MORPH_LATENTS, MORPH_POINTS, -1
+        )
+        middle = space.predict_proba(emb[:, MORPH_POINTS // 2]).argmax(axis=1)
+        steps = np.sqrt(((emb[:, 1:] - emb[:, :-1]) ** 2).sum(-1)).ravel()
+        name = f"{source.categories[a]} -> {source.categories[b]}"
+        out[name] = {
+            "midpoint_in_pair": float(np.mean((middle == a) | (middle == b))),
+            "midpoint_shares": {c: float(np.mean(middle == i)) for i, c in enumerate(source.categories)},
+            "max_step_over_median": float(steps.max() / max(np.median(steps), 1e-12)),
+        }
+    return out
 
 
 def morph_path(k: int, steps_between: int = 3) -> np.ndarray:
@@ -270,6 +392,7 @@ def write_report(result: dict, generated: dict, source: Source, out_dir: Path, r
             f"{f(r['median_rms_dbfs'], 1)} ({f(r['real_median_rms_dbfs'], 1)}) | {f(r['silent_rate'], 2)} | "
             f"{f(r['clipped_rate'], 2)} |"
         )
+    lines += second_opinion_lines(result, f)
     lines += [
         "",
         "Fréchet distances are between Gaussians fitted to standardised classifier features; lower is "
@@ -289,6 +412,48 @@ def write_report(result: dict, generated: dict, source: Source, out_dir: Path, r
     write_text_atomic(report, "\n".join(lines))
     write_json_atomic(out_dir / "metrics.json", result)
     return report
+
+
+def second_opinion_lines(result: dict, f) -> list[str]:
+    """The report's section on the second measurement space (markdown lines)."""
+    second = result.get("second_opinion")
+    if not second:
+        return []
+    o = second["overall"]
+    lines = [
+        "",
+        "## Second opinion: a space no model is selected on",
+        "",
+        f"Space: {second['space']}. Classifier: {second['classifier']}.",
+        "",
+        "| category | diversity ratio, classifier space | diversity ratio, second space | second-opinion accuracy "
+        "(on real, cross-validated) | nearest-real ratio | flatness ratio | Fréchet (real halves) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c, r in result["per_category"].items():
+        s = r.get("second_opinion")
+        if not s:
+            continue
+        lines.append(
+            f"| {c} | {f(r.get('diversity_ratio'), 2)} | {f(s['diversity_ratio'], 2)} | {f(s['accuracy'], 2)} "
+            f"({f(s['accuracy_real_cv'], 2)}) | {f(s['nearest_real_ratio'], 2)} | {f(s['flatness_ratio'], 2)} | "
+            f"{f(s['frechet'], 2)} ({f(s['frechet_real_halves'], 2)}) |"
+        )
+    lines += [
+        f"| all | | {f(o['diversity_ratio'], 2)} | {f(o['accuracy'], 2)} ({f(o['accuracy_real_cv'], 2)}) | | | "
+        f"{f(o['frechet'], 2)} |",
+        "",
+        "Ratios are generated / real: diversity is the mean pairwise distance within a category; nearest-real "
+        "is the median distance from a gesture to its nearest real clip of the category over the same for "
+        "real clips, each against the clips of other source files (under 1: close to copies; over 1: off the "
+        "corpus); flatness is the median spectral flatness (over 1: noisier than the real sounds).",
+        "",
+        "| morph pair | midpoints given to one of the two | largest step / median step |",
+        "| --- | --- | --- |",
+    ]
+    for pair, m in second["morph"].items():
+        lines.append(f"| {pair} | {f(m['midpoint_in_pair'], 2)} | {f(m['max_step_over_median'], 2)} |")
+    return lines
 
 
 def run_evaluate(
@@ -312,7 +477,22 @@ def summary_text(result: dict) -> str:
     ]
     for c, r in result["per_category"].items():
         a = r.get("conditional_accuracy")
-        lines.append(f"  {c:24s} accuracy {'n/a' if a is None else f'{a:.2f}'}  Fréchet {r['frechet']:.3f}")
+        line = f"  {c:24s} accuracy {'n/a' if a is None else f'{a:.2f}'}  Fréchet {r['frechet']:.3f}"
+        s = r.get("second_opinion")
+        if s:
+            line += (
+                f"  | second space: diversity ratio {s['diversity_ratio']:.2f}, accuracy {s['accuracy']:.2f} "
+                f"(real {s['accuracy_real_cv']:.2f}), nearest-real ratio {s['nearest_real_ratio']:.2f}, "
+                f"flatness ratio {s['flatness_ratio']:.2f}"
+            )
+        lines.append(line)
+    second = result.get("second_opinion")
+    if second and second["overall"]["morph_midpoints_in_pair"] is not None:
+        o = second["overall"]
+        lines.append(
+            f"  morph midpoints given to one of their two categories {o['morph_midpoints_in_pair']:.2f}, "
+            f"largest step / median step {o['morph_worst_step_ratio']:.2f}"
+        )
     return "\n".join(lines)
 
 

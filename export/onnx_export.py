@@ -249,11 +249,15 @@ def export_run(
     cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
     result = ExportResult(out, info, error, len(raw))
     encoder_raw = None
-    if ckpt["family"] == "vae":
+    if ckpt["family"] in ("vae", "twostage"):
         full = read_checkpoint(ckpt["path"])
         cfg = Config.from_dict(full["config"])
         _, encoder = build(cfg, DataShape(**full["shape"]))
         encoder.load_state_dict(full["critic"])
+        if ckpt["family"] == "twostage":  # the code, placed in the generator's z-space through its prior
+            from gesturegan.training.models.twostage import LikeEncoder
+
+            encoder = LikeEncoder(encoder.encoder, generator)
         enc_module = EncoderGraph(encoder.eval())
         enc_info = model_info(ckpt, generator, role="encoder")
         audio = torch.zeros(1, info.channels, info.n_samples)

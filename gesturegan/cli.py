@@ -359,6 +359,21 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--real-level", action="store_true", help="restore the category's level in the training library"
     )
+    p.add_argument(
+        "--like",
+        metavar="FILE",
+        type=Path,
+        help="write new takes of this sound instead (needs MODEL.encoder.onnx beside the model; "
+        "the category is --category or, if not given, the one whose prior holds the sound best)",
+    )
+    p.add_argument(
+        "--amount",
+        type=float,
+        default=0.5,
+        metavar="A",
+        help="with --like: how far takes wander from the sound, 0 (itself) to 1 (as varied as the "
+        "model's category) and beyond (default 0.5)",
+    )
     p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
     p.set_defaults(func=_run_render)
 
@@ -375,13 +390,47 @@ def _run_render(args: argparse.Namespace) -> int:
             raise CommandError(f"--weights must be numbers separated by commas, not {args.weights!r}") from e
     try:
         model = load_model(args.model or default_model_path(), provider=args.provider, batch_sizes=())
-        paths = render(model, args.out, args.count, args.seed, args.category, weights, args.real_level)
+        if args.like is not None:
+            paths = _render_like(args, model)
+        else:
+            paths = render(model, args.out, args.count, args.seed, args.category, weights, args.real_level)
     except (ModelError, RenderError) as e:
         raise CommandError(str(e)) from e
     print(
         f"wrote {len(paths)} gestures to {args.out} ({model.info.duration_s:.2f} s at {model.info.sample_rate} Hz)"
     )
     return 0
+
+
+def _render_like(args: argparse.Namespace, model) -> list[Path]:
+    """``render --like``: the file prepared as the training data was, placed by the encoder, takes written."""
+    from gesturegan.server.like import LikeError, load_like, place
+    from gesturegan.server.model import encoder_beside, load_encoder
+    from gesturegan.server.render import RenderError, category_weights, render_like
+
+    encoder_file = encoder_beside(model.path)
+    if not encoder_file.exists():
+        raise RenderError(
+            f"{model.path.name} has no encoder ({encoder_file.name} beside it); --like needs a model "
+            "exported from a twostage or vae run"
+        )
+    if not args.like.is_file():
+        raise RenderError(f"--like {args.like}: no such file")
+    if args.weights:
+        raise RenderError("--like takes --category (or none: the model decides), not --weights")
+    category = None
+    if args.category is not None:
+        category = int(category_weights(model, args.category, None)[0].argmax())
+    try:
+        clip = load_like(args.like, model.info)
+        placed = place(
+            load_encoder(encoder_file, provider=args.provider), clip, model.info.n_categories, category
+        )
+    except LikeError as e:
+        raise RenderError(f"--like {e}") from e
+    if category is None:
+        print(f"{args.like.name}: the model hears it as {model.info.categories[placed.category]}")
+    return render_like(model, placed, args.out, args.count, args.seed, args.amount, args.like.stem)
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -457,6 +506,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "--render-dir", metavar="DIR", help="folder /render writes WAVs into (replies /rendered path)"
     )
     p.add_argument(
+        "--sounds",
+        metavar="DIR",
+        help="folder of real sounds /like picks from (MIDI CC 20 too): triggers then play new takes of "
+        "the chosen sound; needs MODEL.encoder.onnx beside the model",
+    )
+    p.add_argument(
         "--midi-map",
         type=Path,
         metavar="TOML",
@@ -516,10 +571,21 @@ def _run_serve(args: argparse.Namespace) -> int:
         mixer=args.mixer,
         models_dir=args.models,
         render_dir=args.render_dir,
+        sounds_dir=args.sounds,
         record_dir=args.record,
         provider=args.provider,
         threads=threads,
     )
+    if args.sounds:
+        from gesturegan.server.model import encoder_beside
+
+        if not Path(args.sounds).is_dir():
+            raise CommandError(f"--sounds {args.sounds}: not a folder")
+        if not encoder_beside(model.path).exists():
+            raise CommandError(
+                f"--sounds needs the model's encoder ({encoder_beside(model.path).name} beside "
+                f"{model.path.name}); export a twostage or vae run, or leave --sounds out"
+            )
     try:
         live = Live(model, cfg, serve).start()
     except (AudioError, OSError) as e:
@@ -536,6 +602,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 args.midi,
                 api="UNIX_JACK" if args.audio == "jack" or args.backend == "jack" else None,
                 models=live.model_names,
+                sounds=live.sound_names,
             )
             print(f"MIDI in: {args.midi or 'virtual port gesturegan'}", file=sys.stderr)
         except MidiMapError as e:

@@ -150,6 +150,16 @@ SPEC: tuple[Address, ...] = (
     Address("/model/list", (), "reply /model/list with the model files in the models folder"),
     Address("/model/info", (), "reply /model/info with the contract"),
     Address("/status", (), "reply /status voices triggers misses errors late xruns"),
+    Address(
+        "/like",
+        (
+            Arg("name", "str", required=True, help="a sound file inside the --sounds folder"),
+            Arg("amount", "float", 0.0, 4.0, None, help="0: the sound itself, 1: as varied as the model"),
+        ),
+        "later triggers play new takes of a real sound (the model's encoder places it); replies /like",
+    ),
+    Address("/like/off", (), "back to the seeded latent (triggers play the model's own gestures)"),
+    Address("/like/list", (), "reply /like/list with the sound files /like can pick"),
 )
 BY_PATH = {a.path: a for a in SPEC}
 
@@ -178,6 +188,12 @@ REPLIES: tuple[Reply, ...] = (
     ),
     Reply("/model/list", (("names...", "s"),), "model files /model/load can open"),
     Reply("/rendered", (("path", "s"),), "a WAV file /render wrote (absolute path)"),
+    Reply(
+        "/like",
+        (("name", "s"), ("category", "s"), ("amount", "f")),
+        "the sound later triggers vary, the category the model hears it as, and the amount ('' after /like/off)",
+    ),
+    Reply("/like/list", (("names...", "s"),), "sound files /like can pick"),
     Reply("/error", (("address", "s"), ("reason", "s")), "a refused message and why (rate-limited)"),
     Reply(
         "/audio/state",

@@ -165,6 +165,8 @@ class Engine:
                 with self._latent_lock:
                     self.latent.set_seed(a["seed"])
                     self.pools.clear()
+            case "/like/off":
+                self.like_off()
             case "/latent/jitter":
                 self.latent.jitter = a["amount"]
             case "/latent/walk":
@@ -196,6 +198,21 @@ class Engine:
                     self.replies.append(("/error", cmd.address, "not available here (no folder configured)"))
                 else:
                     handler(cmd)
+
+    def like(self, mu: np.ndarray, sigma: np.ndarray, category: int, amount: float | None = None) -> None:
+        """From the next trigger on, play takes of a placed real sound (``like.place``) in ``category``."""
+        with self._latent_lock:
+            self.latent.set_like(mu, sigma)
+            if amount is not None:
+                self.latent.jitter = amount
+            self.pools.clear()
+        self.set_weights(np.eye(self.info.n_categories)[category])
+
+    def like_off(self) -> None:
+        with self._latent_lock:
+            self.latent.set_seed(self.latent.seed)
+            self.pools.clear()
+        self.replies.append(("/like", "", "", float(self.latent.jitter)))
 
     def swap_model(self, model: Model) -> None:
         """Play a new model from the next trigger on; sounding gestures finish untouched.

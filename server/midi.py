@@ -4,7 +4,8 @@ Default map (overridable by a TOML file with the same keys): notes ``base_note``
 the K categories, and the same pattern repeats in every octave above; velocity scales the gain;
 CC1/CC2 are morph X/Y; CC7 master gain; CC10 position; CC64 (sustain) holds stream mode; pitch
 bend is the playback rate (+-``bend_range`` semitones); program change N loads the N-th model
-(sorted by name) of the models folder. Anything else (sysex, aftertouch ...) is counted and ignored.
+(sorted by name) of the models folder; CC20 picks the N-th sound of the ``--sounds`` folder for
+``/like`` (0: off) and CC21 its amount (0..2). Anything else (sysex, aftertouch ...) is counted and ignored.
 
 The port is a virtual input named ``gesturegan`` (CoreMIDI, ALSA, or JACK through python-rtmidi's
 UNIX_JACK API) unless ``name`` opens an existing one.
@@ -41,6 +42,8 @@ class MidiMap:
     cc_gain: int = 7
     cc_position: int = 10
     cc_stream: int = 64
+    cc_like: int = 20  # value N: /like the N-th sound of the sounds folder (0: /like/off)
+    cc_like_amount: int = 21  # 0..127: /latent/jitter 0..2 (the amount of a /like take)
     bend_range: int = 2  # semitones either way
     channel: int | None = None  # None: every channel
 
@@ -62,9 +65,16 @@ class MidiMap:
 class MidiTranslator:
     """Stateful translation (X and Y arrive separately): ``translate(msg) -> [(address, args)]``."""
 
-    def __init__(self, mapping: MidiMap, n_categories: int, models: Callable[[], list[str]] | None = None):
+    def __init__(
+        self,
+        mapping: MidiMap,
+        n_categories: int,
+        models: Callable[[], list[str]] | None = None,
+        sounds: Callable[[], list[str]] | None = None,
+    ):
         self.map, self.k = mapping, n_categories
         self.models = models  # the names program change picks from (None: no models folder)
+        self.sounds = sounds  # the names CC20 picks from (None: no sounds folder)
         self.x, self.y = 0.5, 0.5
         self.ignored = 0
 
@@ -103,6 +113,16 @@ class MidiTranslator:
                 return [("/position", [v])]
             if control == m.cc_stream:
                 return [("/stream/start" if value >= 64 else "/stream/stop", [])]
+            if control == m.cc_like_amount:
+                return [("/latent/jitter", [2.0 * v])]
+            if control == m.cc_like:
+                names = self.sounds() if self.sounds is not None else []
+                if value == 0:
+                    return [("/like/off", [])]
+                if value - 1 < len(names):
+                    return [("/like", [names[value - 1]])]
+                self.ignored += 1
+                return []
             return []
         if kind == 0xE0 and len(data) >= 3:
             pitch = (data[1] | (data[2] << 7)) - 8192
@@ -135,13 +155,14 @@ class MidiInput:
         name: str | None = None,
         api: str | None = None,
         models: Callable[[], list[str]] | None = None,
+        sounds: Callable[[], list[str]] | None = None,
         max_per_s: float = 1000.0,
         poll_s: float = 0.001,
     ):
         import rtmidi
 
         self.engine = engine
-        self.translator = MidiTranslator(mapping, engine.info.n_categories, models)
+        self.translator = MidiTranslator(mapping, engine.info.n_categories, models, sounds)
         self.received = 0
         self.dropped = 0
         self.budget = TokenBucket(max_per_s)

@@ -294,6 +294,12 @@ class Encoder:
         return mu, logvar
 
 
+def encoder_beside(model_path: str | Path) -> Path:
+    """Where a model's encoder lives: ``MODEL.encoder.onnx`` beside ``MODEL.onnx`` (as export writes it)."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".encoder.onnx")
+
+
 def load_encoder(path: str | Path, provider: str = "auto", threads: int | None = None) -> Encoder:
     session, info, chosen = open_session(path, provider, threads, role="encoder")
     return Encoder(Path(path), info, session, chosen)

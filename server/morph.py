@@ -81,12 +81,22 @@ class LatentState:
         self.base = latent_from_seed(self.seed, self.latent_dim)
         self.target = self.base.copy()
         self.walk = self.base.copy()
+        self.scale: np.ndarray | None = None  # per-dimension jitter scale while playing a real sound
+
+    def set_like(self, mu: np.ndarray, sigma: np.ndarray) -> None:
+        """Play variations of a real sound: its latent ``mu [Z]`` as the base, jitter scaled by ``sigma [Z]``."""
+        self.base = np.asarray(mu, np.float64).copy()
+        self.target = self.base.copy()
+        self.walk = self.base.copy()
+        self.scale = np.asarray(sigma, np.float64).copy()
 
     def set_seed(self, seed: int) -> None:
         """A new base latent (and walk origin)."""
         self.seed = int(seed)
         self.base = latent_from_seed(self.seed, self.latent_dim)
+        self.target = self.base.copy()
         self.walk = self.base.copy()
+        self.scale = None
 
     def set_target(self, seed: int) -> None:
         self.target = latent_from_seed(int(seed), self.latent_dim)
@@ -111,5 +121,8 @@ class LatentState:
         """The latent of one trigger ``[Z]`` float32: an explicit seed, or the current one plus jitter."""
         if seed is not None:
             return latent_from_seed(seed, self.latent_dim).astype(np.float32)
-        z = self.current() + self.jitter * self.rng.standard_normal(self.latent_dim)
+        noise = self.rng.standard_normal(self.latent_dim)
+        if self.scale is not None:
+            noise *= self.scale
+        z = self.current() + self.jitter * noise
         return z.astype(np.float32)

@@ -3,6 +3,10 @@
 Each gesture's latent comes from its own seed (``seed + i``), so ``render --seed 7`` writes the
 same files on every machine and the engine's ``/trigger ... seed`` plays the same gesture.
 Files are written under a temporary name and renamed.
+
+``render_like`` writes new takes of a real sound: the model's encoder places the sound in
+the generator's latent space (``mu``), and take ``i`` plays ``mu + amount * sigma * e_i``
+with ``e_i`` from seed ``seed + i``; ``amount`` 0 is the model's own re-synthesis of it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,46 @@ def category_weights(
     w = np.zeros(len(cats), np.float32)
     w[cats.index(category)] = 1.0
     return w, category
+
+
+def _write_clip(path: Path, clip: np.ndarray, sample_rate: int, subtype: str) -> None:
+    peak = float(np.abs(clip).max())
+    if peak > 1.0:
+        clip = clip / peak
+    with atomic_path(path) as tmp:
+        sf.write(tmp, clip.T, sample_rate, subtype=subtype, format="WAV")
+
+
+def render_like(
+    model: Model,
+    placed,
+    out_dir: Path,
+    count: int,
+    seed: int,
+    amount: float,
+    stem: str,
+    subtype: str = "PCM_24",
+) -> list[Path]:
+    """Write ``count`` takes of a placed sound (``like.place``) into ``out_dir``; take i uses seed ``seed + i``."""
+    from gesturegan.server.like import LikeError, takes
+
+    if count < 1 or count > 10000:
+        raise RenderError(f"--count must be 1..10000, not {count}")
+    try:
+        z = takes(placed, amount, [seed + i for i in range(count)], model.info.latent_dim)
+    except LikeError as e:
+        raise RenderError(f"--{e}") from e
+    cond_row = np.eye(model.info.n_categories, dtype=np.float32)[placed.category]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for start in range(0, count, 16):
+        chunk = z[start : start + 16]
+        audio = model.generate(chunk, np.repeat(cond_row[None], len(chunk), axis=0))
+        for i, take in enumerate(audio):
+            path = out_dir / f"{stem}-like-{amount:.2f}-{seed + start + i:06d}.wav"
+            _write_clip(path, take.copy(), model.info.sample_rate, subtype)
+            paths.append(path)
+    return paths
 
 
 def render(

@@ -25,6 +25,9 @@ from gesturegan.server.gcwatch import GcOffAudio
 from gesturegan.server.model import Model
 from gesturegan.server.osc import AudioClock, OscControl
 
+#: Files /like offers (what libsndfile reads).
+SOUND_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+
 
 @dataclass
 class ServeConfig:
@@ -37,6 +40,7 @@ class ServeConfig:
     hostapi: str | None = None
     models_dir: str | None = None  # where /model/load looks (names only, no paths out)
     render_dir: str | None = None  # where /render writes
+    sounds_dir: str | None = None  # where /like finds real sounds (names only, no paths out)
     provider: str = "auto"
     threads: int | None = None
     record_dir: str | None = None  # --record: performance.wav, events.jsonl, session.json
@@ -130,6 +134,10 @@ class Live:
             self.engine.handlers["/model/list"] = self._model_list
         if serve.render_dir:
             self.engine.handlers["/render"] = self._render
+        self._encoders: dict = {}
+        if serve.sounds_dir:
+            self.engine.handlers["/like"] = self._like
+            self.engine.handlers["/like/list"] = self._like_list
         self.gc = GcOffAudio()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
@@ -224,6 +232,44 @@ class Live:
             return
         for p in paths:
             self.engine.replies.append(("/rendered", str(p)))
+
+    def sound_names(self) -> list[str]:
+        """The sound files /like and MIDI CC 20 pick from, sorted."""
+        from gesturegan.server.paths import listing
+
+        if not self.serve.sounds_dir:
+            return []
+        return sorted({n for suffix in SOUND_SUFFIXES for n in listing(self.serve.sounds_dir, suffix)})
+
+    def _like_list(self, cmd) -> None:
+        self.engine.replies.append(("/like/list", *self.sound_names()))
+
+    def _like(self, cmd) -> None:
+        """Read, place and play a real sound's takes; the encoder of the model playing now."""
+        from gesturegan.server.like import LikeError, load_like, place
+        from gesturegan.server.model import ModelError, encoder_beside, load_encoder
+        from gesturegan.server.paths import UnsafePath, inside
+
+        model = self.engine.model
+        try:
+            path = inside(self.serve.sounds_dir, cmd["name"])
+            if not path.is_file():
+                raise LikeError(f"{cmd['name']}: no such file in the sounds folder (/like/list names them)")
+            encoder = self._encoders.get(model.path)
+            if encoder is None:
+                found = encoder_beside(model.path)
+                if not found.exists():
+                    raise LikeError(f"{model.path.name} has no encoder ({found.name}); /like needs one")
+                encoder = self._encoders[model.path] = load_encoder(
+                    found, self.serve.provider, self.serve.threads
+                )
+            placed = place(encoder, load_like(path, model.info), model.info.n_categories)
+        except (UnsafePath, LikeError, ModelError) as e:
+            self.engine.replies.append(("/error", "/like", str(e)))
+            return
+        self.engine.like(placed.mu, placed.sigma, placed.category, cmd["amount"])
+        name = model.info.categories[placed.category]
+        self.engine.replies.append(("/like", cmd["name"], name, float(self.engine.latent.jitter)))
 
     def close(self) -> None:
         self._stop.set()

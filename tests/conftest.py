@@ -126,7 +126,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
                 os.environ[k] = v
 
 
-FAMILIES = ("gan", "vae", "specgan", "wavegan")
+FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 
 
 @pytest.fixture(scope="session")

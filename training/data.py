@@ -27,6 +27,7 @@ class Dataset:
     stats: dict
     train_index: np.ndarray
     val_index: np.ndarray
+    sources: list[str] | None = None  # the source file of each example (windows of one file share it)
 
     @property
     def categories(self) -> list[str]:
@@ -85,7 +86,8 @@ def load_dataset(path: str | Path) -> Dataset:
     val = np.flatnonzero(split == "val")
     if train.size == 0:
         raise DatasetError(f"{path} has no training examples")
-    return Dataset(path, audio, labels.astype(np.int64), stats, train, val)
+    sources = [str(r.get("source", r.get("file", i))) for i, r in enumerate(manifest)]
+    return Dataset(path, audio, labels.astype(np.int64), stats, train, val, sources)
 
 
 class BatchSampler:

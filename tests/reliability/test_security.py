@@ -24,6 +24,7 @@ CONTROL_PATH = [
     "server/runtime.py",
     "server/paths.py",
     "server/render.py",
+    "server/like.py",
     "server/model.py",
     "server/contract.py",
     "server/record.py",

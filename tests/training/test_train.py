@@ -16,7 +16,7 @@ import torch
 from gesturegan.training.loop import TrainingError, train
 from gesturegan.training.state import read_checkpoint, step_checkpoints
 
-FAMILIES = ("gan", "vae", "specgan", "wavegan")
+FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 
 
 def run_cli(*args: str, **kw) -> subprocess.CompletedProcess:

@@ -113,6 +113,43 @@ class TwoStageGenerator(Generator):
         self.register_buffer("prior_mean", torch.zeros(k, c, d))
         self.register_buffer("prior_std", torch.ones(k, c, d))
         self.register_buffer("prior_cumulative", cumulative)
+        # z[:, 0] that selects each component (the middle of its slice of the normal CDF); derived
+        # from the cumulative weights whenever they change, so it is never stored.
+        self.register_buffer("prior_anchor", torch.zeros(k, c), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _: module.refresh_anchor())
+        self.refresh_anchor()
+
+    @torch.no_grad()
+    def refresh_anchor(self) -> None:
+        cumulative = self.prior_cumulative.double()
+        lower = torch.cat([torch.zeros_like(cumulative[:, :1]), cumulative[:, :-1]], dim=1)
+        middle = ((lower + cumulative) / 2).clamp(1e-9, 1 - 1e-9)
+        self.prior_anchor.copy_(torch.special.ndtri(middle).float())
+
+    def weights(self) -> torch.Tensor:
+        """Component weights ``[K, M]`` from the cumulative ones."""
+        lower = torch.cat(
+            [torch.zeros_like(self.prior_cumulative[:, :1]), self.prior_cumulative[:, :-1]], dim=1
+        )
+        return self.prior_cumulative - lower
+
+    def invert(self, code: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The ``z [B, D + 1]`` with which ``forward(z, onehot(argmax cond))`` decodes ``code [B, D]``.
+
+        The code's most likely component in its category gives ``z[:, 0]`` (that component's
+        anchor) and ``z[:, 1:] = (code - mean) / std``: a unit step in ``z[:, 1:]`` is a step
+        of the component's own spread, which is what ``--amount`` scales.
+        """
+        b, d = code.shape
+        category = cond.argmax(dim=1)  # [B]
+        mean, std = self.prior_mean[category], self.prior_std[category]  # [B, M, D]
+        log_w = torch.log(self.weights()[category] + 1e-12)  # [B, M]
+        log_p = (-0.5 * ((code.unsqueeze(1) - mean) / std) ** 2 - torch.log(std)).sum(-1) + log_w
+        j = log_p.argmax(dim=1, keepdim=True)  # [B, 1]
+        pick = j.unsqueeze(-1).expand(b, 1, d)
+        m, s = mean.gather(1, pick).squeeze(1), std.gather(1, pick).squeeze(1)
+        z0 = self.prior_anchor[category].gather(1, j)
+        return torch.cat([z0, (code - m) / s], dim=1)
 
     def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
@@ -131,7 +168,9 @@ class TwoStageGenerator(Generator):
         return self.decoder.decode(self.codes(z, cond))
 
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder.decode_features(self.codes(z, cond))
+        # The prior's draw stays float32 (in the fp16 export too); only the decoder network may be half.
+        code = self.codes(z.float(), cond.float())
+        return self.decoder.decode_features(code.to(self.decoder.head.weight.dtype))
 
     def finish(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder.finish(x)
@@ -158,6 +197,25 @@ class AutoencoderView(nn.Module):
         mu, logvar = self.encoder(audio)
         code = mu + noise * torch.exp(0.5 * logvar)
         return self.generator.decoder.decode(code), mu, logvar
+
+
+class LikeEncoder(nn.Module):
+    """The exported encoder: ``(audio [B, C, T], cond [B, K]) -> (mu, logvar)`` in the generator's z-space.
+
+    ``mu`` is the ``z`` that plays the sound back in the category ``argmax(cond)``;
+    ``logvar`` is 0 on the noise dimensions (a unit step there is the prior component's own
+    spread) and -24 on ``z[:, 0]``, the component choice, which a variation keeps.
+    """
+
+    def __init__(self, encoder: SpectralEncoder, generator: TwoStageGenerator):
+        super().__init__()
+        self.encoder, self.generator = encoder, generator
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        code, _ = self.encoder(audio)
+        z = self.generator.invert(code, cond)
+        logvar = torch.cat([torch.full_like(z[:, :1], -24.0), torch.zeros_like(z[:, 1:])], dim=1)
+        return z, logvar
 
 
 @dataclass(frozen=True)
@@ -227,4 +285,5 @@ def fit_prior(
         g.prior_mean.copy_(torch.from_numpy(mean))
         g.prior_std.copy_(torch.from_numpy(std))
         g.prior_cumulative.copy_(torch.from_numpy(cumulative))
+        g.refresh_anchor()
     return PriorFit(used, n_codes)
