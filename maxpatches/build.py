@@ -253,7 +253,18 @@ def control_surface(path: Path) -> None:
     L.wire(menu, load, 1)  # the chosen item's text
     L.wire(load, send)
 
-    # -- replies: status, errors, voices, the model, the model list
+    # -- a real sound to vary: the server lists its --sounds folder; picking one plays its takes
+    L.note("sound to vary (from serve --sounds DIR); jitter above sets the amount", 20, 616, 400)
+    ask_sounds = L.msg(addr("/like/list"), 20, 640, 80)
+    like_off = L.msg(addr("/like/off"), 110, 640, 70)
+    sound_menu = L.ui("umenu", 20, 668, 200, 22)
+    like = L.msg(f"{addr('/like')} $1", 230, 668, 120)
+    L.wire(ask_sounds, send)
+    L.wire(like_off, send)
+    L.wire(sound_menu, like, 1)  # the chosen item's text
+    L.wire(like, send)
+
+    # -- replies: status, errors, voices, the model, the model list, the sound
     L.note("replies from the server", 660, 200, 300)
     route = L.obj(
         "route "
@@ -267,6 +278,8 @@ def control_surface(path: Path) -> None:
                 "/model/info",
                 "/model/list",
                 "/rendered",
+                "/like",
+                "/like/list",
             )
         ),
         660,
@@ -280,7 +293,7 @@ def control_surface(path: Path) -> None:
         box = L.ui("number", 660 + j * 55, 290, 50)
         L.wire(status, box, j)
         L.note(label, 660 + j * 55, 312, 54)
-    displays = [(1, "last error"), (2, "voice started"), (4, "model")]
+    displays = [(1, "last error"), (2, "voice started"), (4, "model"), (7, "sound (name category amount)")]
     for k, (outlet, label) in enumerate(displays):
         y = 344 + k * 50
         L.note(label, 660, y, 95)
@@ -299,6 +312,17 @@ def control_surface(path: Path) -> None:
     L.wire(each, add)
     L.wire(clear, menu)
     L.wire(add, menu)
+    # the sound list fills its menu the same way
+    split_s = L.obj("t l b", 440, 610)
+    clear_s = L.msg("clear", 520, 640)
+    each_s = L.obj("iter", 440, 640)
+    add_s = L.obj("prepend append", 440, 670)
+    L.wire(route, split_s, 8)
+    L.wire(split_s, clear_s, 1)
+    L.wire(split_s, each_s, 0)
+    L.wire(each_s, add_s)
+    L.wire(clear_s, sound_menu)
+    L.wire(add_s, sound_menu)
 
     # -- on load: ask for the model and its list; poll the status twice a second
     lb = L.obj("loadbang", 660, 500)
@@ -596,15 +620,38 @@ def pd_patch(path: Path) -> None:
         m = P.msg(x, 440, "list")
         P.text(x, 420, path_)
         send(m, path_, x, 470)
+    # a real sound to vary (serve --sounds DIR): type its name; jitter above sets the amount
+    P.text(20, 510, "sound to vary: type a file name of serve --sounds DIR")
+    P.lines.append("#X symbolatom 20 535 20 0 0 0 - - - 0;")
+    name_box = P.count
+    P.count += 1
+    as_list = P.obj(20, 565, "list")  # symbol name -> list name, which oscformat sends
+    P.wire(name_box, as_list)
+    send(as_list, "/like", 20, 595)
+    for i, path_ in enumerate(("/like/list", "/like/off")):
+        x = 240 + i * 110
+        m = P.msg(x, 535, "list")
+        P.text(x, 510, path_)
+        send(m, path_, x, 565)
     # replies: oscparse gives the address parts as symbols, then the arguments
     rcv = P.obj(700, 120, f"netreceive -u -b {DEFAULT_REPLY_PORT}")
     parse = P.obj(700, 150, "oscparse")
     trim = P.obj(700, 180, "list trim")
-    route = P.obj(700, 210, "route status error voice model rendered")
+    route = P.obj(700, 210, "route status error voice model rendered like")
     P.wire(rcv, parse)
     P.wire(parse, trim)
     P.wire(trim, route)
-    for r in ("/status", "/error", "/voice/start", "/voice/end", "/model/info", "/model/list", "/rendered"):
+    for r in (
+        "/status",
+        "/error",
+        "/voice/start",
+        "/voice/end",
+        "/model/info",
+        "/model/list",
+        "/rendered",
+        "/like",
+        "/like/list",
+    ):
         reply(r)
     status = P.obj(700, 240, "unpack 0 0 0 0 0 0")
     P.wire(route, status, 0)
@@ -622,6 +669,7 @@ def pd_patch(path: Path) -> None:
     P.wire(model, P.obj(850, 390, "print model"), 0)
     P.wire(model, P.obj(850, 420, "print models"), 1)
     P.wire(route, P.obj(700, 450, "print rendered"), 4)
+    P.wire(route, P.obj(700, 480, "print sound"), 5)
     path.write_text(P.text_out(), encoding="utf-8")
 
 

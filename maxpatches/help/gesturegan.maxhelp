@@ -803,11 +803,11 @@
                                     "numoutlets": 0,
                                     "patching_rect": [
                                         10,
-                                        462,
-                                        700,
+                                        450,
+                                        1000,
                                         20
                                     ],
-                                    "text": "Replies (to udpreceive 9001):",
+                                    "text": "/like name [amount]  : later triggers play new takes of a real sound (the model's encoder places it); replies /like",
                                     "outlettype": []
                                 }
                             },
@@ -819,11 +819,11 @@
                                     "numoutlets": 0,
                                     "patching_rect": [
                                         10,
-                                        484,
+                                        472,
                                         1000,
                                         20
                                     ],
-                                    "text": "/voice/start id category  : a gesture began (category or 'mix')",
+                                    "text": "/like/off  : back to the seeded latent (triggers play the model's own gestures)",
                                     "outlettype": []
                                 }
                             },
@@ -835,11 +835,11 @@
                                     "numoutlets": 0,
                                     "patching_rect": [
                                         10,
-                                        506,
+                                        494,
                                         1000,
                                         20
                                     ],
-                                    "text": "/voice/end id  : a gesture finished, was stopped or stolen",
+                                    "text": "/like/list  : reply /like/list with the sound files /like can pick",
                                     "outlettype": []
                                 }
                             },
@@ -852,10 +852,10 @@
                                     "patching_rect": [
                                         10,
                                         528,
-                                        1000,
+                                        700,
                                         20
                                     ],
-                                    "text": "/status voices triggers misses errors late xruns  : answer to /status: sounding voices, triggers, pool misses, refused messages, late events, audio xruns",
+                                    "text": "Replies (to udpreceive 9001):",
                                     "outlettype": []
                                 }
                             },
@@ -871,7 +871,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/model/info family rate samples latent categories...  : the playing model's contract (answer to /model/info and to a /model/load that worked)",
+                                    "text": "/voice/start id category  : a gesture began (category or 'mix')",
                                     "outlettype": []
                                 }
                             },
@@ -887,7 +887,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/model/list names...  : model files /model/load can open",
+                                    "text": "/voice/end id  : a gesture finished, was stopped or stolen",
                                     "outlettype": []
                                 }
                             },
@@ -903,7 +903,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/rendered path  : a WAV file /render wrote (absolute path)",
+                                    "text": "/status voices triggers misses errors late xruns  : answer to /status: sounding voices, triggers, pool misses, refused messages, late events, audio xruns",
                                     "outlettype": []
                                 }
                             },
@@ -919,7 +919,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/error address reason  : a refused message and why (rate-limited)",
+                                    "text": "/model/info family rate samples latent categories...  : the playing model's contract (answer to /model/info and to a /model/load that worked)",
                                     "outlettype": []
                                 }
                             },
@@ -932,6 +932,86 @@
                                     "patching_rect": [
                                         10,
                                         638,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/model/list names...  : model files /model/load can open",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-30",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        660,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/rendered path  : a WAV file /render wrote (absolute path)",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-31",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        682,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/like name category amount  : the sound later triggers vary, the category the model hears it as, and the amount ('' after /like/off)",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-32",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        704,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/like/list names...  : sound files /like can pick",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-33",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        726,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/error address reason  : a refused message and why (rate-limited)",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-34",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        748,
                                         1000,
                                         20
                                     ],

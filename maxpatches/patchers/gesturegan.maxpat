@@ -1390,6 +1390,95 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
+                        20,
+                        616,
+                        400,
+                        20
+                    ],
+                    "text": "sound to vary (from serve --sounds DIR); jitter above sets the amount",
+                    "outlettype": []
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-78",
+                    "maxclass": "message",
+                    "numinlets": 2,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        20,
+                        640,
+                        80,
+                        22.0
+                    ],
+                    "text": "/like/list",
+                    "outlettype": [
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-79",
+                    "maxclass": "message",
+                    "numinlets": 2,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        110,
+                        640,
+                        70,
+                        22.0
+                    ],
+                    "text": "/like/off",
+                    "outlettype": [
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-80",
+                    "maxclass": "umenu",
+                    "numinlets": 1,
+                    "numoutlets": 3,
+                    "patching_rect": [
+                        20,
+                        668,
+                        200,
+                        22
+                    ],
+                    "outlettype": [
+                        "",
+                        "",
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-81",
+                    "maxclass": "message",
+                    "numinlets": 2,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        230,
+                        668,
+                        120,
+                        22.0
+                    ],
+                    "text": "/like $1",
+                    "outlettype": [
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-82",
+                    "maxclass": "comment",
+                    "numinlets": 1,
+                    "numoutlets": 0,
+                    "patching_rect": [
                         660,
                         200,
                         300,
@@ -1401,10 +1490,10 @@
             },
             {
                 "box": {
-                    "id": "obj-78",
+                    "id": "obj-83",
                     "maxclass": "newobj",
                     "numinlets": 2,
-                    "numoutlets": 8,
+                    "numoutlets": 10,
                     "patching_rect": [
                         660,
                         224,
@@ -1419,14 +1508,16 @@
                         "",
                         "",
                         "",
+                        "",
+                        "",
                         ""
                     ],
-                    "text": "route /status /error /voice/start /voice/end /model/info /model/list /rendered"
+                    "text": "route /status /error /voice/start /voice/end /model/info /model/list /rendered /like /like/list"
                 }
             },
             {
                 "box": {
-                    "id": "obj-79",
+                    "id": "obj-84",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 6,
@@ -1449,7 +1540,7 @@
             },
             {
                 "box": {
-                    "id": "obj-80",
+                    "id": "obj-85",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1467,7 +1558,7 @@
             },
             {
                 "box": {
-                    "id": "obj-81",
+                    "id": "obj-86",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1483,7 +1574,7 @@
             },
             {
                 "box": {
-                    "id": "obj-82",
+                    "id": "obj-87",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1501,7 +1592,7 @@
             },
             {
                 "box": {
-                    "id": "obj-83",
+                    "id": "obj-88",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1517,7 +1608,7 @@
             },
             {
                 "box": {
-                    "id": "obj-84",
+                    "id": "obj-89",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1535,7 +1626,7 @@
             },
             {
                 "box": {
-                    "id": "obj-85",
+                    "id": "obj-90",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1551,7 +1642,7 @@
             },
             {
                 "box": {
-                    "id": "obj-86",
+                    "id": "obj-91",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1569,7 +1660,7 @@
             },
             {
                 "box": {
-                    "id": "obj-87",
+                    "id": "obj-92",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1585,7 +1676,7 @@
             },
             {
                 "box": {
-                    "id": "obj-88",
+                    "id": "obj-93",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1603,7 +1694,7 @@
             },
             {
                 "box": {
-                    "id": "obj-89",
+                    "id": "obj-94",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1619,7 +1710,7 @@
             },
             {
                 "box": {
-                    "id": "obj-90",
+                    "id": "obj-95",
                     "maxclass": "number",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1637,7 +1728,7 @@
             },
             {
                 "box": {
-                    "id": "obj-91",
+                    "id": "obj-96",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1653,7 +1744,7 @@
             },
             {
                 "box": {
-                    "id": "obj-92",
+                    "id": "obj-97",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1669,7 +1760,7 @@
             },
             {
                 "box": {
-                    "id": "obj-93",
+                    "id": "obj-98",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1687,7 +1778,7 @@
             },
             {
                 "box": {
-                    "id": "obj-94",
+                    "id": "obj-99",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1705,7 +1796,7 @@
             },
             {
                 "box": {
-                    "id": "obj-95",
+                    "id": "obj-100",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1721,7 +1812,7 @@
             },
             {
                 "box": {
-                    "id": "obj-96",
+                    "id": "obj-101",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1739,7 +1830,7 @@
             },
             {
                 "box": {
-                    "id": "obj-97",
+                    "id": "obj-102",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1757,7 +1848,7 @@
             },
             {
                 "box": {
-                    "id": "obj-98",
+                    "id": "obj-103",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1773,7 +1864,7 @@
             },
             {
                 "box": {
-                    "id": "obj-99",
+                    "id": "obj-104",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1791,7 +1882,7 @@
             },
             {
                 "box": {
-                    "id": "obj-100",
+                    "id": "obj-105",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1809,7 +1900,59 @@
             },
             {
                 "box": {
-                    "id": "obj-101",
+                    "id": "obj-106",
+                    "maxclass": "comment",
+                    "numinlets": 1,
+                    "numoutlets": 0,
+                    "patching_rect": [
+                        660,
+                        494,
+                        95,
+                        20
+                    ],
+                    "text": "sound (name category amount)",
+                    "outlettype": []
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-107",
+                    "maxclass": "newobj",
+                    "numinlets": 1,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        760,
+                        494,
+                        91.0,
+                        22.0
+                    ],
+                    "outlettype": [
+                        ""
+                    ],
+                    "text": "prepend set"
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-108",
+                    "maxclass": "message",
+                    "numinlets": 2,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        660,
+                        516,
+                        330,
+                        22.0
+                    ],
+                    "text": "",
+                    "outlettype": [
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-109",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -1828,7 +1971,7 @@
             },
             {
                 "box": {
-                    "id": "obj-102",
+                    "id": "obj-110",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1846,7 +1989,7 @@
             },
             {
                 "box": {
-                    "id": "obj-103",
+                    "id": "obj-111",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1864,7 +2007,7 @@
             },
             {
                 "box": {
-                    "id": "obj-104",
+                    "id": "obj-112",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1882,7 +2025,80 @@
             },
             {
                 "box": {
-                    "id": "obj-105",
+                    "id": "obj-113",
+                    "maxclass": "newobj",
+                    "numinlets": 1,
+                    "numoutlets": 2,
+                    "patching_rect": [
+                        440,
+                        610,
+                        49.0,
+                        22.0
+                    ],
+                    "outlettype": [
+                        "",
+                        ""
+                    ],
+                    "text": "t l b"
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-114",
+                    "maxclass": "message",
+                    "numinlets": 2,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        520,
+                        640,
+                        49.0,
+                        22.0
+                    ],
+                    "text": "clear",
+                    "outlettype": [
+                        ""
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-115",
+                    "maxclass": "newobj",
+                    "numinlets": 1,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        440,
+                        640,
+                        42.0,
+                        22.0
+                    ],
+                    "outlettype": [
+                        ""
+                    ],
+                    "text": "iter"
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-116",
+                    "maxclass": "newobj",
+                    "numinlets": 1,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        440,
+                        670,
+                        112.0,
+                        22.0
+                    ],
+                    "outlettype": [
+                        ""
+                    ],
+                    "text": "prepend append"
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-117",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1900,7 +2116,7 @@
             },
             {
                 "box": {
-                    "id": "obj-106",
+                    "id": "obj-118",
                     "maxclass": "toggle",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -1917,7 +2133,7 @@
             },
             {
                 "box": {
-                    "id": "obj-107",
+                    "id": "obj-119",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -1933,7 +2149,7 @@
             },
             {
                 "box": {
-                    "id": "obj-108",
+                    "id": "obj-120",
                     "maxclass": "newobj",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1951,7 +2167,7 @@
             },
             {
                 "box": {
-                    "id": "obj-109",
+                    "id": "obj-121",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -2713,11 +2929,63 @@
             {
                 "patchline": {
                     "source": [
+                        "obj-78",
+                        0
+                    ],
+                    "destination": [
+                        "obj-7",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-79",
+                        0
+                    ],
+                    "destination": [
+                        "obj-7",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-80",
+                        1
+                    ],
+                    "destination": [
+                        "obj-81",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-81",
+                        0
+                    ],
+                    "destination": [
+                        "obj-7",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
                         "obj-8",
                         0
                     ],
                     "destination": [
-                        "obj-78",
+                        "obj-83",
                         0
                     ],
                     "order": 0
@@ -2726,11 +2994,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-78",
+                        "obj-83",
                         0
                     ],
                     "destination": [
-                        "obj-79",
+                        "obj-84",
                         0
                     ],
                     "order": 0
@@ -2739,7 +3007,319 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-79",
+                        "obj-84",
+                        0
+                    ],
+                    "destination": [
+                        "obj-85",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-84",
+                        1
+                    ],
+                    "destination": [
+                        "obj-87",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-84",
+                        2
+                    ],
+                    "destination": [
+                        "obj-89",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-84",
+                        3
+                    ],
+                    "destination": [
+                        "obj-91",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-84",
+                        4
+                    ],
+                    "destination": [
+                        "obj-93",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-84",
+                        5
+                    ],
+                    "destination": [
+                        "obj-95",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        1
+                    ],
+                    "destination": [
+                        "obj-98",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-98",
+                        0
+                    ],
+                    "destination": [
+                        "obj-99",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        2
+                    ],
+                    "destination": [
+                        "obj-101",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-101",
+                        0
+                    ],
+                    "destination": [
+                        "obj-102",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        4
+                    ],
+                    "destination": [
+                        "obj-104",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-104",
+                        0
+                    ],
+                    "destination": [
+                        "obj-105",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        7
+                    ],
+                    "destination": [
+                        "obj-107",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-107",
+                        0
+                    ],
+                    "destination": [
+                        "obj-108",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        5
+                    ],
+                    "destination": [
+                        "obj-109",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-109",
+                        1
+                    ],
+                    "destination": [
+                        "obj-110",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-109",
+                        0
+                    ],
+                    "destination": [
+                        "obj-111",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-111",
+                        0
+                    ],
+                    "destination": [
+                        "obj-112",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-110",
+                        0
+                    ],
+                    "destination": [
+                        "obj-75",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-112",
+                        0
+                    ],
+                    "destination": [
+                        "obj-75",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-83",
+                        8
+                    ],
+                    "destination": [
+                        "obj-113",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-113",
+                        1
+                    ],
+                    "destination": [
+                        "obj-114",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-113",
+                        0
+                    ],
+                    "destination": [
+                        "obj-115",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-115",
+                        0
+                    ],
+                    "destination": [
+                        "obj-116",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-114",
                         0
                     ],
                     "destination": [
@@ -2752,11 +3332,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-79",
-                        1
+                        "obj-116",
+                        0
                     ],
                     "destination": [
-                        "obj-82",
+                        "obj-80",
                         0
                     ],
                     "order": 0
@@ -2765,11 +3345,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-79",
-                        2
+                        "obj-117",
+                        0
                     ],
                     "destination": [
-                        "obj-84",
+                        "obj-118",
                         0
                     ],
                     "order": 0
@@ -2778,215 +3358,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-79",
-                        3
-                    ],
-                    "destination": [
-                        "obj-86",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-79",
-                        4
-                    ],
-                    "destination": [
-                        "obj-88",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-79",
-                        5
-                    ],
-                    "destination": [
-                        "obj-90",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-78",
-                        1
-                    ],
-                    "destination": [
-                        "obj-93",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-93",
-                        0
-                    ],
-                    "destination": [
-                        "obj-94",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-78",
-                        2
-                    ],
-                    "destination": [
-                        "obj-96",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-96",
-                        0
-                    ],
-                    "destination": [
-                        "obj-97",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-78",
-                        4
-                    ],
-                    "destination": [
-                        "obj-99",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-99",
-                        0
-                    ],
-                    "destination": [
-                        "obj-100",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-78",
-                        5
-                    ],
-                    "destination": [
-                        "obj-101",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-101",
-                        1
-                    ],
-                    "destination": [
-                        "obj-102",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-101",
-                        0
-                    ],
-                    "destination": [
-                        "obj-103",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-103",
-                        0
-                    ],
-                    "destination": [
-                        "obj-104",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-102",
-                        0
-                    ],
-                    "destination": [
-                        "obj-75",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-104",
-                        0
-                    ],
-                    "destination": [
-                        "obj-75",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-105",
-                        0
-                    ],
-                    "destination": [
-                        "obj-106",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-105",
+                        "obj-117",
                         0
                     ],
                     "destination": [
@@ -2999,7 +3371,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-105",
+                        "obj-117",
                         0
                     ],
                     "destination": [
@@ -3012,11 +3384,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-106",
+                        "obj-118",
                         0
                     ],
                     "destination": [
-                        "obj-108",
+                        "obj-120",
                         0
                     ],
                     "order": 0
@@ -3025,11 +3397,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-108",
+                        "obj-120",
                         0
                     ],
                     "destination": [
-                        "obj-109",
+                        "obj-121",
                         0
                     ],
                     "order": 0
@@ -3038,7 +3410,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-109",
+                        "obj-121",
                         0
                     ],
                     "destination": [
