@@ -26,7 +26,7 @@ import torch
 
 from gesturegan.files import write_json_atomic
 
-FAMILIES = ("gan", "vae", "specgan", "wavegan")
+FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 
 
 def _timings(fn, repeats: int, min_seconds: float) -> np.ndarray:

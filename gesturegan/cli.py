@@ -979,6 +979,13 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", default="1,16,64", help="generation batch sizes (default 1,16,64)")
     p.add_argument("--no-baselines", action="store_true", help="skip the PyTorch and SpecGAN baselines")
     p.add_argument(
+        "--beside",
+        type=Path,
+        metavar="OTHER.onnx",
+        help="also measure this model's generation, interleaved with MODEL's in the same run",
+    )
+    p.add_argument("--no-audio", action="store_true", help="generation speed only: no JACK latency or stress")
+    p.add_argument(
         "--backend",
         default="jack",
         choices=("jack", "sounddevice"),
@@ -1038,6 +1045,8 @@ def _run_bench(args: argparse.Namespace) -> int:
             log=lambda line: print(line, flush=True),
             backend=args.backend,
             mixers=mixers,
+            beside=args.beside,
+            audio=not args.no_audio,
         )
     except (ModelError, JackError) as e:
         raise CommandError(str(e)) from e

@@ -103,6 +103,21 @@ def generation(model_path: Path, batches=(1, 16, 64), seconds: float = 1.5) -> l
     return rows
 
 
+def generation_side_by_side(models: list[Path], batches=(1, 16, 64), rounds: int = 3) -> list[dict]:
+    """``generation`` of several models, interleaved round by round so the machine's drift (heat,
+    other load) falls on all alike; each row is the round whose median is the median of the rounds."""
+    runs: dict[tuple, list[dict]] = {}
+    for _ in range(rounds):
+        for path in models:
+            for row in generation(path, batches, seconds=1.0):
+                runs.setdefault((str(path), row["device"], row["batch"]), []).append(row)
+    out = []
+    for rows in runs.values():
+        rows = sorted(rows, key=lambda r: r["median_ms"])
+        out.append(dict(rows[len(rows) // 2], rounds=len(rows)))
+    return out
+
+
 # -- the JACK side ----------------------------------------------------------------------------
 class Probe:
     """Our JACK client: records the server's first output channel, sends it MIDI, counts xruns."""
@@ -741,6 +756,8 @@ def run(
     log=print,
     backend: str = "jack",
     mixers=("process", "thread"),
+    beside: Path | None = None,
+    audio: bool = True,
 ) -> dict:
     """Everything ``gesturegan bench`` measures, as one dict.
 
@@ -750,13 +767,21 @@ def run(
     ``baselines``: a callable returning rows (the PyTorch and SpecGAN baselines, measured by
     ``gesturegan.export.benchmark``: that room needs torch, so the caller brings it)."""
     result: dict = {"machine": machine(), "model": str(model)}
-    log("generation (onnxruntime, the bundled model):")
-    result["generation"] = generation(model, batches)
+    if beside is not None:
+        log(f"generation (onnxruntime), {Path(model).name} beside {Path(beside).name}, interleaved:")
+        result["beside"] = str(beside)
+        result["generation"] = generation_side_by_side([Path(model), Path(beside)], batches)
+    else:
+        log(f"generation (onnxruntime, {Path(model).name}):")
+        result["generation"] = generation(model, batches)
     for r in result["generation"]:
         log(_gen_line(r))
     if baselines is not None:
         result["baselines"] = baselines()
     result["backend"] = backend
+    if not audio:
+        result["latency"], result["stress"] = [], []
+        return result
     result["latency"] = [latency(model, b, trials, log=log, backend=backend) for b in blocks]
     placements = mixers if backend == "jack" else ("thread",)
     result["stress"] = [
