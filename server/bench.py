@@ -816,6 +816,8 @@ def markdown(result: dict) -> str:
             f"| {name} | {r['engine']} | {r['device']} | {r['batch']} | {r['ms_per_gesture']:.2f} | "
             f"{r['median_ms']:.2f} | {r['p99_ms']:.2f} | {r['realtime_factor']:.0f} |"
         )
+    if not result["latency"] and not result["stress"]:  # --no-audio
+        return "\n".join(lines)
     lines += [
         "",
         "| trigger to sound | block | p50 frames | p50 ms | p50 blocks | p99 frames | p99 ms | p99 blocks | max frames | trials |",
