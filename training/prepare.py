@@ -127,7 +127,9 @@ def find_sources(
     """All audio files under ``srcs`` with their label source; ``(sources, skipped)``.
 
     Label precedence: ``--labels`` CSV, then the first sub-folder name under SRC, then the
-    classifier when ``--auto-label`` is given. A file with none of these is skipped.
+    classifier when ``--auto-label`` is given. With ``--auto-label`` a sub-folder counts only
+    when it names a gesture category (``drums/`` or ``pads/`` are hints, not categories: the
+    classifier decides for them). A file with none of these is skipped.
     """
     sources: list[Source] = []
     skipped: list[tuple[str, str]] = []
@@ -140,7 +142,7 @@ def find_sources(
         parts = Path(rel).parts
         if labels is not None and rel in labels:
             sources.append(Source(p, key, rel, labels[rel], "csv"))
-        elif labels is None and len(parts) > 1:
+        elif labels is None and len(parts) > 1 and (not auto_label or parts[0] in GESTURE_CATEGORIES):
             sources.append(Source(p, key, rel, parts[0], "folder"))
         elif auto_label:
             sources.append(Source(p, key, rel, None, "auto"))

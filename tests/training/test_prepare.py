@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 
 from gesturegan.training.audio import load_audio
+from gesturegan.training.classifier import GESTURE_CATEGORIES
 from gesturegan.training.prepare import PrepareConfig, PrepareError, prepare
 
 
@@ -237,3 +238,26 @@ def test_cli_prepare_and_kill_leaves_no_half_dataset(corpus, tmp_path):
     stats = json.loads((out / "stats.json").read_text())
     ref = prepare([corpus], tmp_path / "ref", labels_csv=corpus / "labels.csv", progress=False)
     assert stats["fingerprint"] == ref.fingerprint
+
+
+LMMS_MALFORMED = {
+    "drums/kick04.ogg",
+    "effects/scratch01.ogg",
+    "effects/wind_chimes01.ogg",
+    "instruments/harpsichord01.ogg",
+    "misc/hit01.ogg",
+}
+
+
+def test_auto_label_treats_other_folder_names_as_hints(corpus, tmp_path):
+    """lmms/ has drums/, basses/, stringsnpads/...: with --auto-label the classifier decides."""
+    lmms = corpus.parent / "lmms"
+    res = prepare([lmms], tmp_path / "lmms", PrepareConfig(n_samples=8192), auto_label=True, progress=False)
+    stats = json.loads((tmp_path / "lmms" / "stats.json").read_text())
+    assert set(stats["categories"]) <= set(GESTURE_CATEGORIES)
+    manifest = json.loads((tmp_path / "lmms" / "manifest.json").read_text())
+    assert {r["label_from"] for r in manifest} == {"auto"}
+    assert len({r["source"] for r in manifest}) == 171
+    skipped = dict(res.skipped)
+    assert {k.removeprefix("lmms/") for k in skipped} == LMMS_MALFORMED
+    assert all("fmt" in reason for reason in skipped.values())  # libsndfile's own words, per file
