@@ -126,3 +126,10 @@ def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
     assert result["per_category"]["trigger"]["second_opinion"]["nearest_real_ratio"] > 0
     text = (tmp_path / "report.md").read_text()
     assert "## Second opinion" in text and "| trigger -> trigger_continuous |" in text
+    from gesturegan.export.compare import compare
+
+    table = compare({"a": result, "b": result}).splitlines()
+    row = next(line for line in table if line.startswith("| trigger | nearest-real ratio | 0.5 to 2 |"))
+    cells = row.split(" | ")[3:]
+    assert cells[0] == cells[1].rstrip(" |") and cells[0][-1] in "✓✗"  # the same result, the same verdict
+    assert sum(line.startswith("| trigger -> ") for line in table) == 3
