@@ -105,7 +105,7 @@ def defaults_for(family: str) -> Config:
         cfg = replace(cfg, train=replace(cfg.train, lr_g=5e-4, beta1=0.9, beta2=0.999))
     elif family == "twostage":
         # Reconstruction first (Adam as for the VAE), a slower discriminator for the adversarial stage.
-        train = replace(cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=0.005)
+        train = replace(cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=2e-4)
         cfg = replace(cfg, train=train)
     return cfg
 
