@@ -37,6 +37,9 @@ class ModelConfig:
     d_resolutions: tuple[int, ...] = (512, 2048)  # STFT sizes the gan discriminator looks at
     griffin_lim_iters: int = 32  # specgan only: iterations unrolled inside the graph
     phase_shuffle: int = 2  # wavegan only
+    phase_advance: bool = (
+        False  # gan, vae, twostage: phase head predicts the deviation from each bin's rotation
+    )
     code_dim: int = 64  # twostage: size of the autoencoder's code (the model's z has one more)
     prior_components: int = 8  # twostage: Gaussian components per category in the prior, at most
 
@@ -106,7 +109,7 @@ def defaults_for(family: str) -> Config:
     elif family == "twostage":
         # Reconstruction first (Adam as for the VAE), a slower discriminator for the adversarial stage.
         train = replace(cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=2e-4)
-        cfg = replace(cfg, train=train)
+        cfg = replace(cfg, model=replace(cfg.model, phase_advance=True), train=train)
     return cfg
 
 

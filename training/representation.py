@@ -211,15 +211,31 @@ class MagPhase(nn.Module):
     """The generators' output head: log-magnitude and phase ``[B, C, F, N]`` to audio ``[B, C, T]``.
 
     ``exp`` is clamped so a wild logit cannot overflow to inf on the live path.
+
+    ``phase_advance``: the network's phase is a *deviation* from each bin's own rotation,
+    ``2 pi k hop / n_fft`` per frame (a phase vocoder's prior), added here as a constant
+    ``[F, N]``. Without it a steady sinusoid needs a per-bin ramp over frames that a conv stack
+    cannot make; it settles for near-constant phase, which overlap-adds into a pulse train
+    at the frame rate (a comb at ``sample_rate / hop`` Hz).
     """
 
-    def __init__(self, cfg: STFTConfig, n_samples: int, max_log_mag: float = 11.0):
+    def __init__(
+        self, cfg: STFTConfig, n_samples: int, max_log_mag: float = 11.0, phase_advance: bool = False
+    ):
         super().__init__()
         self.cfg, self.n_samples, self.max_log_mag = cfg, n_samples, max_log_mag
         self.istft = ISTFT(cfg)
+        self.phase_advance = phase_advance
+        if phase_advance:
+            k = torch.arange(cfg.bins, dtype=torch.float64)[:, None]
+            n = torch.arange(cfg.frames(n_samples), dtype=torch.float64)[None, :]
+            advance = torch.remainder(2 * math.pi * k * cfg.hop / cfg.n_fft * n, 2 * math.pi)
+            self.register_buffer("advance", advance.float(), persistent=False)
 
     def forward(self, log_mag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
+        if self.phase_advance:
+            phase = phase + self.advance
         return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), self.n_samples)
 
 
