@@ -134,7 +134,8 @@ def test_render_like_writes_takes_of_a_real_sound(tiny_models, corpus, tmp_path)
     takes = [sf.read(p)[0] for p in sorted((tmp_path / "b").glob("*.wav"))]
     assert len(same) == len(takes) == 2
     np.testing.assert_array_equal(same[0], same[1])  # amount 0: the model's re-synthesis, every time
-    assert np.abs(takes[0] - takes[1]).max() > 1e-4  # amount 1: new takes
+    # amount 1: new takes (relative: a 4-step model is quiet and barely uses its code yet)
+    assert np.abs(takes[0] - takes[1]).max() > 1e-3 * np.abs(takes[0]).max()
 
 
 def test_render_like_refusals_name_the_problem(tiny_models, corpus, tmp_path, capsys):

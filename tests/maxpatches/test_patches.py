@@ -205,7 +205,7 @@ def pd_objects() -> tuple[list[tuple[str, list[str]]], list[tuple[int, int, int,
             continue
         if parts[1] == "connect":
             lines.append(tuple(int(x) for x in parts[2:6]))
-        elif parts[1] in ("obj", "msg", "text", "floatatom"):
+        elif parts[1] in ("obj", "msg", "text", "floatatom", "symbolatom"):
             objects.append((parts[1], parts[4:]))
     return objects, lines
 
@@ -235,6 +235,10 @@ def pd_messages() -> list[tuple[str, list[tuple[str, str]]]]:
             skind, swords = objects[src]
             if skind == "floatatom":
                 args = [("$1", "f")]
+            elif skind == "obj" and swords == ["list"]:  # a symbol box's name, made a list
+                fed = [objects[a][0] for a in into[src]]
+                assert fed == ["symbolatom"], fed
+                args = [("$1", "s")]
             elif swords[0] == "pack":
                 args = [(f"${k + 1}", "f") for k in range(len(swords) - 1)]
             else:
