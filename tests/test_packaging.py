@@ -60,6 +60,7 @@ def test_wheel_installs_only_under_gesturegan(wheel):
         "gesturegan/export/__init__.py",
         "gesturegan/training/data/gesture_classifier.json",
         "gesturegan/server/models/default.onnx",
+        "gesturegan/server/models/default.encoder.onnx",
     ):
         assert expected in names
 
@@ -70,7 +71,11 @@ def test_the_default_model_ships_within_its_budget():
     path = default_model_path()
     assert path.stat().st_size <= 20 * 1024 * 1024  # issue 7: at most 20 MB
     info = load_model(path, provider="cpu", batch_sizes=()).info
-    assert info.family == "gan" and info.n_categories == 4
+    assert info.family == "twostage" and info.n_categories == 4
+    from gesturegan.server.model import encoder_beside, load_encoder
+
+    encoder = load_encoder(encoder_beside(path), provider="cpu")  # render --like and /like work out of the box
+    assert encoder.info.latent_dim == info.latent_dim and encoder.info.categories == info.categories
 
 
 @pytest.mark.slow
