@@ -74,7 +74,9 @@ def test_the_default_model_ships_within_its_budget():
     assert info.family == "twostage" and info.n_categories == 4
     from gesturegan.server.model import encoder_beside, load_encoder
 
-    encoder = load_encoder(encoder_beside(path), provider="cpu")  # render --like and /like work out of the box
+    encoder = load_encoder(
+        encoder_beside(path), provider="cpu"
+    )  # render --like and /like work out of the box
     assert encoder.info.latent_dim == info.latent_dim and encoder.info.categories == info.categories
 
 
