@@ -213,7 +213,10 @@ class Live:
         """The model files /model/load and MIDI program change pick from, sorted."""
         from gesturegan.server.paths import listing
 
-        return listing(self.serve.models_dir, ".onnx") if self.serve.models_dir else []
+        if not self.serve.models_dir:
+            return []
+        # An encoder beside its model (MODEL.encoder.onnx) is not a model /model/load would play.
+        return [n for n in listing(self.serve.models_dir, ".onnx") if not n.endswith(".encoder.onnx")]
 
     def _model_list(self, cmd) -> None:
         self.engine.replies.append(("/model/list", *self.model_names()))

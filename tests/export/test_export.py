@@ -111,31 +111,20 @@ def test_twostage_encoder_places_a_real_sound_where_the_generator_plays_it_back(
     np.testing.assert_allclose(model.generate(z, cond), want, atol=2e-3)
 
 
-def test_render_like_writes_takes_of_a_real_sound(tiny_models, corpus, tmp_path):
+def test_render_like_writes_takes_of_a_real_sound(corpus, tmp_path):
+    """Out of the box: the bundled model and its encoder (a 4-step tiny model barely uses its code yet)."""
     from gesturegan.cli import main
 
-    model = str(tiny_models["twostage"])
     sound = str(corpus / "drum_snare_hard.flac")
-    assert (
-        main(
-            ["render", model, "--like", sound, "--amount", "0", "--count", "2", "--out", str(tmp_path / "a")]
-        )
-        == 0
-    )
-    assert (
-        main(
-            ["render", model, "--like", sound, "--amount", "1", "--count", "2", "--out", str(tmp_path / "b")]
-        )
-        == 0
-    )
+    for amount, out in (("0", tmp_path / "a"), ("1", tmp_path / "b")):
+        assert main(["render", "--like", sound, "--amount", amount, "--count", "2", "--out", str(out)]) == 0
     import soundfile as sf
 
     same = [sf.read(p)[0] for p in sorted((tmp_path / "a").glob("*.wav"))]
     takes = [sf.read(p)[0] for p in sorted((tmp_path / "b").glob("*.wav"))]
     assert len(same) == len(takes) == 2
     np.testing.assert_array_equal(same[0], same[1])  # amount 0: the model's re-synthesis, every time
-    # amount 1: new takes (relative: a 4-step model is quiet and barely uses its code yet)
-    assert np.abs(takes[0] - takes[1]).max() > 1e-3 * np.abs(takes[0]).max()
+    assert np.abs(takes[0] - takes[1]).max() > 0.01 * np.abs(takes[0]).max()  # amount 1: new takes
 
 
 def test_render_like_refusals_name_the_problem(tiny_models, corpus, tmp_path, capsys):

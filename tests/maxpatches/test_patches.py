@@ -294,9 +294,9 @@ def test_pd_patch_holds_together_and_speaks_the_servers_language():
 
 
 # -- end to end: the patches' messages against a running server ------------------------------
-def _value(arg, tag: str, models: list[str]):
+def _value(arg, tag: str, names: list[str]):
     if arg.kind == "str":
-        return models[0]
+        return names[0]
     lo = arg.lo if arg.lo is not None else 0
     hi = arg.hi if arg.hi is not None else lo + 1
     mid = (lo + hi) / 2 if hi - lo < 100 else lo + 1
@@ -305,13 +305,19 @@ def _value(arg, tag: str, models: list[str]):
 
 @pytest.mark.jack
 def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_server, tiny_models, tmp_path):
+    from gesturegan.export.onnx_export import encoder_path
     from gesturegan.server.engine import EngineConfig
     from gesturegan.server.model import load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(tiny_models["gan"], models / "tiny.onnx")
+    # The twostage model has an encoder beside it, so /like works after /model/load too.
+    shutil.copy(tiny_models["twostage"], models / "tiny.onnx")
+    shutil.copy(encoder_path(tiny_models["twostage"]), models / "tiny.encoder.onnx")
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2].parent / "shared/corpus/sonic-pi/bd_haus.flac", sounds)
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     reply.bind(("127.0.0.1", 0))
     reply.settimeout(0.5)
@@ -321,8 +327,11 @@ def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_serve
         hostapi="JACK",
         models_dir=str(models),
         render_dir=str(tmp_path / "renders"),
+        sounds_dir=str(sounds),
     )
-    live = Live(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=0), serve).start()
+    live = Live(
+        load_model(tiny_models["twostage"], provider="cpu"), EngineConfig(sample_rate=0), serve
+    ).start()
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     messages = max_messages() + pd_messages()  # Pd sends every number as a float
     got: list[tuple] = []
@@ -331,7 +340,7 @@ def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_serve
             b = OscMessageBuilder(address)
             for (word, tag), arg in zip(args, BY_PATH[address].args, strict=False):
                 if word.startswith("$"):
-                    value = _value(arg, tag, ["tiny.onnx"])
+                    value = _value(arg, tag, ["bd_haus.flac" if address == "/like" else "tiny.onnx"])
                 else:
                     value = {"i": int, "f": float, "s": str}[tag](word)
                 b.add_arg(value, tag)

@@ -155,7 +155,7 @@ def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jac
             except OSError:
                 continue
         assert got is not None, proc.stderr.read() if proc.poll() is not None else "no reply"
-        assert got.address == "/model/info" and got.params[0] == "gan"
+        assert got.address == "/model/info" and got.params[0] == "twostage"
     finally:
         proc.terminate()
         err = proc.communicate(timeout=20)[1]
