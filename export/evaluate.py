@@ -252,10 +252,11 @@ def _second_opinion(source: Source, data: Dataset, generated: dict, rng, progres
         real_nn = real_nn[np.isfinite(real_nn)]
         gen_nn = nearest_distances(emb, r_emb)
         predicted = space.predict_proba(emb).argmax(axis=1)
+        diversity, diversity_real = mean_pairwise_distance(emb), mean_pairwise_distance(r_emb)
         per_category[name] = {
-            "diversity": mean_pairwise_distance(emb),
-            "diversity_real": mean_pairwise_distance(r_emb),
-            "diversity_ratio": _ratio(mean_pairwise_distance(emb), mean_pairwise_distance(r_emb)),
+            "diversity": diversity,
+            "diversity_real": diversity_real,
+            "diversity_ratio": _ratio(diversity, diversity_real),
             "accuracy": float(np.mean(predicted == k)),
             "accuracy_real_cv": space.cv_accuracy.get(name),
             "nearest_real": float(np.median(gen_nn)),

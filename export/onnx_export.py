@@ -275,5 +275,7 @@ def export_run(
 
 
 def encoder_path(model_path: Path) -> Path:
-    """Where a VAE's encoder goes: ``MODEL.encoder.onnx`` beside ``MODEL.onnx``."""
-    return model_path.with_name(model_path.stem + ".encoder.onnx")
+    """Where a model's encoder goes: ``MODEL.encoder.onnx`` beside ``MODEL.onnx`` (the server's rule)."""
+    from gesturegan.server.model import encoder_beside
+
+    return encoder_beside(model_path)

@@ -172,6 +172,20 @@ def network(L: Layout, x: float, y: float):
     return send, recv
 
 
+def fill_menu(L: Layout, route, outlet: int, menu, x: float, y: float) -> None:
+    """A list reply from ``route``'s ``outlet`` refills ``menu``: clear, then one append per name."""
+    split = L.obj("t l b", x, y)
+    clear = L.msg("clear", x + 80, y + 30)
+    each = L.obj("iter", x, y + 30)
+    add = L.obj("prepend append", x, y + 60)
+    L.wire(route, split, outlet)
+    L.wire(split, clear, 1)
+    L.wire(split, each, 0)
+    L.wire(each, add)
+    L.wire(clear, menu)
+    L.wire(add, menu)
+
+
 def control_surface(path: Path) -> None:
     L = Layout(path, "gesturegan")
     L.note(
@@ -301,28 +315,9 @@ def control_surface(path: Path) -> None:
         shown = L.msg("", 660, y + 22, 330)
         L.wire(route, pre, outlet)
         L.wire(pre, shown)
-    # the model list fills the menu: clear, then one append per name
-    split = L.obj("t l b", 300, 610)
-    clear = L.msg("clear", 380, 640)
-    each = L.obj("iter", 300, 640)
-    add = L.obj("prepend append", 300, 670)
-    L.wire(route, split, 5)
-    L.wire(split, clear, 1)
-    L.wire(split, each, 0)
-    L.wire(each, add)
-    L.wire(clear, menu)
-    L.wire(add, menu)
-    # the sound list fills its menu the same way
-    split_s = L.obj("t l b", 440, 610)
-    clear_s = L.msg("clear", 520, 640)
-    each_s = L.obj("iter", 440, 640)
-    add_s = L.obj("prepend append", 440, 670)
-    L.wire(route, split_s, 8)
-    L.wire(split_s, clear_s, 1)
-    L.wire(split_s, each_s, 0)
-    L.wire(each_s, add_s)
-    L.wire(clear_s, sound_menu)
-    L.wire(add_s, sound_menu)
+    # the model list and the sound list fill their menus: clear, then one append per name
+    fill_menu(L, route, 5, menu, 300, 610)
+    fill_menu(L, route, 8, sound_menu, 440, 610)
 
     # -- on load: ask for the model and its list; poll the status twice a second
     lb = L.obj("loadbang", 660, 500)
