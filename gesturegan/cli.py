@@ -206,7 +206,7 @@ def _run_classify(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a category-conditioned generator (gan, vae, specgan, wavegan)",
+        help="train a category-conditioned generator (twostage, gan, vae, specgan, wavegan)",
         description=(
             "Train a generator on a dataset made by `gesturegan prepare`. The run folder gets "
             "config.toml, stats.json, checkpoints/ (last K and best.pt), previews/ (spectrogram "
@@ -226,7 +226,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--model",
         required=True,
         choices=("gan", "vae", "specgan", "wavegan", "twostage"),
-        help="gan: the main model; vae: conditional VAE with an encoder; specgan, wavegan: baselines",
+        help="twostage: autoencoder + per-category prior (the default model's family, with an encoder for --like); gan; vae: conditional VAE with an encoder; specgan, wavegan: baselines",
     )
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created)")
     p.add_argument(
