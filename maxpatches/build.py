@@ -294,6 +294,7 @@ def control_surface(path: Path) -> None:
                 "/rendered",
                 "/like",
                 "/like/list",
+                "/stream",
             )
         ),
         660,
@@ -315,6 +316,12 @@ def control_surface(path: Path) -> None:
         shown = L.msg("", 660, y + 22, 330)
         L.wire(route, pre, outlet)
         L.wire(pre, shown)
+    # stream mode as the server has it (a /panic turns it off)
+    stream_state = L.obj("unpack 0 0.", 760, 550)
+    L.wire(route, stream_state, 9)
+    stream_on = L.ui("toggle", 660, 550, 24)
+    L.wire(stream_state, stream_on, 0)
+    L.note("stream mode (server)", 690, 550, 70)
     # the model list and the sound list fill their menus: clear, then one append per name
     fill_menu(L, route, 5, menu, 300, 610)
     fill_menu(L, route, 8, sound_menu, 440, 610)
@@ -517,7 +524,7 @@ class PdPatch:
     """Pd's text format: objects are numbered by order; ``connect a outlet b inlet``."""
 
     def __init__(self):
-        self.lines = ["#N canvas 40 60 1000 640 12;"]
+        self.lines = ["#N canvas 40 60 1000 700 12;"]
         self.connects: list[str] = []  # written after every object, as Pd itself saves
         self.count = 0
 
@@ -527,10 +534,10 @@ class PdPatch:
         return self.count - 1
 
     def obj(self, x: int, y: int, text: str) -> int:
-        return self._add("obj", x, y, text)
+        return self._add("obj", x, y, pd_escape(text))
 
     def msg(self, x: int, y: int, text: str) -> int:
-        return self._add("msg", x, y, text)
+        return self._add("msg", x, y, pd_escape(text))
 
     def text(self, x: int, y: int, text: str) -> int:
         return self._add("text", x, y, text.replace(",", " \\,").replace(";", " \\;"))
@@ -547,6 +554,19 @@ class PdPatch:
         return "\n".join(self.lines + self.connects) + "\n"
 
 
+def pd_escape(text: str) -> str:
+    """A box's text as a ``.pd`` file holds it: ``$1`` is saved ``\\$1`` and a comma ``\\,``.
+
+    Pd reads an unescaped ``$1`` in a file as an argument of the *patch* (out of range for a
+    top-level patch, so the box sends 0), not of the message the box receives."""
+    return text.replace("$", "\\$").replace(",", " \\,").replace(";", " \\;")
+
+
+def receive_name(path: str) -> str:
+    """The ``[r]`` name a control listens on: ``/stream/start`` -> ``gesturegan-stream-start``."""
+    return "gesturegan-" + path.strip("/").replace("/", "-")
+
+
 def pd_osc(path: str) -> str:
     """``/latent/seed`` -> ``oscformat latent seed`` (oscformat takes the address's parts)."""
     return "oscformat " + " ".join(addr(path).strip("/").split("/"))
@@ -555,11 +575,25 @@ def pd_osc(path: str) -> str:
 def pd_patch(path: Path) -> None:
     P = PdPatch()
     P.text(20, 10, "gesturegan control surface for Pd vanilla. Start the server first: gesturegan serve")
+    P.text(
+        20,
+        600 + 40,
+        "Every control also listens on a [r gesturegan-NAME] (NAME as labelled: velocity, trigger-mix, "
+        "morph-x, stream-start, like takes 'symbol FILE'...), so another patch or pd -send can play it. "
+        "gesturegan-port PORT reconnects to a server on another --port.",
+    )
     lb = P.obj(700, 10, "loadbang")
-    conn = P.msg(700, 40, f"connect localhost {DEFAULT_OSC_PORT}")
+    port = P.msg(700, 40, f"{DEFAULT_OSC_PORT}")
+    conn = P.msg(700, 60, "disconnect, connect localhost $1")
     net = P.obj(700, 80, "netsend -u -b")
-    P.wire(lb, conn)
+    P.wire(lb, port)
+    P.wire(port, conn)
+    P.wire(P.obj(790, 40, "r gesturegan-port"), conn)
     P.wire(conn, net)
+
+    def listen(target: int, path_: str, x: int, y: int) -> None:
+        """``[r gesturegan-NAME]`` into a control's inlet: it then acts as if clicked or typed."""
+        P.wire(P.obj(x, y, f"r {receive_name(path_)}"), target)
 
     def send(source: int, path_: str, x: int, y: int) -> None:
         fmt = P.obj(x, y, pd_osc(path_))
@@ -571,6 +605,7 @@ def pd_patch(path: Path) -> None:
     init = P.msg(160, 40, "1")
     P.wire(lb, init)
     P.wire(init, vel)
+    listen(vel, "/velocity", 200, 40)
     for i, name in enumerate((*CATEGORIES, "mix")):
         x = 20 + i * 135
         bang = P.obj(x, 70, "bng 25 250 50 0 empty empty empty 0 -8 0 10 #fcfcfc #000000 #000000")
@@ -581,6 +616,7 @@ def pd_patch(path: Path) -> None:
         P.wire(hold, m)
         send(m, "/trigger", x, 165)
         P.text(x + 30, 70, name)
+        listen(bang, f"/trigger/{name}", x + 60, 105)
     P.text(
         20,
         210,
@@ -594,6 +630,8 @@ def pd_patch(path: Path) -> None:
     P.wire(trig, pack, 1, 1)
     P.wire(trig, pack, 0, 0)
     send(pack, "/morph", 20, 300)
+    listen(mx, "/morph/x", 180, 240)
+    listen(my, "/morph/y", 330, 240)
     settings = [
         ("position", "/position", 0, 1),
         ("seed", "/latent/seed", 0, 0),
@@ -608,6 +646,7 @@ def pd_patch(path: Path) -> None:
         P.text(x, 340, label)
         a = P.atom(x, 365, lo, hi)
         send(a, path_, x, 395)
+        listen(a, path_.removeprefix("/latent").removeprefix("/stream"), x, 320)
     for i, path_ in enumerate(
         ("/stream/start", "/stream/stop", "/stop", "/panic", "/status", "/model/info", "/model/list")
     ):
@@ -615,6 +654,7 @@ def pd_patch(path: Path) -> None:
         m = P.msg(x, 440, "list")
         P.text(x, 420, path_)
         send(m, path_, x, 470)
+        listen(m, path_, x + 40, 440)
     # a real sound to vary (serve --sounds DIR): type its name; jitter above sets the amount
     P.text(20, 510, "sound to vary: type a file name of serve --sounds DIR")
     P.lines.append("#X symbolatom 20 535 20 0 0 0 - - - 0;")
@@ -623,16 +663,18 @@ def pd_patch(path: Path) -> None:
     as_list = P.obj(20, 565, "list")  # symbol name -> list name, which oscformat sends
     P.wire(name_box, as_list)
     send(as_list, "/like", 20, 595)
+    listen(name_box, "/like", 130, 565)
     for i, path_ in enumerate(("/like/list", "/like/off")):
         x = 240 + i * 110
         m = P.msg(x, 535, "list")
         P.text(x, 510, path_)
         send(m, path_, x, 565)
+        listen(m, path_, x + 40, 535)
     # replies: oscparse gives the address parts as symbols, then the arguments
     rcv = P.obj(700, 120, f"netreceive -u -b {DEFAULT_REPLY_PORT}")
     parse = P.obj(700, 150, "oscparse")
     trim = P.obj(700, 180, "list trim")
-    route = P.obj(700, 210, "route status error voice model rendered like")
+    route = P.obj(700, 210, "route status error voice model rendered like stream")
     P.wire(rcv, parse)
     P.wire(parse, trim)
     P.wire(trim, route)
@@ -646,6 +688,7 @@ def pd_patch(path: Path) -> None:
         "/rendered",
         "/like",
         "/like/list",
+        "/stream",
     ):
         reply(r)
     status = P.obj(700, 240, "unpack 0 0 0 0 0 0")
@@ -665,6 +708,7 @@ def pd_patch(path: Path) -> None:
     P.wire(model, P.obj(850, 420, "print models"), 1)
     P.wire(route, P.obj(700, 450, "print rendered"), 4)
     P.wire(route, P.obj(700, 480, "print sound"), 5)
+    P.wire(route, P.obj(850, 480, "print stream"), 6)
     path.write_text(P.text_out(), encoding="utf-8")
 
 

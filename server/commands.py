@@ -119,15 +119,15 @@ SPEC: tuple[Address, ...] = (
         (Arg("speed", "float", 0.0, 10.0, required=True),),
         "random walk of the latent, radians per second (0 = still)",
     ),
-    Address("/stream/start", (), "the engine triggers gestures by itself"),
-    Address("/stream/stop", (), "stop stream mode (sounding gestures finish)"),
+    Address("/stream/start", (), "the engine triggers gestures by itself; replies /stream"),
+    Address("/stream/stop", (), "stop stream mode (sounding gestures finish); replies /stream"),
     Address("/stream/density", (Arg("rate", "float", 0.0, 64.0, required=True),), "stream events per second"),
     Address(
         "/stop",
         (Arg("voice", "int", 1, 2**31 - 1, None, help="voice id; omitted: every voice"),),
         "fade a voice (or all) out",
     ),
-    Address("/panic", (), "silence everything at once"),
+    Address("/panic", (), "silence everything at once: voices, scheduled plays and stream mode"),
     Address(
         "/rate",
         (Arg("rate", "float", 0.25, 4.0, required=True),),
@@ -194,6 +194,11 @@ REPLIES: tuple[Reply, ...] = (
         "the sound later triggers vary, the category the model hears it as, and the amount ('' after /like/off)",
     ),
     Reply("/like/list", (("names...", "s"),), "sound files /like can pick"),
+    Reply(
+        "/stream",
+        (("on", "i"), ("density", "f")),
+        "stream mode's state after /stream/start, /stream/stop and /panic (which turns it off)",
+    ),
     Reply("/error", (("address", "s"), ("reason", "s")), "a refused message and why (rate-limited)"),
     Reply(
         "/audio/state",

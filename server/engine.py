@@ -17,6 +17,7 @@ the same events is sample-identical.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
@@ -134,6 +135,7 @@ class Engine:
         self._lock = threading.Lock()
         self._miss_lock = threading.Lock()
         self._latent_lock = threading.Lock()
+        self._stream_lock = threading.Lock()  # stream mode's off switch against its own plays
         # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
         self.handlers: dict[str, object] = {}
 
@@ -173,14 +175,20 @@ class Engine:
                 self.latent.walk_speed = a["speed"]
             case "/stream/start":
                 self.stream.on, self.stream.next_frame = True, max(frame, self.frame)  # ASAP < any frame
+                self.replies.append(("/stream", 1, float(self.stream.density)))
             case "/stream/stop":
-                self.stream.on = False
+                with self._stream_lock:
+                    self.stream.on = False
+                self.replies.append(("/stream", 0, float(self.stream.density)))
             case "/stream/density":
                 self.stream.density = a["rate"]
             case "/stop":
                 self.submit(frame, "stop", a["voice"])
             case "/panic":  # the audio thread also drops everything still scheduled
-                self.submit(frame, "panic")
+                with self._stream_lock:  # panic means silence, not silence until the next streamed play
+                    self.stream.on = False
+                    self.submit(frame, "panic")
+                self.replies.append(("/stream", 0, float(self.stream.density)))
             case "/gain":
                 self.submit(frame, "gain", 10 ** (a["db"] / 20))
             case "/rate":
@@ -298,8 +306,10 @@ class Engine:
         position: float | None = None,
         seed: int | None = None,
         frame: int | None = None,
+        streamed: bool = False,
     ) -> None:
-        """Schedule one gesture at ``frame`` (default: the next block)."""
+        """Schedule one gesture at ``frame`` (default: the next block). ``streamed``: stream
+        mode's own play, dropped if a /panic or /stream/stop came while it was prepared."""
         key = category if category is not None else key_for(self.weights)
         frame = ASAP if frame is None else frame
         got = None if seed is not None else self.pools.take_tagged(key)
@@ -334,8 +344,11 @@ class Engine:
             self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
             return
         pan = speaker_gains(pos, self.cfg.channels)
-        if not self.submit(frame, "play", samples, velocity, pan, name, row, source=source):
-            self.voices.release_row(row)
+        with self._stream_lock if streamed else contextlib.nullcontext():
+            if (streamed and not self.stream.on) or not self.submit(
+                frame, "play", samples, velocity, pan, name, row, source=source
+            ):
+                self.voices.release_row(row)
 
     def refill(self) -> int:
         """Top up the most wanted pool (the current mix first); returns the gestures added.
@@ -411,7 +424,7 @@ class Engine:
         horizon = self.frame + (horizon_frames or 4 * self.cfg.block)
         made = 0
         while self.stream.next_frame < horizon:
-            self.trigger(None, 0.8, float(self.rng.random()), None, self.stream.next_frame)
+            self.trigger(None, 0.8, float(self.rng.random()), None, self.stream.next_frame, streamed=True)
             mean = self.cfg.sample_rate / self.stream.density
             spread = self.stream.jitter * mean
             self.stream.next_frame += max(1, int(mean + self.rng.uniform(-spread, spread)))

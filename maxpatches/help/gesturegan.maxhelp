@@ -615,7 +615,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/stream/start  : the engine triggers gestures by itself",
+                                    "text": "/stream/start  : the engine triggers gestures by itself; replies /stream",
                                     "outlettype": []
                                 }
                             },
@@ -631,7 +631,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/stream/stop  : stop stream mode (sounding gestures finish)",
+                                    "text": "/stream/stop  : stop stream mode (sounding gestures finish); replies /stream",
                                     "outlettype": []
                                 }
                             },
@@ -679,7 +679,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/panic  : silence everything at once",
+                                    "text": "/panic  : silence everything at once: voices, scheduled plays and stream mode",
                                     "outlettype": []
                                 }
                             },
@@ -999,7 +999,7 @@
                                         1000,
                                         20
                                     ],
-                                    "text": "/error address reason  : a refused message and why (rate-limited)",
+                                    "text": "/stream on density  : stream mode's state after /stream/start, /stream/stop and /panic (which turns it off)",
                                     "outlettype": []
                                 }
                             },
@@ -1012,6 +1012,22 @@
                                     "patching_rect": [
                                         10,
                                         748,
+                                        1000,
+                                        20
+                                    ],
+                                    "text": "/error address reason  : a refused message and why (rate-limited)",
+                                    "outlettype": []
+                                }
+                            },
+                            {
+                                "box": {
+                                    "id": "obj-35",
+                                    "maxclass": "comment",
+                                    "numinlets": 1,
+                                    "numoutlets": 0,
+                                    "patching_rect": [
+                                        10,
+                                        770,
                                         1000,
                                         20
                                     ],

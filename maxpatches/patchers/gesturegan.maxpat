@@ -1493,7 +1493,7 @@
                     "id": "obj-83",
                     "maxclass": "newobj",
                     "numinlets": 2,
-                    "numoutlets": 10,
+                    "numoutlets": 11,
                     "patching_rect": [
                         660,
                         224,
@@ -1510,9 +1510,10 @@
                         "",
                         "",
                         "",
+                        "",
                         ""
                     ],
-                    "text": "route /status /error /voice/start /voice/end /model/info /model/list /rendered /like /like/list"
+                    "text": "route /status /error /voice/start /voice/end /model/info /model/list /rendered /like /like/list /stream"
                 }
             },
             {
@@ -1957,6 +1958,58 @@
                     "numinlets": 1,
                     "numoutlets": 2,
                     "patching_rect": [
+                        760,
+                        550,
+                        91.0,
+                        22.0
+                    ],
+                    "outlettype": [
+                        "",
+                        ""
+                    ],
+                    "text": "unpack 0 0."
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-110",
+                    "maxclass": "toggle",
+                    "numinlets": 1,
+                    "numoutlets": 1,
+                    "patching_rect": [
+                        660,
+                        550,
+                        24,
+                        22
+                    ],
+                    "outlettype": [
+                        "int"
+                    ]
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-111",
+                    "maxclass": "comment",
+                    "numinlets": 1,
+                    "numoutlets": 0,
+                    "patching_rect": [
+                        690,
+                        550,
+                        70,
+                        20
+                    ],
+                    "text": "stream mode (server)",
+                    "outlettype": []
+                }
+            },
+            {
+                "box": {
+                    "id": "obj-112",
+                    "maxclass": "newobj",
+                    "numinlets": 1,
+                    "numoutlets": 2,
+                    "patching_rect": [
                         300,
                         610,
                         49.0,
@@ -1971,7 +2024,7 @@
             },
             {
                 "box": {
-                    "id": "obj-110",
+                    "id": "obj-113",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -1989,7 +2042,7 @@
             },
             {
                 "box": {
-                    "id": "obj-111",
+                    "id": "obj-114",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2007,7 +2060,7 @@
             },
             {
                 "box": {
-                    "id": "obj-112",
+                    "id": "obj-115",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2025,7 +2078,7 @@
             },
             {
                 "box": {
-                    "id": "obj-113",
+                    "id": "obj-116",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 2,
@@ -2044,7 +2097,7 @@
             },
             {
                 "box": {
-                    "id": "obj-114",
+                    "id": "obj-117",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -2062,7 +2115,7 @@
             },
             {
                 "box": {
-                    "id": "obj-115",
+                    "id": "obj-118",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2080,7 +2133,7 @@
             },
             {
                 "box": {
-                    "id": "obj-116",
+                    "id": "obj-119",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2098,7 +2151,7 @@
             },
             {
                 "box": {
-                    "id": "obj-117",
+                    "id": "obj-120",
                     "maxclass": "newobj",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2116,7 +2169,7 @@
             },
             {
                 "box": {
-                    "id": "obj-118",
+                    "id": "obj-121",
                     "maxclass": "toggle",
                     "numinlets": 1,
                     "numoutlets": 1,
@@ -2133,7 +2186,7 @@
             },
             {
                 "box": {
-                    "id": "obj-119",
+                    "id": "obj-122",
                     "maxclass": "comment",
                     "numinlets": 1,
                     "numoutlets": 0,
@@ -2149,7 +2202,7 @@
             },
             {
                 "box": {
-                    "id": "obj-120",
+                    "id": "obj-123",
                     "maxclass": "newobj",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -2167,7 +2220,7 @@
             },
             {
                 "box": {
-                    "id": "obj-121",
+                    "id": "obj-124",
                     "maxclass": "message",
                     "numinlets": 2,
                     "numoutlets": 1,
@@ -3190,7 +3243,7 @@
                 "patchline": {
                     "source": [
                         "obj-83",
-                        5
+                        9
                     ],
                     "destination": [
                         "obj-109",
@@ -3203,7 +3256,7 @@
                 "patchline": {
                     "source": [
                         "obj-109",
-                        1
+                        0
                     ],
                     "destination": [
                         "obj-110",
@@ -3215,21 +3268,8 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-109",
-                        0
-                    ],
-                    "destination": [
-                        "obj-111",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-111",
-                        0
+                        "obj-83",
+                        5
                     ],
                     "destination": [
                         "obj-112",
@@ -3241,7 +3281,46 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-110",
+                        "obj-112",
+                        1
+                    ],
+                    "destination": [
+                        "obj-113",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-112",
+                        0
+                    ],
+                    "destination": [
+                        "obj-114",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-114",
+                        0
+                    ],
+                    "destination": [
+                        "obj-115",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-113",
                         0
                     ],
                     "destination": [
@@ -3254,7 +3333,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-112",
+                        "obj-115",
                         0
                     ],
                     "destination": [
@@ -3271,7 +3350,7 @@
                         8
                     ],
                     "destination": [
-                        "obj-113",
+                        "obj-116",
                         0
                     ],
                     "order": 0
@@ -3280,72 +3359,20 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-113",
+                        "obj-116",
                         1
                     ],
                     "destination": [
-                        "obj-114",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-113",
-                        0
-                    ],
-                    "destination": [
-                        "obj-115",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-115",
-                        0
-                    ],
-                    "destination": [
-                        "obj-116",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-114",
-                        0
-                    ],
-                    "destination": [
-                        "obj-80",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
-                        "obj-116",
-                        0
-                    ],
-                    "destination": [
-                        "obj-80",
-                        0
-                    ],
-                    "order": 0
-                }
-            },
-            {
-                "patchline": {
-                    "source": [
                         "obj-117",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-116",
                         0
                     ],
                     "destination": [
@@ -3358,7 +3385,59 @@
             {
                 "patchline": {
                     "source": [
+                        "obj-118",
+                        0
+                    ],
+                    "destination": [
+                        "obj-119",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
                         "obj-117",
+                        0
+                    ],
+                    "destination": [
+                        "obj-80",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-119",
+                        0
+                    ],
+                    "destination": [
+                        "obj-80",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-120",
+                        0
+                    ],
+                    "destination": [
+                        "obj-121",
+                        0
+                    ],
+                    "order": 0
+                }
+            },
+            {
+                "patchline": {
+                    "source": [
+                        "obj-120",
                         0
                     ],
                     "destination": [
@@ -3371,7 +3450,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-117",
+                        "obj-120",
                         0
                     ],
                     "destination": [
@@ -3384,11 +3463,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-118",
+                        "obj-121",
                         0
                     ],
                     "destination": [
-                        "obj-120",
+                        "obj-123",
                         0
                     ],
                     "order": 0
@@ -3397,11 +3476,11 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-120",
+                        "obj-123",
                         0
                     ],
                     "destination": [
-                        "obj-121",
+                        "obj-124",
                         0
                     ],
                     "order": 0
@@ -3410,7 +3489,7 @@
             {
                 "patchline": {
                     "source": [
-                        "obj-121",
+                        "obj-124",
                         0
                     ],
                     "destination": [

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,7 +201,7 @@ def pd_objects() -> tuple[list[tuple[str, list[str]]], list[tuple[int, int, int,
     objects, lines = [], []
     text = PD_FILE.read_text(encoding="utf-8")
     for record in re.split(r"(?<!\\);\s*\n", text):
-        parts = record.split()
+        parts = record.replace("\\$", "$").split()  # the file saves $1 as \$1
         if not parts or parts[0] != "#X":
             continue
         if parts[1] == "connect":
@@ -272,8 +273,11 @@ def test_pd_patch_holds_together_and_speaks_the_servers_language():
             assert "-u" in words and "-b" in words
         if kind == "obj" and words[0] == "netreceive":
             assert words[-1] == str(DEFAULT_REPLY_PORT)
-        if kind == "msg" and words[0] == "connect":
-            assert words[-1] == str(DEFAULT_OSC_PORT)
+        if kind == "msg" and words[0] == "disconnect":
+            assert words[-3:] == ["connect", "localhost", "$1"], words
+    connect = next(i for i, (k, w) in enumerate(objects) if k == "msg" and w[0] == "disconnect")
+    port = [objects[a][1] for a, _, b, _ in lines if b == connect and objects[a][0] == "msg"]
+    assert port == [[str(DEFAULT_OSC_PORT)]]  # what loadbang connects to
     assert {"/trigger", "/morph", "/panic", "/stream/start"} <= sent
     # replies: oscparse splits /voice/start into "voice start"; nested routes rebuild the address
     prefix = {i: "" for i, (k, w) in enumerate(objects) if k == "obj" and w[0] == "route"}
@@ -367,3 +371,138 @@ def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_serve
     assert {"/status", "/model/info", "/model/list", "/rendered", "/voice/start"} <= addresses
     assert ("/model/list", "tiny.onnx") in got
     assert len(list((tmp_path / "renders").glob("*.wav"))) == 4  # one /render per category button
+
+
+# -- the Pd twin in real Pure Data -------------------------------------------------------------
+def _port_free(port: int) -> bool:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(("0.0.0.0", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+class _Pd:
+    """``pd -nogui -nosound`` on the committed patch; ``-send`` plays its controls through their
+    ``[r gesturegan-NAME]`` receivers, as a user's clicks or another patch would."""
+
+    def __init__(self, sends: list[str]):
+        self.proc = subprocess.Popen(
+            [
+                "pd",
+                "-nogui",
+                "-nosound",
+                "-nomidi",
+                "-stderr",
+                "-open",
+                str(PD_FILE),
+                "-send",
+                "; ".join(sends),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        # a thread reads the console: select() on a buffered pipe misses lines already buffered
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, *wanted: str, timeout: float = 20.0) -> list[str]:
+        """Pd's console lines once every ``wanted`` prefix has appeared (or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.reader.is_alive():
+            if all(any(line.startswith(w) for line in list(self.lines)) for w in wanted):
+                break
+            time.sleep(0.05)
+        return list(self.lines)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.reader.join(timeout=5)
+
+
+@pytest.mark.skipif(shutil.which("pd") is None, reason="needs Pure Data vanilla (Debian: puredata-core)")
+def test_the_pd_patch_in_real_pure_data_sends_what_the_user_set_and_shows_the_replies(corpus, tmp_path):
+    """The committed patch in Pd itself: it loads without an error line, each control reaches a
+    running server with the value set, and the server's replies reach the patch's printers."""
+    from gesturegan.server.engine import EngineConfig
+    from gesturegan.server.model import default_model_path, load_model
+    from gesturegan.server.morph import xy_weights
+    from gesturegan.server.runtime import Live, ServeConfig
+
+    if not _port_free(DEFAULT_REPLY_PORT):
+        pytest.skip(f"UDP port {DEFAULT_REPLY_PORT}, where the patch hears replies, is taken here")
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    shutil.copy(corpus / "bd_haus.flac", sounds)
+    record = tmp_path / "record"
+    serve = ServeConfig(
+        osc_port=0,
+        reply_port=DEFAULT_REPLY_PORT,
+        backend="clock",
+        mixer="thread",
+        sounds_dir=str(sounds),
+        record_dir=str(record),
+    )
+    live = Live(load_model(default_model_path(), provider="cpu"), EngineConfig(channels=1, block=256), serve)
+    live.start()
+    engine = live.engine
+    categories = engine.info.categories
+    sends = [f"gesturegan-port {live.osc.port}", "gesturegan-velocity 0.6"]
+    sends += [f"gesturegan-trigger-{name} bang" for name in (*categories, "mix")]
+    sends += [
+        "gesturegan-velocity 0.25",
+        "gesturegan-trigger-trigger bang",
+        "gesturegan-like symbol bd_haus.flac",
+        "gesturegan-morph-x 0.25",
+        "gesturegan-morph-y 0.75",
+        "gesturegan-position 0.4",
+        "gesturegan-jitter 0.5",
+        "gesturegan-walk 2",
+        "gesturegan-density 8",
+        "gesturegan-gain -6",
+        "gesturegan-rate 1.5",
+        "gesturegan-stream-start bang",
+        "gesturegan-model-info bang",
+        "gesturegan-status bang",
+    ]
+    pd = _Pd(sends)
+    try:
+        lines = pd.wait_for("voice-start:", "model: twostage", "sound: bd_haus.flac", "stream: 1 8")
+    finally:
+        pd.close()
+    try:
+        assert not [line for line in lines if "error" in line.lower()], lines
+        assert any(line.startswith("model: twostage 44100") for line in lines), lines
+        assert engine.weights == pytest.approx(xy_weights(0.25, 0.75, len(categories)))
+        assert engine.position == pytest.approx(0.4)
+        assert engine.latent.jitter == pytest.approx(0.5)
+        assert engine.latent.walk_speed == pytest.approx(2.0)
+        assert engine.stream.on and engine.stream.density == pytest.approx(8.0)
+        assert engine.latent.scale is not None  # /like placed the sound
+        pd = _Pd([f"gesturegan-port {live.osc.port}", "gesturegan-panic bang"])
+        try:
+            lines = pd.wait_for("stream: 0")
+        finally:
+            pd.close()
+        assert any(line.startswith("stream: 0 8") for line in lines), lines
+        assert not engine.stream.on
+    finally:
+        live.close()
+    events = [json.loads(line) for line in (record / "events.jsonl").read_text().splitlines()]
+    actions = [e for e in events if e.get("kind") in ("play", "gain", "rate", "panic")]
+    plays = [e for e in actions if e["kind"] == "play"][:6]
+    assert [round(p["velocity"], 3) for p in plays] == [0.6] * 5 + [0.25]
+    assert [p["name"] for p in plays] == [*categories, "mix", "trigger"]
+    gains = [e for e in actions if e["kind"] == "gain"]
+    assert gains and gains[0]["value"] == pytest.approx(10 ** (-6 / 20), rel=1e-5)
+    assert [e["value"] for e in actions if e["kind"] == "rate"] == [pytest.approx(1.5)]
+    assert actions[-1]["kind"] == "panic"

@@ -87,6 +87,19 @@ def test_stream_panic_and_gain(engine):
     assert engine.master == pytest.approx(10 ** (-6 / 20))
 
 
+def test_panic_turns_stream_mode_off_and_says_so(engine):
+    engine.message("/stream/density", [40.0])
+    render_offline(engine, [(0, "/stream/start", [])], 4000)
+    assert ("/stream", 1, 40.0) in engine.replies
+    assert engine.voices.sounding > 0
+    engine.message("/panic", [])
+    assert ("/stream", 0, 40.0) in engine.replies
+    engine.replies.clear()
+    render_offline(engine, [], 16000)  # a second: 40 plays a second would have started again
+    assert engine.voices.sounding == 0
+    assert not [r for r in engine.replies if r[0] == "/voice/start"]
+
+
 def test_offline_runs_repeat_exactly(tiny_models):
     outs = []
     for _ in range(2):
