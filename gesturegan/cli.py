@@ -124,12 +124,29 @@ def _run_prepare(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except PrepareError as exc:
+        for key, reason in exc.reasons:  # a failed run says why each file was refused, --quiet or not
+            print(f"skipped {key}: {reason}", file=sys.stderr)
         raise CommandError(str(exc)) from exc
-    for key, reason in res.skipped:
-        print(f"skipped {key}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        for key, reason in res.skipped:
+            print(f"skipped {key}: {reason}", file=sys.stderr)
+    for note in res.notes:
+        print(f"warning: {note}", file=sys.stderr)
     print(
         f"{res.n_examples} examples in {res.out} (fingerprint {res.fingerprint}); {len(res.skipped)} files skipped"
+        + (" (listed in report.md)" if args.quiet and res.skipped else "")
     )
+    words = {"folder": "from sub-folders", "csv": "from --labels", "auto": "by the classifier"}
+    print(
+        "labels: "
+        + ", ".join(f"{n} files {words[k]}" for k, n in sorted(res.label_from.items()))
+        + f" (all in {res.out / 'labels.csv'}: correct a row, pass it back with --labels)"
+    )
+    if res.least_confident:
+        shown = ", ".join(
+            f"{r.source.relative} {r.category} {r.confidence:.2f}" for r in res.least_confident[:3]
+        )
+        print(f"  least confident: {shown}")
     width = max(len(c) for c in res.counts)
     for c, k in res.counts.items():
         print(

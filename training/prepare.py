@@ -17,6 +17,7 @@ and a rerun starts clean. The same inputs and seed give byte-identical arrays.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import os
 import shutil
@@ -29,7 +30,7 @@ import numpy as np
 
 from gesturegan import __version__
 from gesturegan.files import write_json_atomic
-from gesturegan.training.audio import AudioFileError, find_audio_files, load_audio
+from gesturegan.training.audio import AUDIO_EXTENSIONS, AudioFileError, find_audio_files, load_audio
 from gesturegan.training.classifier import GESTURE_CATEGORIES
 from gesturegan.training.workers import map_files
 
@@ -39,7 +40,14 @@ WINDOW_CATEGORIES = frozenset({"continuous_variation", "continuous_repetition"})
 
 
 class PrepareError(Exception):
-    """A problem with the whole run (bad arguments, nothing usable): the message says what to do."""
+    """A problem with the whole run (bad arguments, nothing usable): the message says what to do.
+
+    ``reasons``: ``(file, why)`` for every file that was refused, so a failed run says why each
+    one was (the one-line message alone cannot)."""
+
+    def __init__(self, message: str, reasons: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.reasons = sorted(reasons or [])
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,21 @@ class Cut:
 
 
 # -- finding files and labels ------------------------------------------------------------
+def check_label_names(labels: dict[str, str], path: Path, given: list[str] | None) -> None:
+    """Refuse a category that is a near miss of a gesture category (``triger``): a typo would
+    silently become a category of its own. Names far from all four (``drums``) are the user's
+    own categories and pass; so does anything listed in ``--categories``."""
+    known = list(given or []) + [c for c in GESTURE_CATEGORIES if c not in (given or [])]
+    for name in sorted(set(labels.values()) - set(known)):
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if near:
+            files = [f for f, c in labels.items() if c == name]
+            raise PrepareError(
+                f"{path}: category {name!r} ({len(files)} rows, e.g. {files[0]}) is not one; did you mean "
+                f"{near[0]}? Fix the CSV, or list {name} in --categories if it is a category of its own"
+            )
+
+
 def read_label_csv(path: Path) -> dict[str, str]:
     """``{relative file: category}`` from a ``file,category[,confidence]`` CSV."""
     try:
@@ -137,6 +160,9 @@ def find_sources(
         found = find_audio_files(srcs)
     except FileNotFoundError as exc:
         raise PrepareError(str(exc)) from exc
+    if not found:
+        where = ", ".join(str(s) for s in srcs)
+        raise PrepareError(f"no audio files under {where} (looked for {', '.join(sorted(AUDIO_EXTENSIONS))})")
     for p, root, rel in found:
         key = f"{root.name}/{rel}"
         parts = Path(rel).parts
@@ -264,13 +290,22 @@ def split_by_source(keys_by_category: dict[str, list[str]], fraction: float, see
 
 
 def _order_categories(found: set[str], given: list[str] | None) -> list[str]:
+    """The dataset's categories in ``cond`` order: ``--categories`` as given, else the gesture
+    categories in their canonical order, else sorted. Only categories with files: a model must
+    not advertise a category it never heard."""
     if given:
         missing = found - set(given)
         if missing:
             raise PrepareError(f"labels {sorted(missing)} are not in --categories {given}")
+        empty = [c for c in given if c not in found]
+        if empty:
+            raise PrepareError(
+                f"--categories names {', '.join(empty)}, which no usable file is labelled with; "
+                "add files for it or leave it out"
+            )
         return list(given)
     if found <= set(GESTURE_CATEGORIES):
-        return list(GESTURE_CATEGORIES)  # the canonical cond order, even if one is absent
+        return [c for c in GESTURE_CATEGORIES if c in found]
     return sorted(found)
 
 
@@ -282,6 +317,9 @@ class PrepareResult:
     counts: dict[str, dict[str, int]]
     skipped: list[tuple[str, str]]
     fingerprint: str
+    label_from: dict[str, int] = field(default_factory=dict)  # "folder"/"csv"/"auto" -> files
+    least_confident: list[_LabelRow] = field(default_factory=list)  # of the classifier's labels
+    notes: list[str] = field(default_factory=list)  # warnings for the user (unmatched CSV rows)
 
 
 def prepare(
@@ -316,11 +354,24 @@ def prepare(
         for stale in out.parent.glob(pattern) if out.parent.exists() else []:
             shutil.rmtree(stale, ignore_errors=True)
     labels = read_label_csv(labels_csv) if labels_csv else None
+    if labels is not None:
+        check_label_names(labels, labels_csv, categories)
     sources, skipped = find_sources(srcs, labels, auto_label)
+    notes: list[str] = []
+    if labels is not None:
+        unmatched = sorted(
+            set(labels) - {s.relative for s in sources} - {k.split("/", 1)[-1] for k, _ in skipped}
+        )
+        if unmatched:
+            shown = ", ".join(unmatched[:5]) + (
+                f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+            )
+            notes.append(f"{labels_csv} names {len(unmatched)} files not found under the sources: {shown}")
     if not sources:
         raise PrepareError(
-            "no labelled audio found: put files in category sub-folders (SRC/trigger/*.wav), "
-            "give --labels CSV, or pass --auto-label"
+            f"none of the {len(skipped)} audio files has a label: put files in category sub-folders "
+            "(SRC/trigger/*.wav), give --labels CSV, or pass --auto-label",
+            skipped,
         )
 
     jobs = [(s, cfg, s.category is None) for s in sources]
@@ -341,7 +392,7 @@ def prepare(
     kept = [i for i, c in enumerate(cuts) if c.reason is None]
     skipped += [(cuts[i].key, cuts[i].reason) for i, c in enumerate(cuts) if c.reason is not None]
     if not kept:
-        raise PrepareError("every file was skipped; see the reasons above")
+        raise PrepareError(f"every one of the {len(skipped)} files was skipped (reasons above)", skipped)
     cats = _order_categories({resolved[i] for i in kept}, categories)
 
     by_cat: dict[str, list[str]] = {}
@@ -393,12 +444,38 @@ def prepare(
         write_json_atomic(tmp / "manifest.json", manifest)
         write_json_atomic(tmp / "stats.json", stats)
         write_json_atomic(tmp / "skipped.json", [{"file": k, "reason": r} for k, r in sorted(skipped)])
-        _write_report(tmp, manifest, cats, counts, skipped, cfg, stats)
+        chosen = [_LabelRow(sources[i], resolved[i], confidences.get(i)) for i in kept]
+        _write_labels(tmp / "labels.csv", chosen)
+        _write_report(tmp, manifest, cats, counts, skipped, cfg, stats, chosen)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return PrepareResult(out, n_total, counts, sorted(skipped), fingerprint)
+    label_from = Counter(row.source.label_from for row in chosen)
+    least = sorted((r for r in chosen if r.confidence is not None), key=lambda r: r.confidence)[
+        :LEAST_CONFIDENT
+    ]
+    return PrepareResult(out, n_total, counts, sorted(skipped), fingerprint, dict(label_from), least, notes)
+
+
+@dataclass(frozen=True)
+class _LabelRow:
+    source: Source
+    category: str
+    confidence: float | None  # the classifier's, for --auto-label files
+
+
+LEAST_CONFIDENT = 10  # files the report and the summary name for a second look
+
+
+def _write_labels(path: Path, rows: list[_LabelRow]) -> None:
+    """Every kept file's label as a ``--labels`` CSV: correct a row and pass it back."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "category", "confidence", "label_from"])
+        for r in sorted(rows, key=lambda r: r.source.relative):
+            conf = "" if r.confidence is None else f"{r.confidence:.3f}"
+            w.writerow([r.source.relative, r.category, conf, r.source.label_from])
 
 
 def _counts(manifest: list[dict], cats: list[str]) -> dict[str, dict[str, int]]:
@@ -463,7 +540,7 @@ def _fingerprint(audio_path: Path, labels: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats) -> None:
+def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats, chosen) -> None:
     from gesturegan.training.sheets import spectrogram_sheet
 
     audio = np.load(tmp / "audio.npy", mmap_mode="r")
@@ -510,6 +587,29 @@ def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats) -> None:
         "",
         picture,
         "",
+    ]
+    by = Counter(r.source.label_from for r in chosen)
+    words = {"folder": "from category sub-folders", "csv": "from --labels", "auto": "by the classifier"}
+    lines += [
+        "## Labels",
+        "",
+        "Files labelled " + ", ".join(f"{words[k]}: {n}" for k, n in sorted(by.items())) + ". "
+        "Every label is in `labels.csv`: correct a row and pass it back with `--labels`.",
+        "",
+    ]
+    auto = sorted((r for r in chosen if r.confidence is not None), key=lambda r: r.confidence)
+    if auto:
+        lines += [
+            f"The classifier's least confident labels ({min(len(auto), LEAST_CONFIDENT)} of {len(auto)}):",
+            "",
+            "| file | category | confidence |",
+            "| --- | --- | ---: |",
+        ]
+        lines += [
+            f"| `{r.source.relative}` | {r.category} | {r.confidence:.2f} |" for r in auto[:LEAST_CONFIDENT]
+        ]
+        lines.append("")
+    lines += [
         f"## Skipped files ({len(skipped)})",
         "",
     ]

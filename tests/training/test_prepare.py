@@ -182,6 +182,25 @@ def test_auto_label_uses_the_classifier(messy_folder, tmp_path):
     assert {r["file"] for r in auto} == {"unlabelled.wav"}
     assert auto[0]["category"] == "trigger" and 0 < auto[0]["label_confidence"] <= 1
     assert "my sounds/unlabelled.wav" not in dict(res.skipped)
+    # what it decided is left as a labels CSV the user can correct and pass back
+    with open(tmp_path / "auto" / "labels.csv", newline="") as fh:
+        rows = {r["file"]: r for r in csv.DictReader(fh)}
+    assert rows["unlabelled.wav"]["label_from"] == "auto"
+    assert float(rows["unlabelled.wav"]["confidence"]) == pytest.approx(auto[0]["label_confidence"], abs=1e-3)
+    assert rows["trigger/bd_haus.wav"] == {
+        "file": "trigger/bd_haus.wav",
+        "category": "trigger",
+        "confidence": "",
+        "label_from": "folder",
+    }
+    assert res.label_from == {"folder": 6, "auto": 1}
+    assert [r.source.relative for r in res.least_confident] == ["unlabelled.wav"]
+    report = (tmp_path / "auto" / "report.md").read_text()
+    assert "least confident" in report and "`unlabelled.wav` | trigger" in report
+    again = prepare(
+        [messy_folder], tmp_path / "again", labels_csv=tmp_path / "auto" / "labels.csv", progress=False
+    )
+    assert again.fingerprint == res.fingerprint  # passed back unchanged, the same dataset
 
 
 def test_free_text_categories_from_csv(messy_folder, tmp_path):
@@ -211,9 +230,73 @@ def test_existing_output_is_refused_unless_overwrite(messy_folder, tmp_path):
 def test_nothing_usable_is_a_clear_error(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.wav").write_bytes(b"")
-    with pytest.raises(PrepareError, match="no labelled audio"):
+    with pytest.raises(PrepareError, match="none of the 1 audio files has a label") as info:
         prepare([tmp_path / "src"], tmp_path / "out", progress=False)
+    assert [k for k, _ in info.value.reasons] == ["src/a.wav"]
     assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PrepareError, match="no audio files under"):
+        prepare([tmp_path / "empty"], tmp_path / "out", auto_label=True, progress=False)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gesturegan", "prepare", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_run_that_refuses_every_file_says_why_for_each_even_when_quiet(tmp_path):
+    src = tmp_path / "src" / "trigger"
+    src.mkdir(parents=True)
+    (src / "text.wav").write_text("not audio at all")
+    sf.write(src / "blip.wav", np.full(200, 0.5, np.float32), 44100)  # 5 ms
+    sf.write(src / "quiet.wav", np.zeros(44100, np.float32), 44100)
+    for quiet in ([], ["--quiet"]):
+        done = _cli(str(tmp_path / "src"), "--out", str(tmp_path / "out"), *quiet)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1] == "gesturegan prepare: every one of the 3 files was skipped (reasons above)"
+        reasons = {
+            line.split(":")[0].removeprefix("skipped "): line for line in lines if line.startswith("skipped")
+        }
+        assert set(reasons) == {"src/trigger/text.wav", "src/trigger/blip.wav", "src/trigger/quiet.wav"}
+        assert "Format not recognised" in reasons["src/trigger/text.wav"]
+        assert "silent" in reasons["src/trigger/quiet.wav"]
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_mistyped_category_in_labels_is_refused_with_the_nearest_name(messy_folder, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "file,category\ntrigger/bd_haus.wav,triger\ncontinuous_repetition/loop_amen.wav,continous_repetition\n"
+    )
+    with pytest.raises(PrepareError, match=r"'continous_repetition'.*did you mean continuous_repetition"):
+        prepare([messy_folder], tmp_path / "out", labels_csv=labels, progress=False)
+    done = _cli(str(messy_folder), "--labels", str(labels), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "did you mean" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_labels_naming_missing_files_are_named(messy_folder, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,category\ntrigger/bd_haus.wav,trigger\ntrigger/gone.wav,trigger\n")
+    res = prepare([messy_folder], tmp_path / "out", labels_csv=labels, progress=False)
+    assert res.notes == [f"{labels} names 1 files not found under the sources: trigger/gone.wav"]
+    assert res.counts["trigger"]["files"] == 1
+
+
+def test_only_categories_with_files_are_the_datasets(messy_folder, tmp_path):
+    """trigger and continuous_repetition have files: the model must not advertise the other two."""
+    prepare([messy_folder], tmp_path / "two", progress=False)
+    stats = json.loads((tmp_path / "two" / "stats.json").read_text())
+    assert stats["categories"] == ["trigger", "continuous_repetition"]  # still in canonical order
+    with pytest.raises(PrepareError, match="--categories names continuous_variation, which no usable file"):
+        prepare(
+            [messy_folder],
+            tmp_path / "three",
+            categories=["trigger", "continuous_variation", "continuous_repetition"],
+            progress=False,
+        )
 
 
 def test_cli_prepare_and_kill_leaves_no_half_dataset(corpus, tmp_path):
