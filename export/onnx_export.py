@@ -77,6 +77,9 @@ class ExportResult:
     size_bytes: int
     encoder_path: Path | None = None
     encoder_error: float | None = None
+    checkpoint: str = ""  # the file exported from
+    step: int = 0
+    note: str = ""  # how the checkpoint was chosen, when not as asked
 
 
 def model_info(ckpt: dict, generator, role: str = "generator") -> ModelInfo:
@@ -224,10 +227,12 @@ def export_run(
     tolerance: float | None = None,
     opset: int = OPSET,
     fp16: bool = False,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export the EMA generator of ``run`` (and a VAE's encoder beside it) to ``out``.
 
     ``fp16``: the network in half precision for GPUs, exp/phase/inverse transform in float32.
+    ``overwrite``: replace existing files at ``out`` (refused otherwise, as prepare and train do).
     """
     if tolerance is None:
         tolerance = FP16_TOLERANCE if fp16 else TOLERANCE
@@ -240,14 +245,26 @@ def export_run(
         raise ExportError(f"--out should end in .onnx, not {out.name!r}")
     if opset < 17:
         raise ExportError(f"opset {opset} is too old; the contract needs 17 or newer")
+    for target in (out, encoder_path(out)):
+        if target.is_dir():
+            raise ExportError(f"--out {target} is a folder; give a file name ending in .onnx")
+        if target.exists() and not overwrite:
+            raise ExportError(
+                f"{target} already exists; pass --overwrite to replace it, or choose another --out"
+            )
     try:
         generator, ckpt = load_generator(run, which)
     except CheckpointError as e:
         raise ExportError(str(e)) from e
+    note = ""
+    if Path(run).is_dir() and which == "best" and Path(ckpt["path"]).name != "best.pt":
+        note = "no best.pt (no checkpoint had a finite score), so the latest"
     info = replace(model_info(ckpt, generator), precision="fp16" if fp16 else "fp32")
     raw, error = generator_to_onnx(generator, info, tolerance, opset)
     cond = torch.full((1, info.n_categories), 1.0 / info.n_categories)
-    result = ExportResult(out, info, error, len(raw))
+    result = ExportResult(
+        out, info, error, len(raw), checkpoint=ckpt["path"], step=int(ckpt["step"]), note=note
+    )
     encoder_raw = None
     if ckpt["family"] in ("vae", "twostage"):
         full = read_checkpoint(ckpt["path"])

@@ -754,7 +754,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="largest |onnxruntime - torch| allowed (default 1e-3, with --fp16 2e-2)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer; default 17)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace MODEL.onnx (and its encoder) if it exists"
+    )
     p.set_defaults(func=_run_export)
 
 
@@ -773,10 +776,12 @@ def _run_export(args: argparse.Namespace) -> int:
             tolerance=args.tolerance,
             opset=args.opset,
             fp16=args.fp16,
+            overwrite=args.overwrite,
         )
     except ExportError as e:
         raise CommandError(str(e)) from e
     i = r.info
+    print(f"from {r.checkpoint} (step {r.step}{'; ' + r.note if r.note else ''})")
     print(
         f"wrote {r.path} ({r.size_bytes / 1e6:.1f} MB): {i.family}, {', '.join(i.categories)}, "
         f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz, {i.precision}; "
@@ -1103,11 +1108,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Where each command writes: (argument, "folder" or "file", its flag). Checked before any work.
+OUTPUTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "prepare": (("out", "folder", "--out"),),
+    "classify": (("out", "file", "--out"), ("copy", "folder", "--copy"), ("move", "folder", "--move")),
+    "train": (("out", "folder", "--out"),),
+    "evaluate": (("out", "folder", "--out"), ("json", "file", "--json")),
+    "render": (("out", "folder", "--out"),),
+    "serve": (("record", "folder", "--record"), ("render_dir", "folder", "--render-dir")),
+    "export": (("out", "file", "--out"),),
+    "replay": (("out", "file", "--out"),),
+    "demo": (("out", "folder", "--out"),),
+    "bench": (("json", "file", "--json"), ("markdown", "file", "--markdown")),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from gesturegan.files import OutputPathError, check_output_path
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
+        return 2
+    try:
+        for name, kind, flag in OUTPUTS.get(args.command, ()):
+            if getattr(args, name, None) is not None:
+                check_output_path(getattr(args, name), kind, flag)
+    except OutputPathError as exc:
+        print(f"gesturegan {args.command}: {exc}", file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)

@@ -46,3 +46,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, data: object, indent: int | None = 2) -> None:
     """Write ``data`` as JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+class OutputPathError(ValueError):
+    """An output path the command cannot write (a file where a folder is needed, or inside one)."""
+
+
+def check_output_path(path: str | Path, kind: str, flag: str) -> None:
+    """Refuse at once, in one line, an output that cannot be written: ``kind`` is "folder" or
+    "file"; ``flag`` names the option (``--out``) so the message says what to change."""
+    path = Path(path)
+    if path.exists():
+        if kind == "folder" and not path.is_dir():
+            raise OutputPathError(f"{flag} {path} is a file, not a folder; give a folder (new or existing)")
+        if kind == "file" and path.is_dir():
+            raise OutputPathError(f"{flag} {path} is a folder; give a file name")
+        return
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputPathError(f"{flag} {path}: {parent} is a file, not a folder; choose another {flag}")
+            return

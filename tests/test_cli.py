@@ -46,6 +46,32 @@ def test_help_explains_each_command(command, capsys):
     assert len(out.splitlines()) >= 3
 
 
+OUTPUT_CASES = [
+    ("render", ["MODEL", "--category", "trigger", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("prepare", ["{corpus}", "--out", "{file}/ds"], "--out {file}/ds: {file} is a file, not a folder"),
+    ("train", ["DATA", "--model", "gan", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("evaluate", ["MODEL", "--data", "DATA", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("classify", ["{corpus}", "--copy", "{file}"], "--copy {file} is a file, not a folder"),
+    ("export", ["RUN", "--out", "{file}/m.onnx"], "--out {file}/m.onnx: {file} is a file, not a folder"),
+    ("serve", ["--record", "{file}"], "--record {file} is a file, not a folder"),
+    ("bench", ["--json", "{folder}"], "--json {folder} is a folder; give a file name"),
+]
+
+
+@pytest.mark.parametrize(("command", "args", "said"), OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
+def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(
+    command, args, said, corpus, tmp_path, capsys
+):
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    fill = {"file": file, "folder": tmp_path, "corpus": corpus}
+    assert main([command, *(a.format(**fill) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gesturegan {command}: {said.format(**fill)}"), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert file.read_text() == "mine"
+
+
 def test_version_and_bare_command():
     res = run_cli("--version")
     assert res.returncode == 0 and res.stdout.startswith("gesturegan ")

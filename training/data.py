@@ -28,6 +28,7 @@ class Dataset:
     train_index: np.ndarray
     val_index: np.ndarray
     sources: list[str] | None = None  # the source file of each example (windows of one file share it)
+    label_from: list[str] | None = None  # per example: "folder", "csv" or "auto" (the classifier's)
 
     @property
     def categories(self) -> list[str]:
@@ -75,7 +76,7 @@ def load_dataset(path: str | Path) -> Dataset:
         raise DatasetError(
             f"{path} has dataset format {stats.get('format')!r}; this version reads {DATASET_FORMAT}"
         )
-    if audio.ndim != 3 or audio.dtype != np.float32 or audio.shape[0] != labels.shape[0] != len(manifest):
+    if audio.ndim != 3 or audio.dtype != np.float32 or not audio.shape[0] == labels.shape[0] == len(manifest):
         raise DatasetError(
             f"{path}: audio.npy {audio.shape}, labels.npy {labels.shape} and manifest disagree"
         )
@@ -87,7 +88,27 @@ def load_dataset(path: str | Path) -> Dataset:
     if train.size == 0:
         raise DatasetError(f"{path} has no training examples")
     sources = [str(r.get("source", r.get("file", i))) for i, r in enumerate(manifest)]
-    return Dataset(path, audio, labels.astype(np.int64), stats, train, val, sources)
+    label_from = [str(r.get("label_from", "folder")) for r in manifest]
+    return Dataset(path, audio, labels.astype(np.int64), stats, train, val, sources, label_from)
+
+
+MIN_EXAMPLES_PER_CATEGORY = 4  # fewer gives the checkpoint score (a Fréchet distance) no covariance
+
+
+def check_trainable(data: Dataset) -> None:
+    """Refuse, before any step, a dataset a model cannot learn every category of."""
+    counts = np.bincount(data.labels[data.train_index], minlength=len(data.categories))
+    thin = [
+        f"{c} has {int(n)}"
+        for c, n in zip(data.categories, counts, strict=True)
+        if n < MIN_EXAMPLES_PER_CATEGORY
+    ]
+    if thin:
+        raise DatasetError(
+            f"{data.path}: too few training examples ({'; '.join(thin)}); training needs at least "
+            f"{MIN_EXAMPLES_PER_CATEGORY} per category. Add sounds, or prepare again with --categories "
+            "naming only the categories you have"
+        )
 
 
 class BatchSampler:

@@ -29,7 +29,7 @@ from torch import nn
 
 from gesturegan.files import atomic_path, write_json_atomic, write_text_atomic
 from gesturegan.training.config import Config, ConfigError, load_config, to_toml
-from gesturegan.training.data import BatchSampler, Dataset, load_dataset
+from gesturegan.training.data import BatchSampler, Dataset, check_trainable, load_dataset
 from gesturegan.training.state import (
     CheckpointError,
     State,
@@ -214,9 +214,37 @@ def _fit_prior(state: State, data: Dataset) -> None:
     )
 
 
+def _forget_past_the_checkpoint(out: Path, step: int) -> None:
+    """A run starts where its checkpoint is: log lines and previews after ``step`` (written by a
+    run killed before it could checkpoint them) go, and a fresh start (0) drops TensorBoard's old
+    files (a resume purges its own, past ``step``)."""
+    log_path = out / "log.jsonl"
+    if log_path.exists():
+        kept = []
+        for line in log_path.read_text().splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:  # a line cut off by the kill
+                continue
+        write_text_atomic(log_path, "".join(f"{line}\n" for line in kept))
+    for old in (out / "previews").glob("step-*") if (out / "previews").exists() else []:
+        try:
+            past = int(old.name.split("-")[1].split(".")[0]) > step
+        except ValueError:
+            continue
+        if past:
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    if step == 0 and (out / "tensorboard").exists():
+        shutil.rmtree(out / "tensorboard")
+
+
 def _checkpoint(state: State, out: Path, real, classifier, log) -> None:
     score = _score(state, real, classifier)
-    state.history.append({"step": state.step, "score": score, "time": time.time()})
+    # JSON has no NaN: a score that cannot be measured is recorded as null
+    state.history.append(
+        {"step": state.step, "score": score if math.isfinite(score) else None, "time": time.time()}
+    )
     is_best = math.isfinite(score) and score < state.best_score
     if is_best:
         state.best_score = score
@@ -251,6 +279,7 @@ def train(
     try:
         dev = pick_device(device, dist)
         data = load_dataset(data_path)
+        check_trainable(data)
         state = _start_state(data, family, out, config, max_steps, resume, dev)
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
@@ -259,6 +288,7 @@ def train(
         writer, classifier, real = None, None, {}
         if dist.main:
             out.mkdir(parents=True, exist_ok=True)
+            _forget_past_the_checkpoint(out, state.step if resume else 0)
             write_text_atomic(out / "config.toml", to_toml(state.config))
             write_json_atomic(out / "stats.json", data.stats)
             from torch.utils.tensorboard import SummaryWriter
@@ -333,6 +363,15 @@ def train(
                 say(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
                 if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
                     _fit_prior(state, data)
+                    write_preview(  # so a stopped run has its progress pictures too
+                        out,
+                        state.step,
+                        state.ema,
+                        state.categories,
+                        state.shape.sample_rate,
+                        t.preview_per_category,
+                        writer,
+                    )
                     _checkpoint(state, out, real, classifier, say)
         finally:
             bar.close()

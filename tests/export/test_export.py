@@ -60,12 +60,31 @@ def test_bad_targets_and_runs_are_refused(tiny_runs, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_export_and_inspect(tiny_runs, tmp_path):
+def test_cli_export_and_inspect(tiny_runs, tmp_path, capsys):
     from gesturegan.cli import main
 
     out = tmp_path / "gan.onnx"
     assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--checkpoint", "latest"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"from {tiny_runs['gan'] / 'checkpoints' / 'step-0000004.pt'} (step 4)"), said
     assert main(["inspect", str(out)]) == 0
+
+
+def test_an_existing_model_is_replaced_only_with_overwrite(tiny_runs, tmp_path, capsys):
+    """One rule with prepare and train: an existing output is refused unless --overwrite."""
+    from gesturegan.cli import main
+
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"my precious model")
+    assert main(["export", str(tiny_runs["gan"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == f"gesturegan export: {out} already exists; pass --overwrite to replace it, or choose another --out"
+    )
+    assert out.read_bytes() == b"my precious model"
+    assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--overwrite"]) == 0
+    assert load_model(out, provider="cpu").info.family == "gan"
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -32,7 +32,16 @@ def test_kill_9_during_export_leaves_no_partial_model(tiny_runs, tmp_path, delay
         assert load_model(target, provider="cpu").info.family == "gan"
     # a rerun writes the model
     res = subprocess.run(
-        [sys.executable, "-m", "gesturegan", "export", str(tiny_runs["gan"]), "--out", str(target)],
+        [
+            sys.executable,
+            "-m",
+            "gesturegan",
+            "export",
+            str(tiny_runs["gan"]),
+            "--out",
+            str(target),
+            "--overwrite",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
