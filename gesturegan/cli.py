@@ -232,8 +232,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "torchrun --nproc_per_node N -m gesturegan train ..."
         ),
         epilog=(
-            "Examples: gesturegan train data/mine --model gan --out runs/mine\n"
-            "          gesturegan train data/mine --model gan --out runs/mine --resume --max-steps 40000\n"
+            "Examples: gesturegan train data/mine --out runs/mine\n"
+            "          gesturegan train data/mine --out runs/mine --resume --max-steps 40000\n"
+            "          gesturegan train data/mine --model gan --config cpu --out runs/mine-gan\n"
             "Watch it: tensorboard --logdir runs/mine/tensorboard"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -241,17 +242,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", metavar="DATA", type=Path, help="dataset folder made by `gesturegan prepare`")
     p.add_argument(
         "--model",
-        required=True,
-        choices=("gan", "vae", "specgan", "wavegan", "twostage"),
-        help="twostage: autoencoder + per-category prior (the default model's family, with an encoder for --like); gan; vae: conditional VAE with an encoder; specgan, wavegan: baselines",
+        choices=("twostage", "gan", "vae", "specgan", "wavegan"),
+        help="twostage (default): autoencoder + per-category prior, the bundled model's family, with an "
+        "encoder for --like; gan; vae: conditional VAE with an encoder; specgan, wavegan: baselines. "
+        "--resume takes the run's own",
     )
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created)")
     p.add_argument(
         "--config",
         metavar="TOML",
-        help="TOML overriding the family's defaults, or a shipped name: tiny (seconds on a CPU), cpu",
+        help="TOML overriding the family's defaults, or a shipped name: tiny (seconds on a CPU), cpu, "
+        "twostage-cpu (default: the family's defaults on a GPU; on a CPU, FAMILY-cpu or cpu)",
     )
-    p.add_argument("--max-steps", type=int, metavar="N", help="stop after N generator updates")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        metavar="N",
+        help="stop after N generator updates (default: the config's, 20000)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
     p.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if torch sees a GPU"
@@ -270,8 +278,10 @@ def _run_train(args: argparse.Namespace) -> int:
         ) from e
     from gesturegan.training.config import ConfigError
     from gesturegan.training.data import DatasetError
-    from gesturegan.training.loop import TrainingError, train
+    from gesturegan.training.loop import TrainingError, run_family, train
 
+    if args.model is None:
+        args.model = run_family(args.out) if args.resume else "twostage"
     if args.threads is not None:
         if args.threads < 1:
             raise CommandError(f"--threads must be at least 1, not {args.threads}")

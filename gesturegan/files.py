@@ -65,5 +65,7 @@ def check_output_path(path: str | Path, kind: str, flag: str) -> None:
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise OutputPathError(f"{flag} {path}: {parent} is a file, not a folder; choose another {flag}")
+                raise OutputPathError(
+                    f"{flag} {path}: {parent} is a file, not a folder; choose another {flag}"
+                )
             return

@@ -24,11 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import tomllib
 import torch
 from torch import nn
 
 from gesturegan.files import atomic_path, write_json_atomic, write_text_atomic
-from gesturegan.training.config import Config, ConfigError, load_config, to_toml
+from gesturegan.training.config import CONFIG_DIR, Config, ConfigError, load_config, to_toml
 from gesturegan.training.data import BatchSampler, Dataset, check_trainable, load_dataset
 from gesturegan.training.state import (
     CheckpointError,
@@ -214,6 +215,34 @@ def _fit_prior(state: State, data: Dataset) -> None:
     )
 
 
+def run_family(out: str | Path) -> str:
+    """The family of the run in ``out`` (from its config.toml), for ``--resume`` without ``--model``."""
+    path = Path(out) / "config.toml"
+    try:
+        family = tomllib.loads(path.read_text(encoding="utf-8")).get("family")
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise TrainingError(f"--resume: {out} is not a run folder (no readable config.toml: {e})") from e
+    if not isinstance(family, str):
+        raise TrainingError(f"--resume: {path} names no family; pass --model")
+    return family
+
+
+ESTIMATE_AFTER_STEPS = 20  # the first steps are timed for the estimate of the whole run
+
+
+def _duration(seconds: float) -> str:
+    """``5 min``, ``3 h 20 min``, ``4 days 6 h``: a run's length as a person reads it."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days {hours % 24} h"
+
+
 def _forget_past_the_checkpoint(out: Path, step: int) -> None:
     """A run starts where its checkpoint is: log lines and previews after ``step`` (written by a
     run killed before it could checkpoint them) go, and a fresh start (0) drops TensorBoard's old
@@ -280,6 +309,11 @@ def train(
         dev = pick_device(device, dist)
         data = load_dataset(data_path)
         check_trainable(data)
+        picked = ""
+        if config is None and not resume and dev.type == "cpu":
+            # The family's defaults are sized for a GPU (seconds a step here): take the CPU config.
+            config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
+            picked = " (picked for a CPU; --config to choose another)"
         state = _start_state(data, family, out, config, max_steps, resume, dev)
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
@@ -315,7 +349,17 @@ def train(
             desc=f"train {family}",
         )
         say = bar.write if (progress and dist.main) else log
+        if dist.main:
+            n = torch.get_num_threads()
+            threads = f", {n} thread{'s' if n > 1 else ''}" if dev.type == "cpu" else ""
+            gpus = f" x {dist.world}" if dist.world > 1 else ""
+            source = "its own config.toml" if resume else f"config {config or 'defaults'}{picked}"
+            say(
+                f"train {family} on {dev.type}{gpus}{threads}: {source}; batch {t.batch_size}; "
+                f"steps {state.step} -> {t.max_steps}; {len(data.train_index)} training examples"
+            )
         start_step, started = state.step, time.perf_counter()
+        timed_at = start_step + ESTIMATE_AFTER_STEPS
         log_file = (out / "log.jsonl").open("a") if dist.main else None
         try:
             while state.step < t.max_steps and stop["signal"] is None:
@@ -332,6 +376,12 @@ def train(
                 bar.update(1)
                 if not dist.main:
                     continue
+                if state.step == timed_at and state.step < t.max_steps:
+                    rate = (state.step - start_step) / max(time.perf_counter() - started, 1e-9)
+                    say(
+                        f"{rate:.2f} steps/s: {t.max_steps - state.step} steps to go, about "
+                        f"{_duration((t.max_steps - state.step) / rate)} (Ctrl-C keeps a checkpoint; --resume goes on)"
+                    )
                 if state.step % t.log_every == 0:
                     rate = (state.step - start_step) / max(time.perf_counter() - started, 1e-9)
                     logs["steps_per_s"] = rate

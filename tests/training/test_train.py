@@ -204,3 +204,91 @@ def test_checkpoints_never_unpickle_code(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         read_checkpoint(evil)
     assert "this must never run" not in capsys.readouterr().out
+
+
+def test_on_a_cpu_the_cpu_config_is_picked_said_and_resume_needs_no_model(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    res = run_cli(
+        "train", str(tiny_dataset), "--out", str(run), "--max-steps", "1", "--quiet", "--threads", "1"
+    )
+    assert res.returncode == 0, res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("train twostage on cpu, 1 thread: config twostage-cpu (picked for a CPU"), first
+    assert "steps 0 -> 1" in first
+    res = run_cli("train", str(tiny_dataset), "--out", str(run), "--resume", "--max-steps", "2", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert (
+        "train twostage on cpu" in res.stderr and "its own config.toml; batch 8; steps 1 -> 2" in res.stderr
+    )
+
+
+def test_too_little_data_is_refused_before_training(corpus, tmp_path):
+    from gesturegan.training.prepare import PrepareConfig, prepare
+
+    src = tmp_path / "src" / "trigger"
+    src.mkdir(parents=True)
+    (src / "bd_haus.flac").write_bytes((corpus / "bd_haus.flac").read_bytes())
+    prepare(
+        [tmp_path / "src"], tmp_path / "one", PrepareConfig(sample_rate=16000, n_samples=8192), progress=False
+    )
+    res = run_cli("train", str(tmp_path / "one"), "--out", str(tmp_path / "run"), "--config", "tiny")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "too few training examples (trigger has 1); training needs at least 4 per category" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unmeasurable_score_keeps_history_valid_and_export_says_what_it_took(
+    tiny_dataset, tmp_path, monkeypatch, capsys
+):
+    import gesturegan.training.loop as loop
+    from gesturegan.cli import main
+
+    monkeypatch.setattr(loop, "_score", lambda *a: float("nan"))  # as a degenerate dataset scores
+    run = tmp_path / "run"
+    train(tiny_dataset, "gan", run, config="tiny", max_steps=2, progress=False, log=lambda m: None)
+
+    def no_nan(word):
+        raise AssertionError(f"{word} is not JSON")
+
+    history = json.loads((run / "history.json").read_text(), parse_constant=no_nan)
+    assert [h["score"] for h in history] == [None]
+    assert not (run / "checkpoints" / "best.pt").exists()
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 0
+    said = capsys.readouterr().out
+    assert "step-0000002.pt (step 2; no best.pt (no checkpoint had a finite score), so the latest)" in said
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_clean(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(
+        (Path(__file__).parents[2] / "training/configs/tiny.toml")
+        .read_text()
+        .replace("checkpoint_every = 2", "checkpoint_every = 1000")
+        .replace("preview_every = 2", "preview_every = 1000")
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "gesturegan",
+        "train",
+        str(tiny_dataset),
+        "--model",
+        "gan",
+        "--out",
+        str(run),
+    ]
+    proc = subprocess.Popen(
+        [*args, "--config", str(cfg), "--max-steps", "100000", "--quiet"], stderr=subprocess.PIPE
+    )
+    _wait_for_steps(run / "log.jsonl", 5, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert not step_checkpoints(run) and list((run / "tensorboard").iterdir())
+    res = run_cli(*args[3:], "--config", "tiny", "--max-steps", "2", "--quiet")
+    assert res.returncode == 0, res.stderr
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]  # the killed run's lines are gone
+    assert len(list((run / "tensorboard").iterdir())) == 1  # and its TensorBoard file
+    assert (run / "previews" / "progress.gif").exists()
