@@ -196,11 +196,15 @@ def evaluate(
     for name, row in per_category.items():
         row["diversity_ratio"] = row["diversity"] / row["diversity_real"] if row["diversity_real"] else None
         row["second_opinion"] = second["per_category"].get(name)
+    auto = sum(1 for f in data.label_from or [] if f == "auto")
     result = {
         "model": source.name,
         "family": source.family,
         "data": str(data.path),
         "data_fingerprint": data.stats.get("fingerprint"),
+        # examples whose label the packaged classifier chose (prepare --auto-label): on them the
+        # conditional accuracy measures the classifier's agreement with itself
+        "labels_by_classifier": auto / len(data.labels),
         "count_per_category": count,
         "seed": seed,
         "overall": overall,
@@ -335,6 +339,19 @@ def morph_path(k: int, steps_between: int = 3) -> np.ndarray:
     return np.stack([*rows, last])
 
 
+def _same_classifier_warning(result: dict) -> list[str]:
+    share = result.get("labels_by_classifier") or 0.0
+    if share <= 0:
+        return []
+    return [
+        f"**Note:** {share:.0%} of the dataset's labels were chosen by this same classifier "
+        "(`prepare --auto-label`): for those examples the conditional accuracy measures the model "
+        "against the classifier's own opinion, not a person's. The second opinion below is "
+        "independent of it.",
+        "",
+    ]
+
+
 def write_report(result: dict, generated: dict, source: Source, out_dir: Path, rng) -> Path:
     from gesturegan.training.sheets import spectrogram_sheet
 
@@ -370,6 +387,7 @@ def write_report(result: dict, generated: dict, source: Source, out_dir: Path, r
         f"against the real examples of `{result['data']}` (dataset {result['data_fingerprint']}). "
         "Measured with the packaged gesture classifier (trained on real sounds only).",
         "",
+        *_same_classifier_warning(result),
         "## Overall",
         "",
         "| measure | generated | real data, for scale |",
@@ -493,6 +511,12 @@ def summary_text(result: dict) -> str:
         lines.append(
             f"  morph midpoints given to one of their two categories {o['morph_midpoints_in_pair']:.2f}, "
             f"largest step / median step {o['morph_worst_step_ratio']:.2f}"
+        )
+    share = result.get("labels_by_classifier") or 0.0
+    if share > 0:
+        lines.append(
+            f"  note: {share:.0%} of the dataset's labels came from this classifier (--auto-label); "
+            "accuracy there is its agreement with itself"
         )
     return "\n".join(lines)
 

@@ -133,3 +133,20 @@ def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
     cells = row.split(" | ")[3:]
     assert cells[0] == cells[1].rstrip(" |") and cells[0][-1] in "✓✗"  # the same result, the same verdict
     assert sum(line.startswith("| trigger -> ") for line in table) == 3
+
+
+def test_labels_chosen_by_the_same_classifier_are_pointed_out(tiny_dataset, tmp_path):
+    import dataclasses
+
+    from gesturegan.export.evaluate import evaluate, summary_text
+    from gesturegan.training.data import load_dataset
+
+    data = load_dataset(tiny_dataset)
+    own = evaluate(_replay_source(data, "replay"), data, 8, progress=False)
+    assert own["labels_by_classifier"] == 0.0 and "note:" not in summary_text(own)
+    n = len(data.labels)
+    auto = dataclasses.replace(data, label_from=["auto"] * (n // 4) + ["folder"] * (n - n // 4))
+    result = evaluate(_replay_source(auto, "replay"), auto, 8, out_dir=tmp_path, progress=False)
+    assert result["labels_by_classifier"] == pytest.approx((n // 4) / n)
+    assert "came from this classifier (--auto-label)" in summary_text(result)
+    assert "were chosen by this same classifier" in (tmp_path / "report.md").read_text()
