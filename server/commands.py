@@ -209,6 +209,15 @@ REPLIES: tuple[Reply, ...] = (
 REPLY_PATHS = {r.path: r for r in REPLIES}
 
 
+def _plain(x: float | int | None) -> str:
+    """A bound as a person writes it: ``2147483647``, ``0.25``, ``-120`` (never ``2.14748e+09``)."""
+    if x is None:
+        return "any"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}"
+
+
 def _number(address: str, arg: Arg, value: object) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadMessage(address, f"{arg.name} must be a number, not {type(value).__name__}")
@@ -222,7 +231,9 @@ def _number(address: str, arg: Arg, value: object) -> float | int:
     else:
         value = float(value)
     if (arg.lo is not None and value < arg.lo) or (arg.hi is not None and value > arg.hi):
-        raise BadMessage(address, f"{arg.name} must be in {arg.lo:g}..{arg.hi:g}, not {value:g}")
+        raise BadMessage(
+            address, f"{arg.name} must be in {_plain(arg.lo)}..{_plain(arg.hi)}, not {_plain(value)}"
+        )
     return value
 
 

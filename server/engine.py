@@ -80,6 +80,16 @@ class Stream:
     next_frame: int = 0
 
 
+# The serve option that gives each folder-owning address its folder (named in its refusal).
+FOLDER_FLAGS = {
+    "/render": "--render-dir DIR",
+    "/model/load": "--models DIR",
+    "/model/list": "--models DIR",
+    "/like": "--sounds DIR",
+    "/like/list": "--sounds DIR",
+}
+
+
 class Engine:
     def __init__(self, model: Model, cfg: EngineConfig = EngineConfig(), mixer=None):
         """``mixer``: a ``MixerLink`` (server/mixer.py) when the audio side runs in its own
@@ -203,7 +213,9 @@ class Engine:
             case _:  # /render, /model/load and /model/list belong to the adapters that own folders
                 handler = self.handlers.get(cmd.address)
                 if handler is None:
-                    self.replies.append(("/error", cmd.address, "not available here (no folder configured)"))
+                    self.counts["errors"] += 1
+                    flag = FOLDER_FLAGS.get(cmd.address, "a folder option")
+                    self.replies.append(("/error", cmd.address, f"no folder for it: start serve with {flag}"))
                 else:
                     handler(cmd)
 

@@ -216,6 +216,10 @@ def open_session(
     ``role`` None accepts generators and encoders alike.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(
+            f"{path} is a folder; give a model file (MODEL.onnx), or serve --models {path} to load from it"
+        )
     if not path.is_file():
         raise ModelError(f"{path} does not exist")
     size = path.stat().st_size

@@ -135,6 +135,7 @@ class Live:
         if serve.render_dir:
             self.engine.handlers["/render"] = self._render
         self._encoders: dict = {}
+        self._checked_models: dict[tuple[str, int, int], bool] = {}  # model_names' verdicts
         if serve.sounds_dir:
             self.engine.handlers["/like"] = self._like
             self.engine.handlers["/like/list"] = self._like_list
@@ -216,7 +217,29 @@ class Live:
         if not self.serve.models_dir:
             return []
         # An encoder beside its model (MODEL.encoder.onnx) is not a model /model/load would play.
-        return [n for n in listing(self.serve.models_dir, ".onnx") if not n.endswith(".encoder.onnx")]
+        names = [n for n in listing(self.serve.models_dir, ".onnx") if not n.endswith(".encoder.onnx")]
+        return [n for n in names if self._loadable(n)]
+
+    def _loadable(self, name: str) -> bool:
+        """Whether /model/load would take ``name``: the loader's own checks, once per file version
+        (name, size, mtime), so a list never offers a file its load would refuse."""
+        from pathlib import Path
+
+        from gesturegan.server.model import ModelError, open_session
+
+        path = Path(self.serve.models_dir) / name
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        key = (name, st.st_size, st.st_mtime_ns)
+        if key not in self._checked_models:
+            try:
+                open_session(path, "cpu", threads=1, spinning=False)
+                self._checked_models[key] = True
+            except ModelError:
+                self._checked_models[key] = False
+        return self._checked_models[key]
 
     def _model_list(self, cmd) -> None:
         self.engine.replies.append(("/model/list", *self.model_names()))

@@ -182,3 +182,13 @@ def test_osc_spec_lists_the_dispatchers_addresses(capsys):
     assert main(["osc-spec"]) == 0
     text = capsys.readouterr().out
     assert "/trigger [category]:category" in text and "/error address reason" in text
+
+
+@pytest.mark.parametrize("command", ["inspect", "serve"])
+def test_a_folder_given_as_the_model_is_named_as_a_folder(command, tmp_path, capsys):
+    assert main([command, str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"gesturegan {command}: {tmp_path} is a folder; give a model file (MODEL.onnx), "
+        f"or serve --models {tmp_path} to load from it"
+    )

@@ -43,7 +43,8 @@ def test_trigger_forms():
         ("/morph/weights", [1, 0, 0], "needs 4 weights"),
         ("/morph/weights", [0, 0, 0, 0], "at least one weight"),
         ("/latent/seed", [1.5], "whole number"),
-        ("/gain", [1e30], "db must be in"),
+        ("/gain", [1e30], r"db must be in -120\.\.24, not 1e\+30"),
+        ("/latent/seed", [-1], r"seed must be in 0\.\.2147483647, not -1$"),  # never 2.14748e+09
         ("/model/load", [3], "name must be a string"),
         ("/model/load", ["x" * 300], "too long"),
         ("/trigger", [True], "name or an index"),

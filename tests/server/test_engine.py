@@ -266,3 +266,18 @@ def test_prefill_readies_every_pool_and_the_whole_reserve_before_the_audio_start
     engine.set_weights(xy_weights(0.3, 0.7, 4))
     engine.trigger(None)
     assert engine.counts["misses"] == 0 and engine.pools.stats.nearest == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "flag"),
+    [
+        ("/render", ["trigger"], "--render-dir DIR"),
+        ("/model/load", ["x"], "--models DIR"),
+        ("/like/list", [], "--sounds DIR"),
+    ],
+)
+def test_a_folder_message_without_its_folder_names_the_option_and_counts(engine, address, args, flag):
+    engine.message(address, args)
+    assert engine.replies[-1] == ("/error", address, f"no folder for it: start serve with {flag}")
+    engine.message("/status", [])
+    assert engine.replies[-1][4] == 1  # errors: the refusal is counted

@@ -84,6 +84,8 @@ def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_
     models.mkdir()
     shutil.copy(tiny_models["wavegan"], models / "other.onnx")
     (tmp_path / "secret.onnx").write_bytes(b"x")
+    (models / "broken.onnx").write_bytes(b"not a model")  # /model/load would refuse it: not listed
+    shutil.copy(tiny_models["vae"].with_suffix(".encoder.onnx"), models / "other.encoder.onnx")
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     reply.bind(("127.0.0.1", 0))
     reply.settimeout(5)
