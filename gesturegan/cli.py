@@ -13,7 +13,8 @@ from pathlib import Path
 from gesturegan import __version__
 from gesturegan.server.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT
 
-EPILOG = "Run `gesturegan COMMAND --help` for the options of one command. Docs: docs/ in the repository."
+DOCS_URL = "https://github.com/gesturegan/gesturegan/tree/main/docs"  # pyproject's Documentation
+EPILOG = f"Run `gesturegan COMMAND --help` for the options and an example of one command. Docs: {DOCS_URL}"
 
 
 class CommandError(Exception):
@@ -262,7 +263,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
     p.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA if torch sees a GPU"
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="default auto: CUDA if torch sees a GPU",
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -329,7 +333,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the metrics as JSON here")
     p.add_argument("--out", type=Path, metavar="DIR", help="report folder (default: RUN/eval or MODEL.eval)")
     p.add_argument("--count", type=int, default=64, metavar="N", help="gestures per category (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the latents drawn (default 0)")
     p.set_defaults(func=_run_evaluate)
 
 
@@ -401,7 +405,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
         help="with --like: how far takes wander from the sound, 0 (itself) to 1 (as varied as the "
         "model's category) and beyond (default 0.5)",
     )
-    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    _add_provider(p)
     p.set_defaults(func=_run_render)
 
 
@@ -460,15 +464,36 @@ def _render_like(args: argparse.Namespace, model) -> list[Path]:
     return render_like(model, placed, args.out, args.count, args.seed, args.amount, args.like.stem)
 
 
+def _midi_map_defaults() -> str:
+    from dataclasses import fields
+
+    from gesturegan.server.midi import MidiMap
+
+    return ", ".join(f"{f.name} = {f.default}" for f in fields(MidiMap) if f.default is not None)
+
+
+def _add_provider(p: argparse.ArgumentParser, default: str = "auto", why: str = "") -> None:
+    """``--provider``, declared once for every command that runs a model."""
+    p.add_argument(
+        "--provider",
+        default=default,
+        choices=("auto", "cuda", "coreml", "cpu"),
+        help="onnxruntime execution provider: auto takes CUDA or CoreML when present, else the CPU "
+        f"(default {default}{'; ' + why if why else ''})",
+    )
+
+
 # -- serve ---------------------------------------------------------------------------------
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
-        help="the live engine: OSC in, audio out",
+        help="the live engine: OSC and MIDI in, audio out",
         description=(
-            "Play a model live. OSC on --osc-port (see `gesturegan osc-spec`), replies to "
-            "--reply-host:--reply-port (Max's udpreceive), audio through PortAudio (JACK, CoreAudio, "
-            "WASAPI/ASIO, ALSA). Triggers are served from pools of pre-generated gestures."
+            "Play a model live. OSC on --osc-port (see `gesturegan osc-spec`) and MIDI (a virtual "
+            "port, or --midi NAME), replies to --reply-host:--reply-port (Max's udpreceive, Pd's "
+            "netreceive); audio through JACK (a client of its own) or PortAudio (CoreAudio, "
+            "WASAPI/ASIO, ALSA), its callback alone in a mixer process. Triggers are served from "
+            "pools of pre-generated gestures."
         ),
         epilog="Example: gesturegan serve models/mine.onnx --audio jack --osc-port 9000 --reply-port 9001",
     )
@@ -480,9 +505,21 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="an exported model (default: the bundled one)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
-    p.add_argument("--osc-port", type=int, default=DEFAULT_OSC_PORT, metavar="P")
-    p.add_argument("--reply-host", default="127.0.0.1")
-    p.add_argument("--reply-port", type=int, default=DEFAULT_REPLY_PORT, metavar="Q")
+    p.add_argument(
+        "--osc-port",
+        type=int,
+        default=DEFAULT_OSC_PORT,
+        metavar="PORT",
+        help=f"UDP port OSC arrives on (default {DEFAULT_OSC_PORT})",
+    )
+    p.add_argument("--reply-host", default="127.0.0.1", help="where replies go (default 127.0.0.1)")
+    p.add_argument(
+        "--reply-port",
+        type=int,
+        default=DEFAULT_REPLY_PORT,
+        metavar="PORT",
+        help=f"UDP port replies go to, Max's udpreceive or Pd's netreceive (default {DEFAULT_REPLY_PORT})",
+    )
     p.add_argument("--allow", metavar="IP,IP", help="only accept OSC from these addresses")
     p.add_argument(
         "--audio", default="default", help="host API: default, jack, coreaudio, asio, wasapi, alsa"
@@ -521,7 +558,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "trigger after a morph plays at once from the nearest point (default 8; 0: none, that "
         "trigger waits for the model)",
     )
-    p.add_argument("--seed", type=int, default=0, help="latent seed at start")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="latent seed at start (default 0)")
     p.add_argument(
         "--midi", metavar="NAME", help="open this MIDI input (default: a virtual port named gesturegan)"
     )
@@ -542,9 +579,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "--midi-map",
         type=Path,
         metavar="TOML",
-        help="MIDI map overriding the defaults (docs/commands/serve.md)",
+        help="MIDI map: a TOML file setting any of "
+        + _midi_map_defaults()
+        + " (the defaults), and channel = 0..15 "
+        "to listen to MIDI channel 1..16 only (default every channel)",
     )
-    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    _add_provider(p)
     p.add_argument("--stats", type=Path, metavar="FILE", help="write the session's counters as JSON on exit")
     p.add_argument(
         "--record",
@@ -688,6 +728,7 @@ def _add_osc_spec(sub: argparse._SubParsersAction) -> None:
         "osc-spec",
         help="the OSC address space, from the dispatcher itself",
         description="Print every OSC address the engine accepts, its arguments, ranges and meaning.",
+        epilog="Example: gesturegan osc-spec --json > osc-spec.json",
     )
     p.add_argument("--json", action="store_true", help="print JSON (for Max patches and other tools)")
     p.set_defaults(func=_run_osc_spec)
@@ -807,9 +848,10 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
         "inspect",
         help="print the contract of an ONNX model and what the loader would do",
         description="Validate MODEL.onnx against the contract and print its metadata, shapes and provider.",
+        epilog="Example: gesturegan inspect models/mine.onnx --provider cpu",
     )
     p.add_argument("model", metavar="MODEL.onnx", type=Path, nargs="?", help="default: the bundled model")
-    p.add_argument("--provider", default="auto", choices=("auto", "cuda", "coreml", "cpu"))
+    _add_provider(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_inspect)
 
@@ -863,6 +905,7 @@ def _add_doctor(sub: argparse._SubParsersAction) -> None:
         "doctor",
         help="audio/MIDI devices, onnxruntime providers, GPU, JACK, real-time readiness",
         description="Print what this machine offers the engine: paste it into a bug report.",
+        epilog="Example: gesturegan doctor --json > doctor.json",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_run_doctor)
@@ -893,7 +936,7 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("folder", metavar="DIR", type=Path, help="a folder written by serve --record")
     p.add_argument("--out", type=Path, help="WAV to write (default DIR/replay.wav)")
-    p.add_argument("--provider", default="cpu", choices=("auto", "cuda", "coreml", "cpu"))
+    _add_provider(p, default="cpu", why="cpu: the same numbers the recording was made with on a CPU")
     p.set_defaults(func=_run_replay)
 
 
@@ -1118,6 +1161,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
 # Where each command writes: (argument, "folder" or "file", its flag). Checked before any work.
 OUTPUTS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "prepare": (("out", "folder", "--out"),),
@@ -1137,10 +1185,14 @@ def main(argv: list[str] | None = None) -> int:
     from gesturegan.files import OutputPathError, check_output_path
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         parser.print_help()
         return 2
+    if unknown:  # the command's own usage, not the top level's
+        _subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         for name, kind, flag in OUTPUTS.get(args.command, ()):
             if getattr(args, name, None) is not None:

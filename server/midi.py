@@ -57,8 +57,9 @@ class MidiMap:
         for key, value in data.items():
             if key not in known:
                 raise MidiMapError(f"unknown key {key!r} in {path}; known: {', '.join(sorted(known))}")
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 127:
-                raise MidiMapError(f"{key} in {path} must be a MIDI number 0..127, not {value!r}")
+            top = 15 if key == "channel" else 127  # channel 0..15 is MIDI's 1..16
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                raise MidiMapError(f"{key} in {path} must be a MIDI number 0..{top}, not {value!r}")
         return replace(cls(), **data)
 
 

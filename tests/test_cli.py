@@ -192,3 +192,35 @@ def test_a_folder_given_as_the_model_is_named_as_a_folder(command, tmp_path, cap
         f"gesturegan {command}: {tmp_path} is a folder; give a model file (MODEL.onnx), "
         f"or serve --models {tmp_path} to load from it"
     )
+
+
+def _subparsers():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return sub.choices
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help_with_its_default_and_the_command_an_example(command):
+    parser = _subparsers()[command]
+    assert parser.epilog and "Example" in parser.epilog, f"{command} has no example"
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        name = "/".join(action.option_strings) or action.dest
+        assert action.help, f"{command} {name} has no help"
+        has_default = action.default not in (None, False) and action.option_strings
+        if has_default and action.nargs != 0:
+            assert "default" in action.help.lower(), f"{command} {name}: the help does not say its default"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["train", "DATA", "--out", "RUN"], ["serve"], ["prepare", "SRC", "--out", "DIR"]],
+    ids=lambda a: a[0],
+)
+def test_an_unknown_option_prints_that_commands_usage(args):
+    command = args[0]
+    res = run_cli(*args, "--no-such-option")
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"usage: gesturegan {command}"), res.stderr[:200]
+    assert "unrecognized arguments: --no-such-option" in res.stderr
