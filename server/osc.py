@@ -10,6 +10,7 @@ Binds 127.0.0.1 unless told otherwise; ``allow`` lists the sender addresses acce
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -128,6 +129,32 @@ class OscStats:
     senders_logged: set = field(default_factory=set)
 
 
+class OscPortError(OSError):
+    """The OSC port cannot be had; the message names it and the option that changes it."""
+
+
+def open_osc_socket(host: str, port: int) -> socket.socket:
+    """The UDP socket OSC arrives on, bound to ``host:port``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise OscPortError(
+                f"UDP port {port} on {host} is already in use (another gesturegan serve?): stop it, "
+                "or pass --osc-port with a free port"
+            ) from e
+        if e.errno == errno.EADDRNOTAVAIL or isinstance(e, socket.gaierror):
+            raise OscPortError(f"--host {host} is not an address of this machine") from e
+        if e.errno == errno.EACCES:
+            raise OscPortError(f"UDP port {port} needs privileges here; pass --osc-port 1024 or above") from e
+        raise OscPortError(f"cannot listen for OSC on {host}:{port}: {e.strerror or e}") from e
+    sock.settimeout(0.1)
+    return sock
+
+
 class OscControl:
     """A UDP socket feeding ``engine``; ``start()`` runs it in a thread, ``close()`` stops it."""
 
@@ -141,15 +168,15 @@ class OscControl:
         reply_port: int | None = 9001,
         allow: list[str] | None = None,
         errors_per_s: float = 20.0,
+        sock: socket.socket | None = None,
     ):
+        """``sock``: an already bound socket (``open_osc_socket``), so a taken port is found
+        before anything else starts."""
         self.engine, self.clock = engine, clock
         root = logging.getLogger()
         if _not_from_python_osc not in root.filters:
             root.addFilter(_not_from_python_osc)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((host, port))
-        self.sock.settimeout(0.1)
+        self.sock = sock if sock is not None else open_osc_socket(host, port)
         self.port = self.sock.getsockname()[1]
         self.reply_to = (reply_host, reply_port) if reply_port else None
         self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -23,7 +23,7 @@ from gesturegan.server.audio import (
 from gesturegan.server.engine import Engine, EngineConfig
 from gesturegan.server.gcwatch import GcOffAudio
 from gesturegan.server.model import Model
-from gesturegan.server.osc import AudioClock, OscControl
+from gesturegan.server.osc import AudioClock, OscControl, open_osc_socket
 
 #: Files /like offers (what libsndfile reads).
 SOUND_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
@@ -61,6 +61,15 @@ class Live:
         # The GIL's default 5 ms switch interval is longer than a 128-frame block: keep the
         # audio callback from waiting behind the worker or the OSC thread.
         sys.setswitchinterval(CONTROL_SWITCH_S)
+        # The port first: a taken port is refused before any audio process or client starts.
+        osc_sock = open_osc_socket(serve.host, serve.osc_port)
+        try:
+            self._open(model, engine_cfg, serve, osc_sock)
+        except BaseException:
+            osc_sock.close()
+            raise
+
+    def _open(self, model: Model, engine_cfg: EngineConfig, serve: ServeConfig, osc_sock) -> None:
         device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
         jack_out = mixer = None
         in_process = serve.mixer == "process" or (
@@ -110,6 +119,7 @@ class Live:
             serve.reply_host,
             serve.reply_port,
             serve.allow,
+            sock=osc_sock,
         )
         self.recording = None
         if serve.record_dir:

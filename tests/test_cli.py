@@ -224,3 +224,20 @@ def test_an_unknown_option_prints_that_commands_usage(args):
     assert res.returncode == 2
     assert res.stderr.startswith(f"usage: gesturegan {command}"), res.stderr[:200]
     assert "unrecognized arguments: --no-such-option" in res.stderr
+
+
+def test_a_taken_osc_port_is_named_with_the_option_that_changes_it():
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        res = run_cli("serve", "--no-midi", "--osc-port", str(port))
+    finally:
+        taken.close()
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        f"gesturegan serve: UDP port {port} on 127.0.0.1 is already in use (another gesturegan serve?): "
+        "stop it, or pass --osc-port with a free port"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 
@@ -149,3 +150,52 @@ def test_bundles_with_unsound_element_sizes_are_refused_before_python_osc():
     for _ in range(10):
         deep = head + len(deep).to_bytes(4, "big") + deep
     assert not bundle_framing_ok(deep)
+
+
+def _free_udp_port() -> int:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+@pytest.mark.skipif(
+    shutil.which("oscsend") is None or shutil.which("oscdump") is None,
+    reason="needs liblo's oscsend and oscdump (Debian: liblo-tools)",
+)
+def test_liblo_clients_play_and_hear_a_running_server(tiny_models):
+    """An outside OSC implementation (liblo, as many tools use) against the real server: its
+    messages are taken, a bad one is refused, and its oscdump reads the replies."""
+    import subprocess
+
+    from gesturegan.server.runtime import Live, ServeConfig
+
+    reply_port = _free_udp_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(reply_port)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # oscdump binds its port
+    serve = ServeConfig(osc_port=0, reply_port=reply_port, backend="clock", mixer="thread")
+    live = Live(
+        load_model(tiny_models["gan"], provider="cpu"), EngineConfig(channels=1, block=256), serve
+    ).start()
+    try:
+
+        def send(*args: str) -> None:
+            subprocess.run(["oscsend", "localhost", str(live.osc.port), *args], check=True, timeout=10)
+
+        send("/trigger", "sf", "trigger_continuous", "0.5")
+        send("/morph", "ff", "0.25", "0.75")
+        send("/gain", "f", "-200")  # out of range: refused with a reason
+        _wait(lambda: live.engine.counts["triggers"] == 1 and live.engine.counts["errors"] == 1)
+        send("/status")
+        _wait(lambda: live.engine.weights[2] > 0.5)
+    finally:
+        time.sleep(0.3)
+        live.close()
+        dump.terminate()
+    # oscdump prints "TIMETAG /address types args..."
+    lines = [line.split(" ", 1)[1] for line in dump.communicate(timeout=10)[0].splitlines()]
+    assert '/voice/start is 1 "trigger_continuous"' in lines, lines
+    assert '/error ss "/gain" "db must be in -120..24, not -200"' in lines, lines
+    status = next(line.split()[2:] for line in lines if line.startswith("/status iiiiii"))
+    assert status[1] == "1" and status[3] == "1"  # triggers, errors
