@@ -671,7 +671,10 @@ def _run_serve(args: argparse.Namespace) -> int:
                 models=live.model_names,
                 sounds=live.sound_names,
             )
-            print(f"MIDI in: {args.midi or 'virtual port gesturegan'}", file=sys.stderr)
+            where = (
+                midi.port_name if args.midi else f"virtual port {midi.port_name} (connect a controller to it)"
+            )
+            print(f"MIDI in: {where}", file=sys.stderr)
         except MidiMapError as e:
             live.close()
             raise CommandError(str(e)) from e

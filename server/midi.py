@@ -138,6 +138,17 @@ class MidiTranslator:
         return []
 
 
+def _destinations(rtapi: int) -> list[str]:
+    """Names of the MIDI ports one can send to, as the MIDI system shows them."""
+    import rtmidi
+
+    probe = rtmidi.MidiOut(rtapi=rtapi, name="gesturegan-probe")
+    try:
+        return probe.get_ports()
+    finally:
+        probe.delete()
+
+
 class MidiInput:
     """An open MIDI input feeding ``engine`` from a thread that drains it every ``poll_s``.
 
@@ -174,14 +185,23 @@ class MidiInput:
             raise MidiUnavailable(f"no MIDI system available ({e})") from e
         self.port.ignore_types(sysex=True, timing=True, active_sense=True)
         if name is None:
+            # The port others see: JACK renames a client whose name is taken (our own audio client
+            # is "gesturegan", so this one becomes "gesturegan-01"); the new destination is ours.
+            before = set(_destinations(rtapi))
             self.port.open_virtual_port("gesturegan")
+            new = [n for n in _destinations(rtapi) if n not in before]
+            self.port_name = new[0] if len(new) == 1 else "gesturegan"
         else:
             names = self.port.get_ports()
             matches = [i for i, n in enumerate(names) if name.lower() in n.lower()]
             if not matches:
                 self.port.delete()
-                raise MidiMapError(f"no MIDI input matching {name!r}; found {names}")
+                there = (
+                    f"the inputs here are: {', '.join(names)}" if names else "there are no MIDI inputs here"
+                )
+                raise MidiMapError(f"--midi {name}: no MIDI input matches it; {there}")
             self.port.open_port(matches[0])
+            self.port_name = names[matches[0]]
         self._poll_s = poll_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gesturegan-midi", daemon=True)

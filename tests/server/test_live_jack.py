@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -144,7 +145,7 @@ def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jac
     osc.bind(("127.0.0.1", 0))
     port = osc.getsockname()[1]
     osc.close()
-    cmd = [sys.executable, "-m", "gesturegan", "serve", "--audio", "jack", "--no-midi"]
+    cmd = [sys.executable, "-m", "gesturegan", "serve", "--audio", "jack"]
     cmd += ["--osc-port", str(port), "--reply-port", str(reply.getsockname()[1])]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
     try:
@@ -158,7 +159,14 @@ def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jac
                 continue
         assert got is not None, proc.stderr.read() if proc.poll() is not None else "no reply"
         assert got.address == "/model/info" and got.params[0] == "twostage"
+        import jack
+
+        with jack.Client("gg-look", servername=jack_server.name, no_start_server=True) as look:
+            midi_ports = [p.name for p in look.get_ports(is_midi=True, is_input=True)]
     finally:
         proc.terminate()
         err = proc.communicate(timeout=20)[1]
     assert "serving default.onnx" in err and f"block {jack_server.blocksize}" in err, err[-2000:]
+    # the MIDI port is announced by the name JACK gave it (the audio client holds "gesturegan")
+    announced = re.search(r"MIDI in: virtual port (\S+) \(connect a controller to it\)", err)
+    assert announced and announced.group(1) in midi_ports, (err[-2000:], midi_ports)

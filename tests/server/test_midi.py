@@ -79,7 +79,9 @@ def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
             while time.monotonic() < deadline and not (src and dst):
                 ports = patch.get_ports(is_midi=True)
                 src = next((p for p in ports if "gg-test-keys" in p.name and p.is_output), None)
-                dst = next((p for p in ports if "gesturegan" in p.name and p.is_input), None)
+                dst = next(
+                    (p for p in ports if p.name == midi.port_name and p.is_input), None
+                )  # as announced
                 time.sleep(0.05)
             assert src and dst, [p.name for p in patch.get_ports(is_midi=True)]
             patch.connect(src, dst)
@@ -93,3 +95,23 @@ def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
         midi.close()
     assert engine.counts["triggers"] == 1 and midi.received == 1
     assert engine.scheduler.pending() == 1
+
+
+@pytest.mark.jack
+def test_a_missing_midi_input_lists_the_ones_there_are(jack_server, tiny_models):
+    from gesturegan.server.engine import Engine, EngineConfig
+    from gesturegan.server.model import load_model
+
+    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+    keys = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("gg-keyboard", virtual=True)
+    try:
+        time.sleep(0.2)
+        with pytest.raises(
+            MidiMapError, match=r"--midi NoSuch: no MIDI input matches it; the inputs here are: .*gg-keyboard"
+        ):
+            MidiInput(engine, name="NoSuch", api="UNIX_JACK")
+        midi = MidiInput(engine, name="gg-keyboard", api="UNIX_JACK")
+        assert midi.port_name.endswith("gg-keyboard") or "gg-keyboard" in midi.port_name
+        midi.close()
+    finally:
+        keys.close()
