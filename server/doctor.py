@@ -110,7 +110,10 @@ def midi_report() -> dict:
 def onnx_report() -> dict:
     """onnxruntime build, version and the execution providers compiled in."""
     out: dict = {"package": None, "version": None, "providers": [], "error": None}
-    for dist in ("onnxruntime-gpu", "onnxruntime", "onnxruntime-directml"):
+    builds = ("onnxruntime-gpu", "onnxruntime", "onnxruntime-directml", "onnxruntime-silicon")
+    installed = [f"{d} {_version(d)}" for d in builds if _version(d)]
+    out["installed"] = installed
+    for dist in builds:
         if _version(dist):
             out["package"] = dist
             break
@@ -120,6 +123,7 @@ def onnx_report() -> dict:
         out["version"] = ort.__version__
         out["providers"] = ort.get_available_providers()
         out["device"] = ort.get_device()
+        out["loaded_from"] = os.path.dirname(ort.__file__)
     except Exception as exc:
         out["error"] = f"onnxruntime not importable: {exc}"
     return out
@@ -199,9 +203,19 @@ def realtime_report() -> dict:
         out["rtprio_limit"] = "unlimited" if soft == resource.RLIM_INFINITY else soft
     except (ImportError, AttributeError, OSError):
         out["rtprio_limit"] = None
-    out["sched_fifo_allowed"] = os.geteuid() == 0 or bool(out["rtprio_limit"])
+    out["is_root"] = os.geteuid() == 0
+    out["sched_fifo_allowed"] = out["is_root"] or bool(out["rtprio_limit"])
     out["cyclictest"] = shutil.which("cyclictest")
     return out
+
+
+def _sched_fifo_words(rt: dict) -> str:
+    """Why a real-time priority is (not) allowed, so the limit never reads as a contradiction."""
+    if rt.get("is_root"):
+        return f"allowed (running as root, which needs no RLIMIT_RTPRIO; yours is {rt['rtprio_limit']})"
+    if rt["sched_fifo_allowed"]:
+        return f"allowed up to priority {rt['rtprio_limit']} (RLIMIT_RTPRIO)"
+    return "not allowed (RLIMIT_RTPRIO 0)"
 
 
 def collect() -> dict:
@@ -263,6 +277,13 @@ def render_text(r: dict) -> str:
         lines.append(f"  ! {o['error']}")
     else:
         lines.append(f"  providers compiled in: {', '.join(o['providers'])}")
+    if len(o.get("installed", [])) > 1:
+        # Both wheels install the same `onnxruntime` module: whichever was installed last wins.
+        lines.append(
+            f"  ! {' and '.join(o['installed'])} are both installed; they share one module, so the "
+            f"one that loads ({o.get('loaded_from')}) may not be the one you think. Keep one: "
+            "pip uninstall -y onnxruntime onnxruntime-gpu, then pip install the one you want"
+        )
     g = r["gpu"]
     lines += ["", "GPU"]
     if g["nvidia"]:
@@ -277,8 +298,7 @@ def render_text(r: dict) -> str:
         lines += ["", f"Real time (kernel {rt['kernel']})"]
         lines.append(
             f"  preemption: {rt['preempt'] or 'model not readable'} (kernel built {rt['preempt_build']}); "
-            f"SCHED_FIFO: {'allowed' if rt['sched_fifo_allowed'] else 'not allowed'} "
-            f"(RLIMIT_RTPRIO {rt['rtprio_limit']})"
+            f"SCHED_FIFO: {_sched_fifo_words(rt)}"
         )
         if not rt["sched_fifo_allowed"]:
             lines.append("  ! JACK cannot run realtime: add yourself to the audio group (rtprio 95)")

@@ -241,3 +241,30 @@ def test_a_taken_osc_port_is_named_with_the_option_that_changes_it():
         f"gesturegan serve: UDP port {port} on 127.0.0.1 is already in use (another gesturegan serve?): "
         "stop it, or pass --osc-port with a free port"
     )
+
+
+def test_doctor_notices_two_onnxruntime_builds_and_says_why_rt_is_allowed(tmp_path):
+    """pip can leave both onnxruntime and onnxruntime-gpu installed (one module, two wheels)."""
+    import importlib.metadata as md
+    import os
+
+    installed = next(d for d in ("onnxruntime-gpu", "onnxruntime") if _installed(md, d))
+    other = "onnxruntime" if installed == "onnxruntime-gpu" else "onnxruntime-gpu"
+    info = tmp_path / f"{other.replace('-', '_')}-1.20.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {other}\nVersion: 1.20.0\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    text = run_cli("doctor", env=env).stdout
+    warning = next(line for line in text.splitlines() if "are both installed" in line)
+    assert f"{other} 1.20.0" in warning and installed in warning and "pip uninstall" in warning
+    assert "both installed" not in run_cli("doctor").stdout
+    if os.geteuid() == 0:
+        assert "SCHED_FIFO: allowed (running as root, which needs no RLIMIT_RTPRIO" in text
+
+
+def _installed(md, dist: str) -> bool:
+    try:
+        md.version(dist)
+        return True
+    except md.PackageNotFoundError:
+        return False
