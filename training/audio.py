@@ -6,6 +6,7 @@ reason a person can act on; callers (``prepare``, ``classify``) record it and mo
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -115,3 +116,92 @@ def load_audio(path: str | Path, sample_rate: int, channels: int = 1) -> np.ndar
     """Read, remix and resample a file: float32 ``[channels, T]`` at ``sample_rate``."""
     audio, rate = read_audio(path)
     return resample(to_channels(audio, channels), rate, sample_rate)
+
+
+#: Files longer than this are read in pieces (``LongFile``), never whole: a 30-minute stereo
+#: file read, remixed and resampled at once peaks over 3 GB.
+LONG_FILE_SECONDS = 120.0
+_BLOCK_SECONDS = 10.0
+
+
+def file_seconds(path: str | Path) -> float:
+    """Duration from the header (0.0 when the header cannot say)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
+        return 0.0
+    return info.frames / info.samplerate if 0 < info.frames < 2**62 else 0.0
+
+
+class LongFile:
+    """A long file read in pieces: ``blocks()`` streams it remixed and resampled, ``segment()``
+    reads one stretch (output-rate frames) from disk. Same checks as :func:`read_audio`."""
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int):
+        self.path, self.sample_rate, self.channels = Path(path), sample_rate, channels
+        try:
+            with sf.SoundFile(str(self.path)) as fh:
+                self.rate, self.declared, log = fh.samplerate, fh.frames, fh.extra_info
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise AudioFileError(f"unreadable: {exc}") from exc
+        except OSError as exc:
+            raise AudioFileError(f"cannot open: {exc.strerror or exc}") from exc
+        short = _SHORT_CHUNK.search(log)
+        if short and int(short.group(3)) < int(short.group(2)) < _UNKNOWN_SIZE:
+            raise AudioFileError(
+                f"truncated: the header promises {int(short.group(2))} bytes of audio, the file holds {int(short.group(3))}"
+            )
+
+    @property
+    def seconds(self) -> float:
+        return self.declared / self.rate
+
+    def blocks(self):
+        """``[channels, n]`` float32 pieces at ``sample_rate``, in order, about 10 s each."""
+        stream = (
+            soxr.ResampleStream(self.rate, self.sample_rate, self.channels, dtype="float32", quality="HQ")
+            if self.rate != self.sample_rate
+            else None
+        )
+        read = 0
+        try:
+            with sf.SoundFile(str(self.path)) as fh:
+                for block in fh.blocks(
+                    blocksize=int(_BLOCK_SECONDS * self.rate), dtype="float32", always_2d=True
+                ):
+                    read += block.shape[0]
+                    if not np.isfinite(block).all():
+                        raise AudioFileError("contains NaN or infinite samples")
+                    mixed = to_channels(np.ascontiguousarray(block.T), self.channels)
+                    out = mixed if stream is None else stream.resample_chunk(np.ascontiguousarray(mixed.T)).T
+                    if out.shape[1]:
+                        yield np.ascontiguousarray(out, dtype=np.float32)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise AudioFileError(f"unreadable: {exc}") from exc
+        if stream is not None:
+            tail = stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).T
+            if tail.shape[1]:
+                yield np.ascontiguousarray(tail, dtype=np.float32)
+        if self.declared - read > max(1152, self.declared // 100):
+            raise AudioFileError(
+                f"truncated: the header promises {self.declared} frames, only {read} could be read"
+            )
+
+    def segment(self, start: int, stop: int) -> np.ndarray:
+        """Output-rate frames ``[start, stop)`` as ``[channels, stop - start]`` (zero past the end)."""
+        # Start the read on a frame where both rates meet (a multiple of rate / gcd), so the
+        # piece is resampled in the same phase as the whole file would be.
+        g = math.gcd(self.rate, self.sample_rate)
+        step_in, step_out = self.rate // g, self.sample_rate // g
+        pad = int(0.05 * self.sample_rate)  # resampler context on both sides, cut away after
+        k = max(start - pad, 0) // step_out
+        first, offset = k * step_in, start - k * step_out
+        last = math.ceil((stop + pad) * self.rate / self.sample_rate) + 1
+        with sf.SoundFile(str(self.path)) as fh:
+            fh.seek(first)
+            raw = fh.read(last - first, dtype="float32", always_2d=True)
+        audio = resample(to_channels(np.ascontiguousarray(raw.T), self.channels), self.rate, self.sample_rate)
+        out = np.zeros((self.channels, stop - start), np.float32)
+        piece = audio[:, offset : offset + stop - start]
+        out[:, : piece.shape[1]] = piece
+        return out

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,15 @@ import numpy as np
 
 from gesturegan import __version__
 from gesturegan.files import write_json_atomic
-from gesturegan.training.audio import AUDIO_EXTENSIONS, AudioFileError, find_audio_files, load_audio
+from gesturegan.training.audio import (
+    AUDIO_EXTENSIONS,
+    LONG_FILE_SECONDS,
+    AudioFileError,
+    LongFile,
+    file_seconds,
+    find_audio_files,
+    load_audio,
+)
 from gesturegan.training.classifier import GESTURE_CATEGORIES
 from gesturegan.training.workers import map_files
 
@@ -195,30 +204,93 @@ def _fade(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n))).astype(np.float32)
 
 
+@dataclass
+class _Scan:
+    """What cutting needs of a file: its level, its 5 ms envelope, and a way to read a stretch."""
+
+    peak: float
+    clipped: float  # share of samples pinned at full scale (0 when the peak stays under it)
+    env_db: np.ndarray  # [frames / hop]
+    frames: int  # at the dataset's rate
+    segment: Callable[[int, int], np.ndarray]  # (start, stop) -> [C, stop - start]
+    features: np.ndarray | None = None
+
+
+FEATURE_EXCERPT_SECONDS = 60.0  # the classifier hears this much of a long file, from its onset
+_PINNED = 0.989  # |x| at or above this, when the peak reaches 0.99, counts as clipped
+
+
+def _scan(source: Source, cfg: PrepareConfig, want_features: bool) -> _Scan:
+    hop = max(cfg.sample_rate // 200, 1)  # 5 ms envelope frames
+    if file_seconds(source.path) > LONG_FILE_SECONDS:
+        return _scan_long(source, cfg, want_features, hop)
+    audio = load_audio(source.path, cfg.sample_rate, cfg.channels)
+    peak = float(np.abs(audio).max())
+    clipped = float(np.mean(np.abs(audio) >= 0.999 * peak)) if peak >= 0.99 else 0.0
+    scan = _Scan(
+        peak, clipped, _envelope_db(audio.mean(axis=0), hop), audio.shape[1], lambda a, b: audio[:, a:b]
+    )
+    if want_features and peak > 10 ** (cfg.silence_db / 20) and clipped <= cfg.max_clipped_fraction:
+        from gesturegan.training.features import features_from_audio
+
+        scan.features = features_from_audio(audio, cfg.sample_rate)
+    return scan
+
+
+def _scan_long(source: Source, cfg: PrepareConfig, want_features: bool, hop: int) -> _Scan:
+    """One streamed pass for the envelope and level; windows are read from disk later."""
+    long = LongFile(source.path, cfg.sample_rate, cfg.channels)
+    peak, pinned, frames = 0.0, 0, 0
+    env: list[np.ndarray] = []
+    carry = np.zeros(0, np.float32)
+    for block in long.blocks():
+        magnitude = np.abs(block)
+        peak = max(peak, float(magnitude.max()))
+        pinned += int(np.count_nonzero(magnitude >= _PINNED))
+        frames += block.shape[1]
+        mono = np.concatenate([carry, block.mean(axis=0)])
+        whole = mono.shape[0] // hop * hop
+        if whole:
+            env.append(_envelope_db(mono[:whole], hop))
+        carry = mono[whole:]
+    if carry.size:
+        env.append(_envelope_db(carry, carry.size))
+    env_db = np.concatenate(env) if env else np.full(1, -200.0)
+    clipped = pinned / max(frames * cfg.channels, 1) if peak >= 0.99 else 0.0
+    scan = _Scan(peak, clipped, env_db, frames, long.segment)
+    if want_features and peak > 10 ** (cfg.silence_db / 20):
+        from gesturegan.training.features import features_from_audio
+
+        loud = np.flatnonzero(env_db > env_db.max() - 50.0)
+        onset = int(loud[0]) * hop if loud.size else 0
+        excerpt = long.segment(onset, min(onset + int(FEATURE_EXCERPT_SECONDS * cfg.sample_rate), frames))
+        scan.features = features_from_audio(excerpt, cfg.sample_rate)
+    return scan
+
+
 def cut_file(source: Source, cfg: PrepareConfig, want_features: bool) -> Cut:
-    """Load, trim, window and normalise one file into fixed-length examples ``[n, C, L]``."""
+    """Load, trim, window and normalise one file into fixed-length examples ``[n, C, L]``.
+
+    A file over ``LONG_FILE_SECONDS`` is streamed (its envelope in one pass, then only the
+    chosen windows read), so memory stays that of a few seconds of audio whatever its length."""
     cut = Cut(source.key)
     try:
-        audio = load_audio(source.path, cfg.sample_rate, cfg.channels)
+        scan = _scan(source, cfg, want_features)
     except AudioFileError as exc:
         cut.reason = str(exc)
         return cut
     sr, length = cfg.sample_rate, cfg.n_samples
-    peak = float(np.abs(audio).max())
+    peak = scan.peak
     if peak <= 10 ** (cfg.silence_db / 20):
         cut.reason = f"silent (peak {20 * np.log10(peak + 1e-12):.0f} dBFS, floor {cfg.silence_db:.0f})"
         return cut
-    clipped = float(np.mean(np.abs(audio) >= 0.999 * peak)) if peak >= 0.99 else 0.0
-    if clipped > cfg.max_clipped_fraction:
-        cut.reason = f"clipped to nothing ({clipped:.0%} of samples at full scale)"
+    if scan.clipped > cfg.max_clipped_fraction:
+        cut.reason = f"clipped to nothing ({scan.clipped:.0%} of samples at full scale)"
         return cut
-    if want_features:
-        from gesturegan.training.features import features_from_audio
-
-        cut.features = features_from_audio(audio, sr)
+    cut.features = scan.features
 
     hop = max(sr // 200, 1)  # 5 ms envelope frames
-    env = _envelope_db(audio.mean(axis=0), hop)
+    env = scan.env_db
     floor = max(env.max() - 50.0, cfg.silence_db)
     active = np.flatnonzero(env > floor)
     if active.size * hop < cfg.min_active_ms * sr / 1000:
@@ -226,7 +298,7 @@ def cut_file(source: Source, cfg: PrepareConfig, want_features: bool) -> Cut:
         return cut
     # Onset: first frame within 50 dB of the peak, with a 5 ms pre-roll kept for the attack.
     onset = max(int(active[0]) * hop - hop, 0)
-    end = min((int(active[-1]) + 1) * hop, audio.shape[1])
+    end = min((int(active[-1]) + 1) * hop, scan.frames)
 
     mode = cfg.windows
     if mode == "auto":
@@ -251,11 +323,11 @@ def cut_file(source: Source, cfg: PrepareConfig, want_features: bool) -> Cut:
             pick = np.linspace(0, len(starts) - 1, cfg.max_windows).round().astype(int)
             starts = [starts[i] for i in pick]
 
-    out = np.zeros((len(starts), audio.shape[0], length), dtype=np.float32)
+    out = np.zeros((len(starts), cfg.channels, length), dtype=np.float32)
     for i, s in enumerate(starts):
-        seg = audio[:, s : min(s + length, end)].copy()
+        seg = np.array(scan.segment(s, min(s + length, end)), dtype=np.float32)
         n = seg.shape[1]
-        if mode == "all" or (s > 0 and np.abs(audio[:, s - 1]).max() > 10 ** (floor / 20)):
+        if mode == "all" or (s > 0 and np.abs(scan.segment(s - 1, s)).max() > 10 ** (floor / 20)):
             seg[:, : edge.shape[0]] *= edge[: min(edge.shape[0], n)]  # cut into sound: fade in
         if s + length < end or n < length:
             # Cut before the sound ended, or padded: fade out so the example ends cleanly.

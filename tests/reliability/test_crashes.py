@@ -50,6 +50,19 @@ def test_kill_9_during_export_leaves_no_partial_model(tiny_runs, tmp_path, delay
     assert load_model(target, provider="cpu").info.family == "gan"
 
 
+def _processes_naming(path: Path) -> list[int]:
+    """PIDs whose command line mentions ``path`` (a run's workers share its command line)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(path).encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
 def _digest(root: Path) -> dict[str, str]:
     skip = {"report.md"}  # carries the time it was made
     return {
@@ -69,6 +82,11 @@ def test_kill_9_during_prepare_then_a_rerun_gives_the_same_dataset(corpus, tmp_p
     for delay in (0.3, 0.8, 1.3):  # a whole run takes about 2 s here
         _kill_after([*args, str(killed)], delay)
         assert not killed.exists(), "a killed prepare left a dataset at its target"
+        # its worker processes die with it (they would otherwise sleep on, parentless)
+        deadline = time.monotonic() + 5
+        while _processes_naming(killed) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _processes_naming(killed), "prepare's workers outlived it"
     res = subprocess.run(
         [sys.executable, "-m", "gesturegan", *args, str(killed)], capture_output=True, text=True, timeout=600
     )
