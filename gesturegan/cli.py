@@ -472,6 +472,10 @@ def _midi_map_defaults() -> str:
     return ", ".join(f"{f.name} = {f.default}" for f in fields(MidiMap) if f.default is not None)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _add_provider(p: argparse.ArgumentParser, default: str = "auto", why: str = "") -> None:
     """``--provider``, declared once for every command that runs a model."""
     p.add_argument(
@@ -637,7 +641,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         else args.backend,
         mixer=args.mixer,
         models_dir=args.models,
-        render_dir=args.render_dir,
+        render_dir=str(Path(args.render_dir).resolve())
+        if args.render_dir
+        else None,  # /rendered says absolute paths
         sounds_dir=args.sounds,
         record_dir=args.record,
         provider=args.provider,
@@ -704,8 +710,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         live.close()
     e = live.engine
     print(
-        f"stopped: {e.counts['triggers']} triggers, {e.counts['misses']} pool misses, "
-        f"{e.counts['errors']} bad messages, {live.audio.xruns} xruns",
+        f"stopped: {_count(e.counts['triggers'], 'trigger')}, {_count(e.counts['misses'], 'pool miss', 'pool misses')}, "
+        f"{_count(e.counts['errors'], 'refused message')}, {_count(live.audio.xruns, 'xrun')}",
         file=sys.stderr,
     )
     if args.stats:

@@ -231,16 +231,16 @@ ESTIMATE_AFTER_STEPS = 20  # the first steps are timed for the estimate of the w
 
 
 def _duration(seconds: float) -> str:
-    """``5 min``, ``3 h 20 min``, ``4 days 6 h``: a run's length as a person reads it."""
+    """``about 5 min``, ``about 3 h 20 min``, ``about 4 days 6 h``: a run's length as a person reads it."""
     if seconds < 60:
         return "under a minute"
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{max(minutes, 1)} min"
+        return f"about {max(minutes, 1)} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days {hours % 24} h"
+        return f"about {hours} h {minutes} min"
+    return f"about {hours // 24} days {hours % 24} h"
 
 
 def _forget_past_the_checkpoint(out: Path, step: int) -> None:
@@ -379,7 +379,7 @@ def train(
                 if state.step == timed_at and state.step < t.max_steps:
                     rate = (state.step - start_step) / max(time.perf_counter() - started, 1e-9)
                     say(
-                        f"{rate:.2f} steps/s: {t.max_steps - state.step} steps to go, about "
+                        f"{rate:.2f} steps/s: {t.max_steps - state.step} steps to go, "
                         f"{_duration((t.max_steps - state.step) / rate)} (Ctrl-C keeps a checkpoint; --resume goes on)"
                     )
                 if state.step % t.log_every == 0:

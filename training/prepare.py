@@ -466,6 +466,11 @@ def prepare(
     if not kept:
         raise PrepareError(f"every one of the {len(skipped)} files was skipped (reasons above)", skipped)
     cats = _order_categories({resolved[i] for i in kept}, categories)
+    if not auto_label and not categories and not set(cats) & set(GESTURE_CATEGORIES):
+        notes.append(
+            f"the categories are your folder names ({', '.join(cats)}), none of them a gesture "
+            "category; pass --auto-label to have the classifier sort the files into the four gestures"
+        )
 
     by_cat: dict[str, list[str]] = {}
     for i in kept:
