@@ -259,7 +259,10 @@ class Engine:
 
     def _new_pools(self, n_categories: int) -> GesturePools:
         return GesturePools(
-            n_categories, self.cfg.pool_capacity, reserve=reserve_keys(n_categories, self.cfg.reserve_grid)
+            n_categories,
+            self.cfg.pool_capacity,
+            reserve=reserve_keys(n_categories, self.cfg.reserve_grid),
+            reserve_cells=self.cfg.reserve_grid,
         )
 
     def set_weights(self, weights: np.ndarray) -> None:

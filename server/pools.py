@@ -81,8 +81,14 @@ class GesturePools:
     """``capacity`` gestures ``[C, T]`` per key; ``max_mixes`` mixed keys at most."""
 
     def __init__(
-        self, n_categories: int, capacity: int = 4, max_mixes: int = 8, reserve: list[Key] | None = None
+        self,
+        n_categories: int,
+        capacity: int = 4,
+        max_mixes: int = 8,
+        reserve: list[Key] | None = None,
+        reserve_cells: int = RESERVE_GRID,
     ):
+        """``reserve``: the keys of a ``reserve_cells`` x ``reserve_cells`` grid (``reserve_keys``)."""
         self.n_categories, self.capacity, self.max_mixes = n_categories, capacity, max_mixes
         self._lock = threading.Lock()
         self._pools: OrderedDict[Key, deque] = OrderedDict((k, deque()) for k in range(n_categories))
@@ -92,7 +98,7 @@ class GesturePools:
             np.stack([weights_of(k, n_categories) for k in self._reserve_keys]) if self._reserve else None
         )
         # Half a grid cell in weight space (L1): farther than that, the reserve is not the mix asked for.
-        self.reserve_reach = 2.0 / RESERVE_GRID
+        self.reserve_reach = 2.0 / max(reserve_cells, 1)
         self.stats = PoolStats()
         self._generation = 0  # bumped by clear(): gestures made before it are dropped on put
 

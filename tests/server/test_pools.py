@@ -73,3 +73,20 @@ def test_the_reserve_serves_the_nearest_grid_point_within_reach_once():
     assert set(pools.reserve_holes()) == {keys[tag], keys[again[1]]}
     pools.clear()  # a new latent: the reserve is stale too
     assert len(pools.reserve_holes()) == len(keys) and pools.take_nearest(xy_weights(0.5, 0.5)) is None
+
+
+def test_every_mixed_pad_position_has_a_reserve_point_in_reach_at_any_grid():
+    """The reach follows the configured grid (--reserve-grid), not the default one."""
+    for cells in (4, 8, 12):
+        keys = reserve_keys(4, cells=cells)
+        pools = GesturePools(4, capacity=1, reserve=keys, reserve_cells=cells)
+        grid = np.stack([weights_of(k, 4) for k in keys])
+        stranded = 0
+        for y in np.linspace(0, 1, 25):
+            for x in np.linspace(0, 1, 25):
+                w = xy_weights(float(x), float(y))
+                if isinstance(key_for(w), int):
+                    continue  # a pure category: its own pool serves it
+                if np.abs(grid - w[None]).sum(axis=1).min() > pools.reserve_reach:
+                    stranded += 1
+        assert stranded == 0, (cells, stranded)
