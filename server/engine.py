@@ -18,6 +18,7 @@ the same events is sample-identical.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import math
 import threading
@@ -79,6 +80,19 @@ class Stream:
     jitter: float = 0.5  # timing jitter, as a fraction of the mean interval
     next_frame: int = 0
 
+
+# State a bundle's timetag moves to its frame (plays and actions are scheduled by the player).
+TIMED_STATE = frozenset(
+    {
+        "/morph",
+        "/morph/weights",
+        "/position",
+        "/latent/seed",
+        "/latent/jitter",
+        "/latent/walk",
+        "/stream/density",
+    }
+)
 
 # The serve option that gives each folder-owning address its folder (named in its refusal).
 FOLDER_FLAGS = {
@@ -146,6 +160,9 @@ class Engine:
         self._miss_lock = threading.Lock()
         self._latent_lock = threading.Lock()
         self._stream_lock = threading.Lock()  # stream mode's off switch against its own plays
+        self._timed: list[tuple[int, int, Command]] = []  # timetagged state changes, by frame
+        self._timed_order = itertools.count()  # keeps a bundle's order among equal frames
+        self._timed_lock = threading.Lock()
         # Addresses whose work needs files (``/render``, ``/model/load``): set by the adapter.
         self.handlers: dict[str, object] = {}
 
@@ -162,6 +179,33 @@ class Engine:
         return True
 
     def handle(self, cmd: Command, at_frame: int | None = None) -> None:
+        """Carry out ``cmd``; with ``at_frame`` (a bundle's timetag) at that engine frame.
+
+        Plays are scheduled at their frame. State changes (morph, position, latent, density)
+        wait in ``_timed`` until the worker's horizon reaches their frame, and so does a
+        timetagged trigger behind one of them, so it hears the morph of its own moment."""
+        if at_frame is not None and (
+            cmd.address in TIMED_STATE or (cmd.address == "/trigger" and self._timed_before(int(at_frame)))
+        ):
+            with self._timed_lock:
+                heapq.heappush(self._timed, (int(at_frame), next(self._timed_order), cmd))
+            return
+        self._carry_out(cmd, at_frame)
+
+    def _timed_before(self, frame: int) -> bool:
+        with self._timed_lock:
+            return bool(self._timed) and self._timed[0][0] <= frame
+
+    def _release_timed(self, horizon: int) -> None:
+        """Carry out, in frame order, the timetagged messages due before ``horizon``."""
+        while True:
+            with self._timed_lock:
+                if not self._timed or self._timed[0][0] >= horizon:
+                    return
+                frame, _, cmd = heapq.heappop(self._timed)
+            self._carry_out(cmd, frame)
+
+    def _carry_out(self, cmd: Command, at_frame: int | None) -> None:
         frame = ASAP if at_frame is None else int(at_frame)
         a = cmd.args
         match cmd.address:
@@ -434,9 +478,10 @@ class Engine:
             with self._latent_lock:
                 self.latent.advance(elapsed / self.cfg.sample_rate)
             self._walked_to = self.frame
+        horizon = self.frame + (horizon_frames or 4 * self.cfg.block)
+        self._release_timed(horizon)
         if not self.stream.on or self.stream.density <= 0:
             return 0
-        horizon = self.frame + (horizon_frames or 4 * self.cfg.block)
         made = 0
         while self.stream.next_frame < horizon:
             self.trigger(None, 0.8, float(self.rng.random()), None, self.stream.next_frame, streamed=True)

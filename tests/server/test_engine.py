@@ -281,3 +281,18 @@ def test_a_folder_message_without_its_folder_names_the_option_and_counts(engine,
     assert engine.replies[-1] == ("/error", address, f"no folder for it: start serve with {flag}")
     engine.message("/status", [])
     assert engine.replies[-1][4] == 1  # errors: the refusal is counted
+
+
+def test_a_timetagged_morph_takes_effect_at_its_frame_not_on_arrival(engine):
+    """serve.md promises sample-accurate scheduling: state changes wait for their frame too."""
+    render_offline(engine, [], 64)
+    at = engine.frame + 8000
+    engine.message("/morph", [1.0, 1.0], at_frame=at)  # a bundle's timetag, half a second ahead
+    engine.message("/trigger", [])  # now: the mix of now
+    engine.message("/trigger", [], at_frame=at + 10)  # after the morph: the morph's category
+    engine.message("/trigger", [], at_frame=at - 10)  # before it: still the mix
+    assert engine.weights == pytest.approx(xy_weights(0.5, 0.5, 4))
+    render_offline(engine, [], 16000)
+    starts = [r[2] for r in engine.replies if r[0] == "/voice/start"]
+    assert starts == ["mix", "mix", "continuous_repetition"]
+    assert engine.weights == pytest.approx(xy_weights(1.0, 1.0, 4))
