@@ -104,7 +104,7 @@ class SoundDeviceOutput:
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         if status.output_underflow:
             self.xruns += 1
-            self.engine.counts["xruns"] += 1
+            self.engine.counts.add("xruns", 1)
         self.callbacks += 1
         self.clock.stamp(self.engine.frame)
         block = self.engine.cfg.block
@@ -154,7 +154,7 @@ class ClockedOutput:
                 time.sleep(wait)
             elif wait < -period:
                 self.xruns += 1
-                self.engine.counts["xruns"] += 1
+                self.engine.counts.add("xruns", 1)
             self.callbacks += 1
             self.clock.stamp(self.engine.frame)
             sys.setswitchinterval(AUDIO_SWITCH_S)

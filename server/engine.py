@@ -24,6 +24,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,10 +105,31 @@ FOLDER_FLAGS = {
 }
 
 
+class Counts(dict):
+    """The engine's counters. ``add`` is atomic: the OSC, MIDI, worker and audio threads all count
+    (``+=`` on a dict entry is a read and a write, and two threads can lose one)."""
+
+    def __init__(self, **start: int):
+        super().__init__(**start)
+        self._lock = threading.Lock()
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self[key] += n
+
+
 class Engine:
-    def __init__(self, model: Model, cfg: EngineConfig = EngineConfig(), mixer=None):
+    def __init__(
+        self,
+        model: Model,
+        cfg: EngineConfig = EngineConfig(),
+        mixer=None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         """``mixer``: a ``MixerLink`` (server/mixer.py) when the audio side runs in its own
-        process; None runs it here (``process`` is then the audio callback)."""
+        process; None runs it here (``process`` is then the audio callback). ``clock``: seconds,
+        monotonic, for the miss budget and the morph's settle time (tests step their own)."""
+        self.clock = clock
         self.model, self.info, self.cfg = model, model.info, cfg
         k = self.info.n_categories
         self.out_samples = math.ceil(self.info.n_samples * cfg.sample_rate / self.info.sample_rate)
@@ -118,15 +140,7 @@ class Engine:
         self.replies: deque[tuple] = deque()
         # xruns: counted by the audio backend (a late or underflowed block)
         # cancelled: refill batches stopped because a morph left their mix behind
-        self.counts = {
-            "triggers": 0,
-            "misses": 0,
-            "errors": 0,
-            "generated": 0,
-            "xruns": 0,
-            "dropped": 0,
-            "cancelled": 0,
-        }
+        self.counts = Counts(triggers=0, misses=0, errors=0, generated=0, xruns=0, dropped=0, cancelled=0)
         # The audio side: here (a Player the audio callback runs), or in the mixer process,
         # reached through ``mixer`` (server/mixer.py): staging rows and scheduling look the same.
         self.mixer = mixer
@@ -145,7 +159,7 @@ class Engine:
         self.position = cfg.position
         self._walked_to = 0  # the latent walk has been advanced up to this frame
         self.stream = Stream()
-        self.misses_budget = TokenBucket(cfg.miss_rate)  # trigger-time generation per second
+        self.misses_budget = TokenBucket(cfg.miss_rate, clock=clock)  # trigger-time generation per second
         self.realtime = True  # False (offline rendering): no wall clock, so no flood limit
         self._moved_at = 0.0  # when the morph position last changed
         self._refilling: Key | None = None  # the key of the refill batch being generated
@@ -172,7 +186,7 @@ class Engine:
         try:
             cmd = parse(address, args, self.info.categories)
         except BadMessage as e:
-            self.counts["errors"] += 1
+            self.counts.add("errors", 1)
             self.replies.append(("/error", e.address, e.reason))
             return False
         self.handle(cmd, at_frame)
@@ -257,7 +271,7 @@ class Engine:
             case _:  # /render, /model/load and /model/list belong to the adapters that own folders
                 handler = self.handlers.get(cmd.address)
                 if handler is None:
-                    self.counts["errors"] += 1
+                    self.counts.add("errors", 1)
                     flag = FOLDER_FLAGS.get(cmd.address, "a folder option")
                     self.replies.append(("/error", cmd.address, f"no folder for it: start serve with {flag}"))
                 else:
@@ -317,7 +331,7 @@ class Engine:
         the mix just left is cancelled: on two cores it would halve the speed of the
         generation the first trigger at the new position waits for (18 ms instead of 9)."""
         self.weights = np.asarray(weights, np.float64)
-        self._moved_at = time.monotonic()
+        self._moved_at = self.clock()
         busy = self._refilling
         if busy is not None and not isinstance(busy, int) and busy != key_for(self.weights):
             self.model.cancel(self.refill_batch)
@@ -336,7 +350,7 @@ class Engine:
         """Schedule an action for the audio thread (and log it when recording); returns its id,
         or 0 when the scheduler is full (refused with an ``/error``)."""
         if self.scheduler.pending() >= self.cfg.max_pending:
-            self.counts["dropped"] += 1
+            self.counts.add("dropped", 1)
             self.replies.append(("/error", f"/{kind}", f"{self.cfg.max_pending} actions already scheduled"))
             return 0
         action_id = next(self._ids)
@@ -352,7 +366,7 @@ class Engine:
         cond = np.stack([weights_of(k, self.info.n_categories) for k in keys])
         z = latents.astype(np.float32)
         audio = self.model.generate(z, cond).copy()
-        self.counts["generated"] += len(latents)
+        self.counts.add("generated", len(latents))
         batch = next(self._batches)
         if self.log is not None:
             self.log.append(("gen", batch, self.model, z, cond))
@@ -376,7 +390,7 @@ class Engine:
             got = self.pools.take_nearest(self.weights)  # the pad just moved: the nearest grid point
         if got is None:
             if self.realtime and not self.misses_budget.take():
-                self.counts["dropped"] += 1
+                self.counts.add("dropped", 1)
                 self.replies.append(
                     ("/error", "/trigger", "too many triggers: the pool is empty, note dropped")
                 )
@@ -384,14 +398,14 @@ class Engine:
             if seed is not None:
                 z = latent_from_seed(seed, self.info.latent_dim)[None]
             else:
-                self.counts["misses"] += 1
+                self.counts.add("misses", 1)
                 with self._latent_lock:
                     z = self.latent.sample()[None]
             with self._miss_lock:
                 audio, batch = self._generate(key, z)
             got = (audio[0], (batch, 0))
         gesture, source = got
-        self.counts["triggers"] += 1
+        self.counts.add("triggers", 1)
         pos = self.position if position is None else position
         # Everything the audio thread needs, prepared here: the mono samples it plays in place,
         # the speaker gains, and the name for the /voice/start reply.
@@ -399,7 +413,7 @@ class Engine:
         samples = mono(gesture)
         row = self.voices.stage(samples)  # copied into the voices' arena here, not on the audio thread
         if row is None and self.player is None:  # the mixer process can only play staged rows
-            self.counts["dropped"] += 1
+            self.counts.add("dropped", 1)
             self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
             return
         pan = speaker_gains(pos, self.cfg.channels)
@@ -417,17 +431,17 @@ class Engine:
         once; the pool fills once the position rests for ``MIX_SETTLE_S``."""
         focus = key_for(self.weights)
         wanted = self.pools.wanted(focus=focus)
-        if self.realtime and time.monotonic() - self._moved_at < MIX_SETTLE_S:
+        if self.realtime and self.clock() - self._moved_at < MIX_SETTLE_S:
             wanted = [w for w in wanted if isinstance(w[0], int)]
         n = self.refill_batch  # always the refill's own batch size: the batch-1 buffers are the triggers'
         if not wanted:
             # The reserve is background work: at most a quarter of the time (a /latent/seed
             # empties it, and a flood of seeds must not keep a core generating).
-            now = time.monotonic()
+            now = self.clock()
             if self.realtime and now < self._reserve_rest_until:
                 return 0
             made = self._refill_reserve(n)
-            self._reserve_rest_until = now + 4 * (time.monotonic() - now)
+            self._reserve_rest_until = now + 4 * (self.clock() - now)
             return made
         key, _ = wanted[0]
         with self._lock:
@@ -438,7 +452,7 @@ class Engine:
             try:
                 audio, batch = self._generate(key, z)
             except Cancelled:
-                self.counts["cancelled"] += 1
+                self.counts.add("cancelled", 1)
                 return 0
             finally:
                 self._refilling = None

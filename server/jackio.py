@@ -220,7 +220,7 @@ class JackOutput:
 
     def _xrun(self, delay_usecs: float) -> None:
         self.xruns += 1
-        self.engine.counts["xruns"] += 1
+        self.engine.counts.add("xruns", 1)
         # JACK tells us after the fact (from its notification thread): look at our last
         # callbacks. One that ended past its cycle was ours; if none did, the cycle was lost
         # elsewhere (another client, the server's own thread, the machine).

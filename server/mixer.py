@@ -594,7 +594,7 @@ class MixerProcess:
             except OSError:  # the mixer is gone; the reader starts a new one
                 reason = "the audio process is restarting; action dropped"
         engine = self.engine
-        engine.counts["dropped"] += 1
+        engine.counts.add("dropped", 1)
         engine.replies.append(("/error", f"/{action[0]}", reason))
         if action[0] == "play":
             self._names.pop(action[1], None)
@@ -694,7 +694,7 @@ class MixerProcess:
         elif tag == ROW:
             engine.voices.free_rows.append(a)
         elif tag == REFUSED:
-            engine.counts["dropped"] += 1
+            engine.counts.add("dropped", 1)
             engine.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
         elif tag == STATE:
             self.state = "running" if a else "lost"

@@ -183,6 +183,7 @@ class OscControl:
         self.allow = set(allow) if allow else None
         self.stats = OscStats()
         self.errors = TokenBucket(errors_per_s)  # /error replies per second
+        self._reply_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -267,17 +268,26 @@ class OscControl:
     def flush_replies(self) -> int:
         """Send what the engine wants to say; ``/error`` at most ``errors_per_s``."""
         sent = 0
-        while self.engine.replies:
-            reply = self.engine.replies.popleft()
-            if reply[0] == "/error":
-                if not self.errors.take():
-                    self.stats.errors_dropped += 1
-                    continue
-                self.stats.errors_sent += 1
-            if self.reply_to is not None:
+        with self._reply_lock:  # the OSC thread and the worker both flush: one at a time, in order
+            while True:
                 try:
-                    self.out.sendto(encode(reply[0], reply[1:]), self.reply_to)
-                    sent += 1
-                except OSError as e:
-                    log.warning("reply to %s failed: %s", self.reply_to, e)
-        return sent
+                    reply = self.engine.replies.popleft()
+                except IndexError:
+                    return sent
+                sent += self._send_reply(reply)
+
+    def _send_reply(self, reply: tuple) -> int:
+        """Send one reply (1), or drop it (0): an ``/error`` over budget, or no reply port."""
+        if reply[0] == "/error":
+            if not self.errors.take():
+                self.stats.errors_dropped += 1
+                return 0
+            self.stats.errors_sent += 1
+        if self.reply_to is None:
+            return 0
+        try:
+            self.out.sendto(encode(reply[0], reply[1:]), self.reply_to)
+            return 1
+        except OSError as e:
+            log.warning("reply to %s failed: %s", self.reply_to, e)
+            return 0

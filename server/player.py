@@ -37,7 +37,11 @@ class Player:
     ):
         self.voices, self.scheduler, self.cfg = voices, scheduler, cfg
         self.replies: deque = deque() if replies is None else replies
-        self.counts = counts if counts is not None else {"dropped": 0, "xruns": 0}
+        if counts is None:
+            from gesturegan.server.engine import Counts
+
+            counts = Counts(dropped=0, xruns=0)
+        self.counts = counts
         self.log: deque | None = None
         self.master = 1.0
         self.frame = 0  # engine frame of the next block's first sample
@@ -68,7 +72,7 @@ class Player:
                 if vid:
                     self.replies.append(("/voice/start", vid, action[5]))
                 else:  # every arena row taken by pending starts: this one cannot play
-                    self.counts["dropped"] += 1
+                    self.counts.add("dropped", 1)
                     self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
             elif kind == "stop":
                 self.voices.stop(action[2])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 
 class TokenBucket:
@@ -12,16 +14,20 @@ class TokenBucket:
     generation on empty pools, MIDI events reaching the engine.
     """
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+        """``clock``: seconds, monotonic (tests pass their own to step time exactly)."""
         self.rate = float(rate)
+        self.clock = clock
         self.tokens = self.rate
-        self.last = time.monotonic()
+        self.last = clock()
+        self._lock = threading.Lock()  # several threads take from one budget (OSC, MIDI, worker)
 
     def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return True
+            return False

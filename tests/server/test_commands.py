@@ -87,3 +87,15 @@ def test_the_spec_describes_every_address():
     assert {"/trigger", "/morph", "/morph/weights", "/panic", "/render", "/model/load", "/status"} <= {
         r["address"] for r in rows
     }
+
+
+def test_the_token_bucket_allows_a_seconds_burst_then_its_rate():
+    from gesturegan.server.ratelimit import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(10, clock=lambda: now[0])
+    assert sum(bucket.take() for _ in range(50)) == 10  # a second's worth at once
+    now[0] += 0.25
+    assert sum(bucket.take() for _ in range(50)) == 2  # 2.5 tokens: two whole ones
+    now[0] += 60
+    assert sum(bucket.take() for _ in range(50)) == 10  # never more than the burst

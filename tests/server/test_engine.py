@@ -171,14 +171,48 @@ def test_a_trigger_sent_after_a_panic_plays_even_in_the_same_block(engine):
     assert engine.voices.sounding == 1 and np.abs(out).max() > 0
 
 
-def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(engine):
+class StepClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(tiny_models):
+    clock = StepClock()
+    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    engine = Engine(model, EngineConfig(sample_rate=16000, block=64), clock=clock)
     engine.pools.clear()
     for i in range(200):  # a stuck key: far faster than anything can generate
         engine.message("/trigger", [i % 4])
-    made = engine.counts["generated"]
-    assert made <= engine.cfg.miss_rate + 5  # one second's burst, then the bucket is empty
-    assert engine.counts["dropped"] >= 200 - made - 5
+    budget = int(engine.cfg.miss_rate)
+    assert engine.counts["generated"] == budget  # one second's burst, then the bucket is empty
+    assert engine.counts["dropped"] == 200 - budget
     assert any(r[:2] == ("/error", "/trigger") for r in engine.replies)
+    clock.now += 0.5  # half a second refills half the budget
+    for i in range(200):
+        engine.message("/trigger", [i % 4])
+    assert engine.counts["generated"] == budget + budget // 2
+
+
+def test_a_moving_morph_waits_to_settle_before_its_mix_is_pooled(tiny_models):
+    from gesturegan.server.engine import MIX_SETTLE_S
+
+    clock = StepClock()
+    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    engine = Engine(model, EngineConfig(sample_rate=16000, block=64, reserve_grid=0), clock=clock)
+    while engine.refill():  # the categories' pools fill
+        pass
+    engine.message("/morph", [0.3, 0.6])
+    mix = key_for(engine.weights)
+    assert engine.refill() == 0 and engine.pools.sizes().get(mix, 0) == 0  # still moving
+    clock.now += MIX_SETTLE_S * 0.9
+    assert engine.refill() == 0
+    clock.now += MIX_SETTLE_S * 0.2  # at rest now
+    assert engine.refill() > 0 and engine.pools.sizes()[mix] > 0
 
 
 def _running(model, batch: int, timeout: float = 10.0) -> bool:
