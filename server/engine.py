@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gesturegan.server.commands import BadMessage, Command, parse
+from gesturegan.server.counts import Counts
 from gesturegan.server.model import Cancelled, Model, ModelError
 from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.player import Player
@@ -103,19 +104,6 @@ FOLDER_FLAGS = {
     "/like": "--sounds DIR",
     "/like/list": "--sounds DIR",
 }
-
-
-class Counts(dict):
-    """The engine's counters. ``add`` is atomic: the OSC, MIDI, worker and audio threads all count
-    (``+=`` on a dict entry is a read and a write, and two threads can lose one)."""
-
-    def __init__(self, **start: int):
-        super().__init__(**start)
-        self._lock = threading.Lock()
-
-    def add(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self[key] += n
 
 
 class Engine:

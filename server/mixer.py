@@ -169,9 +169,14 @@ def _layout(spec: dict) -> tuple[dict, int]:
     return out, at
 
 
-def _views(path: str, spec: dict) -> dict[str, np.ndarray]:
+def _views(source: str | int, spec: dict) -> dict[str, np.ndarray]:
+    """Every array of the shared file ``source`` (a path, or an open descriptor), mapped."""
     layout, size = _layout(spec)
-    mm = np.memmap(path, np.uint8, mode="r+", shape=(size,))
+    if isinstance(source, int):  # the mapping outlives the file object (and the descriptor)
+        with os.fdopen(os.dup(source), "r+b") as f:
+            mm = np.memmap(f, np.uint8, mode="r+", shape=(size,))
+    else:
+        mm = np.memmap(source, np.uint8, mode="r+", shape=(size,))
     return {
         name: mm[at : at + int(np.prod(shape)) * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
         for name, (at, dtype, shape) in layout.items()
@@ -388,7 +393,7 @@ def run_mixer(spec: dict) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.setswitchinterval(AUDIO_SWITCH_S)
-    views = _views(spec["path"], spec)
+    views = _views(spec["shm_fd"], spec)
     for name in ("arena", "row_len", "record", "entry", "took", "cpu"):  # map every page now
         float(views[name].sum())
     mixer = Mixer(spec, views, spec["cmd_fd"], spec["reply_fd"])
@@ -518,7 +523,7 @@ class MixerProcess:
         self._closing = False
         self._cmd_w: int | None = None
         self._reader: threading.Thread | None = None
-        self._path: str | None = None
+        self._shm_fd: int | None = None
 
     # -- the engine calls these ------------------------------------------------------------------
     def open(self, engine, fade: int, max_len: int):
@@ -540,13 +545,13 @@ class MixerProcess:
             "hostapi": self.hostapi,
         }
         _, size = _layout(self.spec)
-        fd, self._path = tempfile.mkstemp(prefix="gesturegan-mixer-", dir=_shared_dir())
-        try:
-            os.ftruncate(fd, size)
-        finally:
-            os.close(fd)
-        self.spec["path"] = self._path
-        self.views = _views(self._path, self.spec)
+        # The file is unlinked at once and lives on through its descriptor (handed to each mixer
+        # with pass_fds): a crash of either process leaves nothing behind in /dev/shm.
+        fd, path = tempfile.mkstemp(prefix="gesturegan-mixer-", dir=_shared_dir())
+        os.unlink(path)
+        os.ftruncate(fd, size)
+        self._shm_fd = fd
+        self.views = _views(fd, self.spec)
         for view in self.views.values():
             # Write every page now: a hole in the file is the zero page until someone writes to
             # it, and the mixer would fault on its first read after the engine's first write.
@@ -627,14 +632,14 @@ class MixerProcess:
     def _spawn(self) -> None:
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
-        spec = dict(self.spec, cmd_fd=cmd_r, reply_fd=reply_w, frame=self.frame)
+        spec = dict(self.spec, cmd_fd=cmd_r, reply_fd=reply_w, shm_fd=self._shm_fd, frame=self.frame)
         if self.recording is not None:
             spec["record_from"] = self.recording.written
         # One BLAS thread: the mix's small matrix product must never fan out to a thread pool.
         env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gesturegan.server.mixer", json.dumps(spec)],
-            pass_fds=(cmd_r, reply_w),
+            pass_fds=(cmd_r, reply_w, self._shm_fd),
             env=env,
             stdin=subprocess.DEVNULL,
         )
@@ -791,10 +796,9 @@ class MixerProcess:
                 self.proc.wait()
         if self._reader is not None:
             self._reader.join(timeout=2)
-        if self._path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)
-            self._path = None
+        if self._shm_fd is not None:
+            os.close(self._shm_fd)  # the mapping stays valid; the memory goes with the last one
+            self._shm_fd = None
 
 
 PROBE = """

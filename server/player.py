@@ -38,7 +38,7 @@ class Player:
         self.voices, self.scheduler, self.cfg = voices, scheduler, cfg
         self.replies: deque = deque() if replies is None else replies
         if counts is None:
-            from gesturegan.server.engine import Counts
+            from gesturegan.server.counts import Counts
 
             counts = Counts(dropped=0, xruns=0)
         self.counts = counts

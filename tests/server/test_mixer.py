@@ -72,7 +72,7 @@ def _spec(tmp_path, record=False) -> dict:
     _, size = mx._layout(spec)
     path = tmp_path / "shared"
     path.write_bytes(b"\0" * size)
-    spec["path"] = str(path)
+    spec["shm_fd"] = os.open(path, os.O_RDWR)  # the mixer maps a descriptor it inherited
     return spec
 
 
@@ -92,7 +92,7 @@ def _replies(fd: int) -> list[tuple]:
 
 def test_the_mixer_plays_a_staged_row_and_reports_back_through_real_pipes(tmp_path):
     spec = _spec(tmp_path, record=True)
-    engine_side = mx._views(spec["path"], spec)  # what the engine maps
+    engine_side = mx._views(spec["shm_fd"], spec)  # what the engine maps
     bank = VoiceBank(
         4,
         2,
@@ -105,7 +105,7 @@ def test_the_mixer_plays_a_staged_row_and_reports_back_through_real_pipes(tmp_pa
     )
     cmd_r, cmd_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    m = mx.Mixer(spec, mx._views(spec["path"], spec), cmd_r, reply_w)
+    m = mx.Mixer(spec, mx._views(spec["shm_fd"], spec), cmd_r, reply_w)
     m.output, m.clock = _Out(), AudioClock(48000)
     gesture = np.full(300, 0.5, np.float32)
     row = bank.stage(gesture)  # the engine stages, then sends the record
@@ -144,7 +144,7 @@ def test_the_mixer_keeps_replies_when_the_engine_stops_reading(tmp_path):
     spec = _spec(tmp_path)
     cmd_r, _cmd_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    m = mx.Mixer(spec, mx._views(spec["path"], spec), cmd_r, reply_w)
+    m = mx.Mixer(spec, mx._views(spec["shm_fd"], spec), cmd_r, reply_w)
     m.output, m.clock = _Out(), AudioClock(48000)
     out = np.zeros((128, 2), np.float32)
     blocks = 3000  # 3000 clock records: 96 kB, more than a pipe holds
@@ -220,6 +220,9 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
         live = Live(model, cfg, serve).start()
         try:
             pid = live.audio.proc.pid
+            fd_link = Path(f"/proc/self/fd/{live.audio._shm_fd}")
+            if fd_link.exists():  # the shared file has no name: a crash leaves nothing in /dev/shm
+                assert os.readlink(fd_link).endswith("(deleted)")
             if Path(f"/proc/{pid}/maps").exists():
                 maps = Path(f"/proc/{pid}/maps").read_text()
                 assert "onnxruntime" not in maps and "libtorch" not in maps
