@@ -16,7 +16,6 @@ from gesturegan.server.osc import AudioClock
 if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
     from gesturegan.server.engine import Engine
 
-JACK_API = "JACK Audio Connection Kit"
 
 # The interpreter lock's switch interval while the audio callback runs, and otherwise. numpy
 # releases the lock inside every operation on more than a few hundred elements (the voice mix

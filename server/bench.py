@@ -7,7 +7,8 @@ server's output and sends it MIDI, so every figure is counted in frames by JACK'
 - OSC: the send moment is the frame playing when the datagram leaves (the latest JACK cycle's
   start plus the wall time since); the onset is the first non-zero output frame after silence.
 - morph: ``/morph x y`` to a new position then ``/trigger mix``: the first gesture of a new mix,
-  whose pool is still empty, so it is generated at once.
+  whose pool is still empty, served from the reserve's nearest grid point (``--reserve-grid``);
+  morph-exact: the same with ``--reserve-grid 0``, where it is generated at once.
 - MIDI: a note-on written at offset 0 of one of our cycles; the onset as above.
 - floor: the same OSC measurement against a bare process whose sounddevice callback only
   outputs a constant once a datagram arrived: what Python, PortAudio and JACK cost anyway.
@@ -293,6 +294,13 @@ class ServerProcess:
             self.log.close()
 
 
+def model_categories(model: Path | None) -> tuple[str, ...]:
+    """The categories of ``model`` (default: the bundled one), from its contract."""
+    from gesturegan.server.model import default_model_path, open_session
+
+    return tuple(open_session(model or default_model_path(), "cpu", threads=1, spinning=False)[1].categories)
+
+
 def start_server(
     model: Path, jack: JackDummy | None, block: int, midi: bool = True, extra: tuple[str, ...] = ()
 ) -> ServerProcess:
@@ -393,6 +401,7 @@ def latency(
 ) -> dict:
     """OSC, MIDI and floor trigger-to-sound latency at ``block`` frames on a fresh JACK dummy."""
     result = {"block": block, "rate": rate}
+    first = model_categories(model)[0]
     with JackDummy(rate, block, realtime=True) as jack:
         result["jack_realtime"] = jack.is_realtime()
         probe = Probe(jack.name)
@@ -418,7 +427,7 @@ def latency(
             server = start_server(model, jack, block, extra=("--backend", backend))
             try:
                 probe.connect(port, "gesturegan")
-                trigger = _osc("/trigger", "trigger", 1.0, 0.5)
+                trigger = _osc("/trigger", first, 1.0, 0.5)
                 panic = _osc("/panic")
                 result["osc"] = _percentiles(
                     _trials(probe, lambda: server.send(trigger), lambda: server.send(panic), trials)
@@ -431,7 +440,7 @@ def latency(
                     _trials(probe, note, lambda: server.send(panic), trials, midi=True)
                 )
                 # a gesture right after a morph change: the mix's pool is new, so the first
-                # trigger of a new position waits for generation (the pools refresh behind it)
+                # trigger of a new position plays the reserve's nearest grid point
                 rng = np.random.default_rng(1)
 
                 def morph_then_trigger() -> None:
@@ -569,7 +578,7 @@ def stress(
             time.sleep(min(5.0, seconds / 4))
             idle = probe.xruns - idle_start
             rng = np.random.default_rng(0)
-            cats = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
+            cats = model_categories(model)
             before, sent, voices = probe.xruns, 0, []
             steal0 = _steal_s()
             floor = PlatformFloor(seconds)
@@ -586,7 +595,7 @@ def stress(
                 if k == 0:
                     msg = _osc(
                         "/trigger",
-                        cats[int(rng.integers(4))],
+                        cats[int(rng.integers(len(cats)))],
                         float(rng.uniform(0.3, 1.0)),
                         float(rng.random()),
                     )

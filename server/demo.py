@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from gesturegan.files import atomic_path, write_text_atomic
 from gesturegan.server.engine import EngineConfig
 from gesturegan.server.model import Model
 
-CATS = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
 LEAD_S = 0.25  # the timetagged phrase is sent this far ahead of its first note
 
 
@@ -38,11 +38,13 @@ class Cue:
     bundle: tuple = ()  # (offset_s, address, args) sent together, timetagged from ``at``
 
 
-def script() -> tuple[list[Cue], list[tuple[float, float, str]]]:
-    """The performance: cues, and sections (start, end, name) for the picture."""
+def script(categories: Sequence[str]) -> tuple[list[Cue], list[tuple[float, float, str]]]:
+    """The performance on a model of ``categories`` (its contract's): cues, and sections
+    (start, end, name) for the picture."""
+    first, second = categories[0], categories[1 % len(categories)]
     cues: list[Cue] = [Cue(0.0, "/gain", (-3.0,)), Cue(0.0, "/latent/jitter", (0.6,))]
     # 1. each category on its own, across the stereo field
-    for i, cat in enumerate(CATS):
+    for i, cat in enumerate(categories[:4]):
         cues.append(Cue(0.3 + 1.5 * i, "/trigger", (cat, 0.9, 0.15 + 0.23 * i)))
     # 2. a morph sweep once round the XY pad, a gesture of the current mix every 0.4 s
     t0 = 6.6
@@ -66,9 +68,9 @@ def script() -> tuple[list[Cue], list[tuple[float, float, str]]]:
     ]
     # 4. a timetagged phrase: eight triggers an eighth of a second apart, sample-accurate
     t2 = 19.5
-    phrase = tuple((k / 8, "/trigger", ("trigger", 0.5 + 0.06 * k, k / 7, 100 + k)) for k in range(8))
+    phrase = tuple((k / 8, "/trigger", (first, 0.5 + 0.06 * k, k / 7, 100 + k)) for k in range(8))
     cues.append(Cue(t2, "", bundle=phrase))
-    cues.append(Cue(t2 + 1.25, "/trigger", ("trigger_continuous", 1.0, 0.5, 7)))
+    cues.append(Cue(t2 + 1.25, "/trigger", (second, 1.0, 0.5, 7)))
     sections = [
         (0.0, 6.3, "categories"),
         (6.6, 11.6, "morph sweep"),
@@ -109,7 +111,7 @@ def perform(
     )
     cfg = EngineConfig(sample_rate=0 if play else 48000, channels=2, block=256)
     live = Live(model, cfg, serve).start()
-    cues, sections = script()
+    cues, sections = script(model.info.categories)
     end = cues[-1].at + tail_s
     client = UDPClient("127.0.0.1", live.osc.port)
     sent = []
@@ -146,7 +148,9 @@ def perform(
         zip(("voices", "triggers", "misses", "errors", "late", "xruns"), live.engine.status(), strict=True)
     )
     write_text_atomic(out / "sent.jsonl", "".join(json.dumps(s) + "\n" for s in sent))
-    picture(out, cfg.sample_rate if not play else live.engine.cfg.sample_rate, sections)
+    picture(
+        out, cfg.sample_rate if not play else live.engine.cfg.sample_rate, sections, model.info.categories
+    )
     return {"cues": len(sent), "seconds": end, "sample_rate": live.engine.cfg.sample_rate, **status}
 
 
@@ -162,7 +166,9 @@ def _starts(out: Path) -> list[tuple[int, str]]:
     return starts
 
 
-def picture(out: Path, rate: int, sections: list[tuple[float, float, str]]) -> Path:
+def picture(
+    out: Path, rate: int, sections: list[tuple[float, float, str]], categories: Sequence[str]
+) -> Path:
     """``demo.png``: the log spectrogram with each gesture's start, coloured by category."""
     import matplotlib
 
@@ -172,7 +178,8 @@ def picture(out: Path, rate: int, sections: list[tuple[float, float, str]]) -> P
 
     audio, rate = sf.read(str(out / "demo.wav"), dtype="float32", always_2d=True)
     mono = audio.mean(axis=1)
-    colours = dict(zip((*CATS, "mix"), ("#e4572e", "#f3a712", "#29335c", "#669bbc", "#6a994e"), strict=True))
+    palette = ("#e4572e", "#f3a712", "#29335c", "#669bbc", "#9b5de5", "#00bbf9", "#f15bb5", "#8d99ae")
+    colours = {c: palette[i % len(palette)] for i, c in enumerate(categories)} | {"mix": "#6a994e"}
     fig, ax = plt.subplots(figsize=(14, 5), dpi=100)
     with np.errstate(divide="ignore"):  # silence between gestures is exact zero
         ax.specgram(mono, NFFT=1024, Fs=rate, noverlap=768, cmap="magma", vmin=-140, vmax=-20)

@@ -187,16 +187,6 @@ class Model:
         slot.options.terminate = True
         return True
 
-    def describe(self) -> dict:
-        return {
-            "path": str(self.path),
-            "provider": self.provider,
-            "inputs": {i.name: i.shape for i in self.session.get_inputs()},
-            "outputs": {o.name: o.shape for o in self.session.get_outputs()},
-            "warmed_batch_sizes": sorted(self.slots),
-            "warmup_ms": {str(k): round(v, 2) for k, v in self.warmup_ms.items()},
-        }
-
 
 def _signature(session: ort.InferenceSession):
     ins = [(i.name, i.type, i.shape) for i in session.get_inputs()]

@@ -68,25 +68,22 @@ def latent_from_seed(seed: int, latent_dim: int) -> np.ndarray:
 
 @dataclass
 class LatentState:
-    """The latent a trigger uses: ``slerp(base, target, blend)`` + walk + jitter."""
+    """The latent a trigger uses: the base (or the walk from it) + jitter."""
 
     latent_dim: int
     seed: int = 0
     jitter: float = 0.3  # standard deviation of the per-trigger noise, relative to the unit prior
     walk_speed: float = 0.0  # radians of the random walk per second
-    blend: float = 0.0  # 0 = base, 1 = target
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def __post_init__(self) -> None:
         self.base = latent_from_seed(self.seed, self.latent_dim)
-        self.target = self.base.copy()
         self.walk = self.base.copy()
         self.scale: np.ndarray | None = None  # per-dimension jitter scale while playing a real sound
 
     def set_like(self, mu: np.ndarray, sigma: np.ndarray) -> None:
         """Play variations of a real sound: its latent ``mu [Z]`` as the base, jitter scaled by ``sigma [Z]``."""
         self.base = np.asarray(mu, np.float64).copy()
-        self.target = self.base.copy()
         self.walk = self.base.copy()
         self.scale = np.asarray(sigma, np.float64).copy()
 
@@ -94,12 +91,8 @@ class LatentState:
         """A new base latent (and walk origin)."""
         self.seed = int(seed)
         self.base = latent_from_seed(self.seed, self.latent_dim)
-        self.target = self.base.copy()
         self.walk = self.base.copy()
         self.scale = None
-
-    def set_target(self, seed: int) -> None:
-        self.target = latent_from_seed(int(seed), self.latent_dim)
 
     def advance(self, seconds: float) -> None:
         """Move the random walk: a rotation of ``walk_speed * seconds`` towards a random direction."""
@@ -114,8 +107,7 @@ class LatentState:
 
     def current(self) -> np.ndarray:
         """The latent without per-trigger jitter ``[Z]``."""
-        origin = self.walk if self.walk_speed > 0 else self.base
-        return slerp(origin, self.target, self.blend)
+        return self.walk if self.walk_speed > 0 else self.base
 
     def sample(self, seed: int | None = None) -> np.ndarray:
         """The latent of one trigger ``[Z]`` float32: an explicit seed, or the current one plus jitter."""

@@ -81,10 +81,6 @@ class AudioClock:
     def stamp(self, frame: int) -> None:
         self.anchor = (frame, time.time())
 
-    @property
-    def frame(self) -> int:
-        return self.anchor[0]
-
     def frame_at(self, when: float, anchor: tuple[int, float] | None = None) -> int:
         """The frame of wall time ``when``; pass one ``anchor`` for every message of a packet so
         their spacing is exact whatever the clock does between them."""

@@ -41,3 +41,13 @@ def test_demo_plays_the_script_and_replays_identically(tmp_path, capsys):
 
     again, _ = replay(out)
     np.testing.assert_array_equal(again, audio)
+
+
+def test_the_script_plays_the_models_own_categories():
+    """A model of other categories (prepare --categories thud,groove) gets a demo of its own."""
+    from gesturegan.server.demo import script
+
+    cues, _ = script(("thud", "groove"))
+    named = {c.args[0] for c in cues if c.address == "/trigger"}
+    named |= {args[0] for c in cues for _, address, args in c.bundle if address == "/trigger"}
+    assert named == {"thud", "groove", "mix"}
