@@ -99,7 +99,7 @@ def benchmark(
     families: tuple[str, ...] = FAMILIES,
 ) -> dict:
     from gesturegan.export.onnx_export import generator_to_onnx
-    from gesturegan.server.model import load_model, provider_candidates
+    from gesturegan.server.inference.model import load_model, provider_candidates
 
     torch.set_num_threads(threads)
     rows = []

@@ -61,7 +61,7 @@ def source_from_path(path: str | Path) -> Source:
     """A run folder / checkpoint (PyTorch, EMA weights) or an exported ``.onnx`` (onnxruntime)."""
     path = Path(path)
     if path.suffix == ".onnx":
-        from gesturegan.server.model import ModelError, load_model
+        from gesturegan.server.inference.model import ModelError, load_model
 
         try:
             model = load_model(path, batch_sizes=())

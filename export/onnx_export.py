@@ -2,7 +2,7 @@
 
 The graph goes from latent to waveform with the inverse transform inside (the STFT/iSTFT
 convolution forms; SpecGAN's Griffin-Lim unrolled), batch dynamic, opset 17. The metadata
-follows ``gesturegan.server.contract``. Before anything is written, onnxruntime runs the
+follows ``gesturegan.server.core.contract``. Before anything is written, onnxruntime runs the
 file on random ``z`` with pure and mixed ``cond`` and its output is compared with PyTorch;
 above the tolerance nothing is written. The file appears under its name only complete
 (temporary name, then rename).
@@ -23,7 +23,7 @@ from torch import nn
 
 from gesturegan import __version__
 from gesturegan.files import atomic_path
-from gesturegan.server.contract import ModelInfo, expected_shapes, to_metadata
+from gesturegan.server.core.contract import ModelInfo, expected_shapes, to_metadata
 
 OPSET = 17
 TOLERANCE = 1e-3  # max |onnxruntime - torch| on audio in [-1, 1]: 60 dB below full scale
@@ -293,6 +293,6 @@ def export_run(
 
 def encoder_path(model_path: Path) -> Path:
     """Where a model's encoder goes: ``MODEL.encoder.onnx`` beside ``MODEL.onnx`` (the server's rule)."""
-    from gesturegan.server.model import encoder_beside
+    from gesturegan.server.inference.model import encoder_beside
 
     return encoder_beside(model_path)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from gesturegan import __version__
-from gesturegan.server.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT
+from gesturegan.server.core.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT
 
 DOCS_URL = "https://github.com/gesturegan/gesturegan/tree/main/docs"  # pyproject's Documentation
 EPILOG = f"Run `gesturegan COMMAND --help` for the options and an example of one command. Docs: {DOCS_URL}"
@@ -410,8 +410,8 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from gesturegan.server.model import ModelError, default_model_path, load_model
-    from gesturegan.server.render import RenderError, render
+    from gesturegan.server.inference.model import ModelError, default_model_path, load_model
+    from gesturegan.server.inference.render import RenderError, render
 
     weights = None
     if args.weights:
@@ -435,9 +435,9 @@ def _run_render(args: argparse.Namespace) -> int:
 
 def _render_like(args: argparse.Namespace, model) -> list[Path]:
     """``render --like``: the file prepared as the training data was, placed by the encoder, takes written."""
-    from gesturegan.server.like import LikeError, load_like, place
-    from gesturegan.server.model import encoder_beside, load_encoder
-    from gesturegan.server.render import RenderError, category_weights, render_like
+    from gesturegan.server.inference.like import LikeError, load_like, place
+    from gesturegan.server.inference.model import encoder_beside, load_encoder
+    from gesturegan.server.inference.render import RenderError, category_weights, render_like
 
     encoder_file = encoder_beside(model.path)
     if not encoder_file.exists():
@@ -467,7 +467,7 @@ def _render_like(args: argparse.Namespace, model) -> list[Path]:
 def _midi_map_defaults() -> str:
     from dataclasses import fields
 
-    from gesturegan.server.midi import MidiMap
+    from gesturegan.server.control.midi import MidiMap
 
     return ", ".join(f"{f.name} = {f.default}" for f in fields(MidiMap) if f.default is not None)
 
@@ -602,9 +602,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 def _run_serve(args: argparse.Namespace) -> int:
     import os
 
-    from gesturegan.server.audio import AudioError
-    from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.model import ModelError, default_model_path, load_model
+    from gesturegan.server.audio.backends import AudioError
+    from gesturegan.server.core.engine import EngineConfig
+    from gesturegan.server.inference.model import ModelError, default_model_path, load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     try:
@@ -650,7 +650,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         threads=threads,
     )
     if args.sounds:
-        from gesturegan.server.model import encoder_beside
+        from gesturegan.server.inference.model import encoder_beside
 
         if not Path(args.sounds).is_dir():
             raise CommandError(f"--sounds {args.sounds}: not a folder")
@@ -665,7 +665,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from e
     midi = None
     if not args.no_midi:
-        from gesturegan.server.midi import MidiInput, MidiMap, MidiMapError
+        from gesturegan.server.control.midi import MidiInput, MidiMap, MidiMapError
 
         try:
             mapping = MidiMap.from_toml(args.midi_map) if args.midi_map else MidiMap()
@@ -752,7 +752,7 @@ def _num(x: float | None) -> str | None:
 def _run_osc_spec(args: argparse.Namespace) -> int:
     import json
 
-    from gesturegan.server.commands import describe, describe_replies
+    from gesturegan.server.core.commands import describe, describe_replies
 
     rows = describe()
     if args.json:
@@ -868,7 +868,7 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 def _run_inspect(args: argparse.Namespace) -> int:
     import json
 
-    from gesturegan.server.model import ModelError, default_model_path, open_session
+    from gesturegan.server.inference.model import ModelError, default_model_path, open_session
 
     try:
         args.model = args.model or default_model_path()
@@ -923,7 +923,7 @@ def _add_doctor(sub: argparse._SubParsersAction) -> None:
 def _run_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from gesturegan.server.doctor import collect, render_text
+    from gesturegan.server.tools.doctor import collect, render_text
 
     report = collect()
     print(json.dumps(report, indent=2) if args.json else render_text(report))
@@ -954,7 +954,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from gesturegan.files import atomic_path
-    from gesturegan.server.record import RecordError, replay
+    from gesturegan.server.audio.record import RecordError, replay
 
     try:
         audio, rate = replay(args.folder, args.provider)
@@ -1003,9 +1003,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from gesturegan.server.audio import AudioError
-    from gesturegan.server.demo import levels, perform
-    from gesturegan.server.model import ModelError, default_model_path, load_model
+    from gesturegan.server.audio.backends import AudioError
+    from gesturegan.server.inference.model import ModelError, default_model_path, load_model
+    from gesturegan.server.tools.demo import levels, perform
 
     try:
         model = load_model(
@@ -1091,9 +1091,9 @@ def _run_bench(args: argparse.Namespace) -> int:
     import os
 
     from gesturegan.files import write_json_atomic, write_text_atomic
-    from gesturegan.server import bench
-    from gesturegan.server.jackd import JackError
-    from gesturegan.server.model import ModelError, default_model_path
+    from gesturegan.server.inference.model import ModelError, default_model_path
+    from gesturegan.server.tools import bench
+    from gesturegan.server.tools.jackd import JackError
 
     def ints(text: str, flag: str) -> tuple[int, ...]:
         try:

@@ -3,7 +3,7 @@
     python maxpatches/build.py          # rewrite patchers/, help/, pd/ in place
 
 Every OSC address a patch sends and every reply it routes comes from
-``gesturegan.server.commands`` (the dispatcher's own table), and the ports default to the
+``gesturegan.server.core.commands`` (the dispatcher's own table), and the ports default to the
 server's, so the patches cannot drift from the engine. The Max patches are written with
 py2max (connections validated against Max's object reference as they are made); the Pd patch
 is plain text in Pd's file format. A test regenerates everything and compares it with the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from py2max import Patcher
 
-from gesturegan.server.commands import (
+from gesturegan.server.core.commands import (
     BY_PATH,
     DEFAULT_OSC_PORT,
     DEFAULT_REPLY_PORT,
@@ -459,7 +459,7 @@ def midi_patch(path: Path) -> None:
 
 def help_patch(path: Path) -> None:
     """Tabbed help (as Max's own): basic, buffer, midi, and the address table from the spec."""
-    from gesturegan.server.commands import describe, describe_replies
+    from gesturegan.server.core.commands import describe, describe_replies
 
     top = Patcher(str(path), title="gesturegan", layout="grid", on_invalid="raise")
     top.rect = [60.0, 80.0, 1040.0, 760.0]

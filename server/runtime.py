@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from gesturegan.server.audio import (
+from gesturegan.server.audio.backends import (
     CONTROL_SWITCH_S,
     ENGINE_SWITCH_S,
     AudioError,
@@ -20,10 +20,11 @@ from gesturegan.server.audio import (
     SoundDeviceOutput,
     find_output,
 )
-from gesturegan.server.engine import Engine, EngineConfig
-from gesturegan.server.gcwatch import GcOffAudio
-from gesturegan.server.model import Model
-from gesturegan.server.osc import AudioClock, OscControl, open_osc_socket
+from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.audio.gc import GcOffAudio
+from gesturegan.server.control.osc import OscControl, open_osc_socket
+from gesturegan.server.core.engine import Engine, EngineConfig
+from gesturegan.server.inference.model import Model
 
 #: Files /like offers (what libsndfile reads).
 SOUND_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
@@ -48,7 +49,7 @@ class ServeConfig:
     # "jack" (our own JACK client, survives a server restart), "pyo", or "clock": no device,
     # paced by the wall clock (demo, tests)
     backend: str = "sounddevice"
-    # "process" runs the audio side alone in a process of its own (server/mixer.py; jack and
+    # "process" runs the audio side alone in a process of its own (server/audio/mixer.py; jack and
     # sounddevice backends, POSIX), "thread" in this process's audio callback; "auto": process
     # where it can
     mixer: str = "auto"
@@ -78,12 +79,12 @@ class Live:
         if in_process and serve.backend not in ("jack", "sounddevice"):
             raise AudioError(f"--mixer process plays through jack or sounddevice, not {serve.backend}")
         if serve.backend == "jack" and in_process:
-            from gesturegan.server.mixer import MixerProcess
+            from gesturegan.server.audio.mixer import MixerProcess
 
             mixer = MixerProcess(channels=engine_cfg.channels)
             engine_cfg = replace(engine_cfg, sample_rate=mixer.samplerate, block=mixer.blocksize)
         elif serve.backend == "jack":  # the server decides rate and block
-            from gesturegan.server.jackio import JackOutput
+            from gesturegan.server.audio.jack import JackOutput
 
             jack_out = JackOutput(channels=engine_cfg.channels)
             engine_cfg = replace(engine_cfg, sample_rate=jack_out.samplerate, block=jack_out.blocksize)
@@ -97,7 +98,7 @@ class Live:
             rate = int(sd.query_devices(device)["default_samplerate"])
             engine_cfg = replace(engine_cfg, sample_rate=rate)
         if serve.backend == "sounddevice" and in_process:
-            from gesturegan.server.mixer import MixerProcess
+            from gesturegan.server.audio.mixer import MixerProcess
 
             mixer = MixerProcess(
                 channels=engine_cfg.channels,
@@ -123,7 +124,7 @@ class Live:
         )
         self.recording = None
         if serve.record_dir:
-            from gesturegan.server.record import Recording
+            from gesturegan.server.audio.record import Recording
 
             ring = mixer.record_ring if mixer is not None else None
             self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name, ring=ring)
@@ -201,8 +202,8 @@ class Live:
 
     def _model_load(self, cmd) -> None:
         """Load, validate and warm in this (control) thread; the old model plays until it is ready."""
-        from gesturegan.server.model import ModelError, load_model
-        from gesturegan.server.paths import UnsafePath, inside
+        from gesturegan.server.control.paths import UnsafePath, inside
+        from gesturegan.server.inference.model import ModelError, load_model
 
         try:
             path = inside(
@@ -222,7 +223,7 @@ class Live:
 
     def model_names(self) -> list[str]:
         """The model files /model/load and MIDI program change pick from, sorted."""
-        from gesturegan.server.paths import listing
+        from gesturegan.server.control.paths import listing
 
         if not self.serve.models_dir:
             return []
@@ -235,7 +236,7 @@ class Live:
         (name, size, mtime), so a list never offers a file its load would refuse."""
         from pathlib import Path
 
-        from gesturegan.server.model import ModelError, open_session
+        from gesturegan.server.inference.model import ModelError, open_session
 
         path = Path(self.serve.models_dir) / name
         try:
@@ -257,7 +258,7 @@ class Live:
     def _render(self, cmd) -> None:
         from pathlib import Path
 
-        from gesturegan.server.render import RenderError, render
+        from gesturegan.server.inference.render import RenderError, render
 
         try:
             name = self.engine.info.categories[cmd["category"]]
@@ -271,7 +272,7 @@ class Live:
 
     def sound_names(self) -> list[str]:
         """The sound files /like and MIDI CC 20 pick from, sorted."""
-        from gesturegan.server.paths import listing
+        from gesturegan.server.control.paths import listing
 
         if not self.serve.sounds_dir:
             return []
@@ -282,9 +283,9 @@ class Live:
 
     def _like(self, cmd) -> None:
         """Read, place and play a real sound's takes; the encoder of the model playing now."""
-        from gesturegan.server.like import LikeError, load_like, place
-        from gesturegan.server.model import ModelError, encoder_beside, load_encoder
-        from gesturegan.server.paths import UnsafePath, inside
+        from gesturegan.server.control.paths import UnsafePath, inside
+        from gesturegan.server.inference.like import LikeError, load_like, place
+        from gesturegan.server.inference.model import ModelError, encoder_beside, load_encoder
 
         model = self.engine.model
         try:

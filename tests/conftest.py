@@ -53,7 +53,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     server waits for every client before the cycle ends, so a client delayed by a busy CI
     machine makes the cycle late instead of losing its output.
     """
-    from gesturegan.server.jackd import JackDummy
+    from gesturegan.server.tools.jackd import JackDummy
 
     if shutil.which("jackd") is None:
         msg = "jackd is not installed (apt-get install --no-install-recommends jackd2)"

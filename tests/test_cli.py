@@ -172,7 +172,7 @@ def test_doctor_without_jack_says_what_to_do(tmp_path):
 def test_osc_spec_lists_the_dispatchers_addresses(capsys):
     import json
 
-    from gesturegan.server.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT, REPLIES, SPEC
+    from gesturegan.server.core.commands import DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT, REPLIES, SPEC
 
     assert main(["osc-spec", "--json"]) == 0
     spec = json.loads(capsys.readouterr().out)

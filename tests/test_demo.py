@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from gesturegan.cli import main
-from gesturegan.server.record import replay
+from gesturegan.server.audio.record import replay
 
 
 def test_demo_plays_the_script_and_replays_identically(tmp_path, capsys):
@@ -45,7 +45,7 @@ def test_demo_plays_the_script_and_replays_identically(tmp_path, capsys):
 
 def test_the_script_plays_the_models_own_categories():
     """A model of other categories (prepare --categories thud,groove) gets a demo of its own."""
-    from gesturegan.server.demo import script
+    from gesturegan.server.tools.demo import script
 
     cues, _ = script(("thud", "groove"))
     named = {c.args[0] for c in cues if c.address == "/trigger"}

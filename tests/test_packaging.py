@@ -66,13 +66,13 @@ def test_wheel_installs_only_under_gesturegan(wheel):
 
 
 def test_the_default_model_ships_within_its_budget():
-    from gesturegan.server.model import default_model_path, load_model
+    from gesturegan.server.inference.model import default_model_path, load_model
 
     path = default_model_path()
     assert path.stat().st_size <= 20 * 1024 * 1024  # issue 7: at most 20 MB
     info = load_model(path, provider="cpu", batch_sizes=()).info
     assert info.family == "twostage" and info.n_categories == 4
-    from gesturegan.server.model import encoder_beside, load_encoder
+    from gesturegan.server.inference.model import encoder_beside, load_encoder
 
     encoder = load_encoder(
         encoder_beside(path), provider="cpu"
@@ -97,7 +97,7 @@ def test_wheel_in_a_fresh_venv_runs_without_torch(wheel, tmp_path):
     check = (
         "import importlib.util, sys\n"
         "assert importlib.util.find_spec('torch') is None, 'torch came with the runtime install'\n"
-        "import gesturegan.server, gesturegan.server.doctor, gesturegan.training.classify\n"
+        "import gesturegan.server, gesturegan.server.tools.doctor, gesturegan.training.classify\n"
         "import numpy, onnxruntime, pythonosc, mido, rtmidi, soundfile, soxr\n"
         "from gesturegan.training.classifier import default_classifier\n"
         "assert len(default_classifier().trees) > 0\n"

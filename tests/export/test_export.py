@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gesturegan.export.onnx_export import ExportError, encoder_path, export_run, probe_conds
-from gesturegan.server.model import load_encoder, load_model
+from gesturegan.server.inference.model import load_encoder, load_model
 from gesturegan.training.state import load_generator
 
 FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")

@@ -24,7 +24,7 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from gesturegan.server.commands import BY_PATH, DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT, REPLY_PATHS
+from gesturegan.server.core.commands import BY_PATH, DEFAULT_OSC_PORT, DEFAULT_REPLY_PORT, REPLY_PATHS
 
 ROOT = Path(__file__).resolve().parents[2] / "maxpatches"
 MAX_FILES = sorted([*ROOT.glob("patchers/*.maxpat"), *ROOT.glob("help/*.maxhelp")])
@@ -310,8 +310,8 @@ def _value(arg, tag: str, names: list[str]):
 @pytest.mark.jack
 def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_server, tiny_models, tmp_path):
     from gesturegan.export.onnx_export import encoder_path
-    from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.model import load_model
+    from gesturegan.server.core.engine import EngineConfig
+    from gesturegan.server.inference.model import load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     models = tmp_path / "models"
@@ -433,9 +433,9 @@ class _Pd:
 def test_the_pd_patch_in_real_pure_data_sends_what_the_user_set_and_shows_the_replies(corpus, tmp_path):
     """The committed patch in Pd itself: it loads without an error line, each control reaches a
     running server with the value set, and the server's replies reach the patch's printers."""
-    from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.model import default_model_path, load_model
-    from gesturegan.server.morph import xy_weights
+    from gesturegan.server.core.engine import EngineConfig
+    from gesturegan.server.core.morph import xy_weights
+    from gesturegan.server.inference.model import default_model_path, load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     if not _port_free(DEFAULT_REPLY_PORT):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from gesturegan.server.bench import ServerProcess, jackd_xruns, start_server
-from gesturegan.server.jackd import JackDummy, JackError
+from gesturegan.server.tools.bench import ServerProcess, jackd_xruns, start_server
+from gesturegan.server.tools.jackd import JackDummy, JackError
 
 WATCHER = r"""
 import sys, jack

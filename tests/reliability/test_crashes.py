@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gesturegan.server.model import load_model
+from gesturegan.server.inference.model import load_model
 
 
 def _kill_after(args: list[str], delay: float) -> int:

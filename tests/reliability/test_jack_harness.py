@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-import gesturegan.server.jackd as jackd_mod
-from gesturegan.server.jackd import SHM, JackDummy, JackError, registered_servers
+import gesturegan.server.tools.jackd as jackd_mod
+from gesturegan.server.tools.jackd import SHM, JackDummy, JackError, registered_servers
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 

@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from gesturegan.server.bench import _osc, start_server
-from gesturegan.server.jackd import JackDummy
-from gesturegan.server.model import default_model_path
+from gesturegan.server.inference.model import default_model_path
+from gesturegan.server.tools.bench import _osc, start_server
+from gesturegan.server.tools.jackd import JackDummy
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
-from gesturegan.server.bench import PlatformFloor, _osc
-from gesturegan.server.commands import SPEC
+from gesturegan.server.core.commands import SPEC
+from gesturegan.server.tools.bench import PlatformFloor, _osc
 
 pytestmark = pytest.mark.jack
 

@@ -49,7 +49,7 @@ def test_bench_measures_every_section(tmp_path):
 
 
 def test_jackd_log_and_cyclictest_output_are_read_as_they_are_printed():
-    from gesturegan.server.bench import jackd_xruns, parse_cyclictest
+    from gesturegan.server.tools.bench import jackd_xruns, parse_cyclictest
 
     log = (
         "JACK server starting in realtime mode with priority 10\n"
@@ -75,7 +75,7 @@ def test_an_idle_engine_is_measured_against_the_machine(tmp_path):
     """``bench.idle``: an engine with nothing to play, its xruns beside the machine's floor (in a
     process of its own: bench's JACK clients must not share one with the session's server)."""
     code = (
-        "import json; from gesturegan.server import bench; from gesturegan.server.model import default_model_path as d; "
+        "import json; from gesturegan.server.tools import bench; from gesturegan.server.inference.model import default_model_path as d; "
         "print(json.dumps(bench.idle(d(), 256, 3, log=lambda line: None)))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gesturegan.server.commands import SPEC, BadMessage, describe, parse
+from gesturegan.server.core.commands import SPEC, BadMessage, describe, parse
 
 CATS = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
 
@@ -90,7 +90,7 @@ def test_the_spec_describes_every_address():
 
 
 def test_the_token_bucket_allows_a_seconds_burst_then_its_rate():
-    from gesturegan.server.ratelimit import TokenBucket
+    from gesturegan.server.core.ratelimit import TokenBucket
 
     now = [0.0]
     bucket = TokenBucket(10, clock=lambda: now[0])

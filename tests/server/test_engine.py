@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gesturegan.server.engine import Engine, EngineConfig, render_offline
-from gesturegan.server.model import load_model
-from gesturegan.server.morph import latent_from_seed, xy_weights
-from gesturegan.server.pools import key_for
-from gesturegan.server.voices import speaker_gains
+from gesturegan.server.core.engine import Engine, EngineConfig, render_offline
+from gesturegan.server.core.morph import latent_from_seed, xy_weights
+from gesturegan.server.core.pools import key_for
+from gesturegan.server.core.voices import speaker_gains
+from gesturegan.server.inference.model import load_model
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(tiny_models):
 
 
 def test_a_moving_morph_waits_to_settle_before_its_mix_is_pooled(tiny_models):
-    from gesturegan.server.engine import MIX_SETTLE_S
+    from gesturegan.server.core.engine import MIX_SETTLE_S
 
     clock = StepClock()
     model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
@@ -232,7 +232,7 @@ def test_a_morph_cancels_the_refill_of_the_mix_it_left():
     then has the cores to itself. A category batch is never cancelled by a morph."""
     import threading
 
-    from gesturegan.server.model import default_model_path
+    from gesturegan.server.inference.model import default_model_path
 
     model = load_model(default_model_path(), provider="cpu", batch_sizes=(1,))
     engine = Engine(model, EngineConfig(sample_rate=44100, block=128))
@@ -255,7 +255,7 @@ def test_a_morph_cancels_the_refill_of_the_mix_it_left():
 def test_a_cancelled_generation_leaves_the_model_usable():
     import threading
 
-    from gesturegan.server.model import Cancelled, default_model_path
+    from gesturegan.server.inference.model import Cancelled, default_model_path
 
     model = load_model(default_model_path(), provider="cpu", batch_sizes=(1,))
     i = model.info

@@ -11,10 +11,10 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from gesturegan.server.engine import EngineConfig
-from gesturegan.server.like import load_like, place
-from gesturegan.server.midi import MidiMap, MidiTranslator
-from gesturegan.server.model import encoder_beside, load_encoder, load_model
+from gesturegan.server.control.midi import MidiMap, MidiTranslator
+from gesturegan.server.core.engine import EngineConfig
+from gesturegan.server.inference.like import load_like, place
+from gesturegan.server.inference.model import encoder_beside, load_encoder, load_model
 from gesturegan.server.runtime import Live, ServeConfig
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from gesturegan.server.engine import EngineConfig
-from gesturegan.server.model import load_model
-from gesturegan.server.morph import latent_from_seed
+from gesturegan.server.core.engine import EngineConfig
+from gesturegan.server.core.morph import latent_from_seed
+from gesturegan.server.inference.model import load_model
 from gesturegan.server.runtime import Live, ServeConfig
 
 pytestmark = pytest.mark.jack

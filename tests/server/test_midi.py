@@ -7,7 +7,7 @@ import time
 import mido
 import pytest
 
-from gesturegan.server.midi import MidiInput, MidiMap, MidiMapError, MidiTranslator
+from gesturegan.server.control.midi import MidiInput, MidiMap, MidiMapError, MidiTranslator
 
 
 def test_default_map():
@@ -34,7 +34,7 @@ def test_default_map():
 
 
 def test_program_change_picks_a_model_by_its_place_in_the_folder(tmp_path):
-    from gesturegan.server.paths import listing
+    from gesturegan.server.control.paths import listing
 
     for name in ("b.onnx", "a.onnx", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
@@ -65,8 +65,8 @@ def test_toml_overrides_and_refusals(tmp_path):
 def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
     import jack
 
-    from gesturegan.server.engine import Engine, EngineConfig
-    from gesturegan.server.model import load_model
+    from gesturegan.server.core.engine import Engine, EngineConfig
+    from gesturegan.server.inference.model import load_model
 
     engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
     midi = MidiInput(engine, api="UNIX_JACK")
@@ -99,8 +99,8 @@ def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
 
 @pytest.mark.jack
 def test_a_missing_midi_input_lists_the_ones_there_are(jack_server, tiny_models):
-    from gesturegan.server.engine import Engine, EngineConfig
-    from gesturegan.server.model import load_model
+    from gesturegan.server.core.engine import Engine, EngineConfig
+    from gesturegan.server.inference.model import load_model
 
     engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
     keys = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("gg-keyboard", virtual=True)

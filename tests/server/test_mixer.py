@@ -15,9 +15,9 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.udp_client import SimpleUDPClient
 
-from gesturegan.server import mixer as mx
-from gesturegan.server.osc import AudioClock
-from gesturegan.server.voices import VoiceBank
+from gesturegan.server.audio import mixer as mx
+from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.core.voices import VoiceBank
 
 
 @pytest.mark.parametrize(
@@ -192,10 +192,10 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
     No JACK client of this process goes near it (libjack in one process with two servers crashes)."""
     import soundfile as sf
 
-    from gesturegan.server.engine import EngineConfig
-    from gesturegan.server.jackd import JackDummy
-    from gesturegan.server.model import load_model
+    from gesturegan.server.core.engine import EngineConfig
+    from gesturegan.server.inference.model import load_model
     from gesturegan.server.runtime import Live, ServeConfig
+    from gesturegan.server.tools.jackd import JackDummy
 
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     reply.bind(("127.0.0.1", 0))

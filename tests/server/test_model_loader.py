@@ -10,8 +10,14 @@ import numpy as np
 import onnx
 import pytest
 
-from gesturegan.server.contract import CONTRACT_VERSION, ContractError, ModelInfo, from_metadata, to_metadata
-from gesturegan.server.model import ModelError, load_model, open_session, provider_candidates
+from gesturegan.server.core.contract import (
+    CONTRACT_VERSION,
+    ContractError,
+    ModelInfo,
+    from_metadata,
+    to_metadata,
+)
+from gesturegan.server.inference.model import ModelError, load_model, open_session, provider_candidates
 
 
 def _edit(src, dst, fn):
@@ -114,7 +120,7 @@ def test_the_loader_runs_without_torch(tiny_models):
     code = (
         "import sys, json\n"
         "sys.modules['torch'] = None  # any import of torch now fails\n"
-        "from gesturegan.server.model import load_model\n"
+        "from gesturegan.server.inference.model import load_model\n"
         f"m = load_model({str(tiny_models['specgan'])!r}, provider='cpu')\n"
         "import numpy as np\n"
         "a = m.generate(np.zeros((1, m.info.latent_dim), np.float32), np.eye(4, dtype=np.float32)[:1])\n"
@@ -133,7 +139,7 @@ def test_inspect_reads_an_encoder_too(tiny_models):
 
 
 def test_huge_files_are_refused_before_loading(tmp_path):
-    from gesturegan.server.model import MAX_MODEL_BYTES, ModelError, load_model
+    from gesturegan.server.inference.model import MAX_MODEL_BYTES, ModelError, load_model
 
     huge = tmp_path / "huge.onnx"
     with open(huge, "wb") as fh:  # sparse: no disk is used

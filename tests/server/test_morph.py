@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, slerp, xy_weights
+from gesturegan.server.core.morph import LatentState, latent_from_seed, normalise_weights, slerp, xy_weights
 
 
 @pytest.mark.parametrize(("x", "y", "k"), [(0, 0, 0), (1, 0, 1), (0, 1, 2), (1, 1, 3)])

@@ -13,9 +13,10 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from gesturegan.server.engine import Engine, EngineConfig
-from gesturegan.server.model import load_model
-from gesturegan.server.osc import AudioClock, OscControl, encode, osc_args
+from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.control.osc import OscControl, encode, osc_args
+from gesturegan.server.core.engine import Engine, EngineConfig
+from gesturegan.server.inference.model import load_model
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_bundles_with_unsound_element_sizes_are_refused_before_python_osc():
     """The fuzzer's packet: element sizes that send python-osc's bundle parser backwards for ever."""
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    from gesturegan.server.osc import BUNDLE_PREFIX, bundle_framing_ok
+    from gesturegan.server.control.osc import BUNDLE_PREFIX, bundle_framing_ok
 
     msg = OscMessageBuilder("/panic").build().dgram
     head = BUNDLE_PREFIX + b"\x00\x00\x00\x00\x00\x00\x00\x01"

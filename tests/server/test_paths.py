@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gesturegan.server.paths import UnsafePath, inside
+from gesturegan.server.control.paths import UnsafePath, inside
 
 
 def test_names_inside_resolve(tmp_path):

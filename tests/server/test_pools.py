@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gesturegan.server.morph import xy_weights
-from gesturegan.server.pools import MIX_STEPS, GesturePools, key_for, reserve_keys, weights_of
+from gesturegan.server.core.morph import xy_weights
+from gesturegan.server.core.pools import MIX_STEPS, GesturePools, key_for, reserve_keys, weights_of
 
 
 def test_keys_fold_pure_categories_and_quantise_mixes():

@@ -11,9 +11,9 @@ import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
 from gesturegan.cli import main
-from gesturegan.server.engine import EngineConfig
-from gesturegan.server.model import load_model
-from gesturegan.server.record import RecordError, replay
+from gesturegan.server.audio.record import RecordError, replay
+from gesturegan.server.core.engine import EngineConfig
+from gesturegan.server.inference.model import load_model
 from gesturegan.server.runtime import Live, ServeConfig
 
 pytestmark = pytest.mark.jack

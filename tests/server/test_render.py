@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gesturegan.server.model import load_model
-from gesturegan.server.morph import latent_from_seed
-from gesturegan.server.render import RenderError, render
+from gesturegan.server.core.morph import latent_from_seed
+from gesturegan.server.inference.model import load_model
+from gesturegan.server.inference.render import RenderError, render
 
 
 def test_files_are_the_seeded_gestures_and_repeat(tiny_models, tmp_path):

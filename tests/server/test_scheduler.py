@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gesturegan.server.scheduler import ScheduleError, Scheduler, frame_at
+from gesturegan.server.core.scheduler import ScheduleError, Scheduler, frame_at
 
 
 def test_offsets_inside_blocks():

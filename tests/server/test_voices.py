@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from gesturegan.server.voices import VoiceBank, speaker_gains
+from gesturegan.server.core.voices import VoiceBank, speaker_gains
 
 
 def _run(bank: VoiceBank, blocks: int) -> np.ndarray:

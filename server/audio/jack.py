@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gesturegan.server.audio import AUDIO_SWITCH_S, CONTROL_SWITCH_S, AudioError, ClockedOutput
-from gesturegan.server.osc import AudioClock
+from gesturegan.server.audio.backends import AUDIO_SWITCH_S, CONTROL_SWITCH_S, AudioError, ClockedOutput
+from gesturegan.server.audio.clock import AudioClock
 
 if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
-    from gesturegan.server.engine import Engine
+    from gesturegan.server.core.engine import Engine
 
 TIMING_RING = 1 << 16
 
@@ -171,7 +171,7 @@ class JackOutput:
         engine, block = self.engine, self.engine.cfg.block
         buf = self._buf[:frames]
         entry = 0
-        sys.setswitchinterval(AUDIO_SWITCH_S)  # see server/audio.py
+        sys.setswitchinterval(AUDIO_SWITCH_S)  # see server/audio/backends.py
         try:
             entry = self.client.frames_since_cycle_start
             self.clock.stamp(engine.frame)

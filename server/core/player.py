@@ -3,7 +3,7 @@
 ``Player.process(out)`` is what an audio callback runs. It reads only what the control side
 prepared (gestures staged in the voice arena, speaker gains, velocities) and never generates,
 waits or locks. It runs in the engine's own process (offline rendering, sounddevice, pyo, the
-clocked backend) or alone in the mixer process (``server/mixer.py``), where no control thread
+clocked backend) or alone in the mixer process (``server/audio/mixer.py``), where no control thread
 shares its interpreter lock.
 
 Actions (tuples from ``Engine.submit``): ``("play", id, gesture, velocity, pan, label, row)``,
@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gesturegan.server.scheduler import Scheduler
-from gesturegan.server.voices import VoiceBank
+from gesturegan.server.core.scheduler import Scheduler
+from gesturegan.server.core.voices import VoiceBank
 
 
 class Player:
@@ -38,7 +38,7 @@ class Player:
         self.voices, self.scheduler, self.cfg = voices, scheduler, cfg
         self.replies: deque = deque() if replies is None else replies
         if counts is None:
-            from gesturegan.server.counts import Counts
+            from gesturegan.server.core.counts import Counts
 
             counts = Counts(dropped=0, xruns=0)
         self.counts = counts

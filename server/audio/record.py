@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from gesturegan.files import write_json_atomic
-from gesturegan.server.blockring import push_block
-from gesturegan.server.engine import Engine, EngineConfig, to_rate
-from gesturegan.server.voices import mono
+from gesturegan.server.core.blockring import push_block
+from gesturegan.server.core.engine import Engine, EngineConfig, to_rate
+from gesturegan.server.core.voices import mono
 
 RING_SECONDS = 8.0
 
@@ -150,7 +150,7 @@ def replay(folder: str | Path, provider: str = "cpu", frames: int | None = None)
     ``frames`` defaults to the recorded WAV's length (or the last action's frame plus the
     longest gesture when the WAV is missing).
     """
-    from gesturegan.server.model import ModelError, load_model
+    from gesturegan.server.inference.model import ModelError, load_model
 
     folder = Path(folder)
     try:

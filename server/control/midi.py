@@ -22,8 +22,8 @@ from pathlib import Path
 
 import tomllib
 
-from gesturegan.server.engine import Engine
-from gesturegan.server.ratelimit import TokenBucket
+from gesturegan.server.core.engine import Engine
+from gesturegan.server.core.ratelimit import TokenBucket
 
 
 class MidiMapError(ValueError):

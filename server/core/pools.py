@@ -55,7 +55,7 @@ def weights_of(key: Key, n_categories: int) -> np.ndarray:
 def reserve_keys(n_categories: int, cells: int = RESERVE_GRID) -> list[Key]:
     """The mix keys of a ``cells`` x ``cells`` grid over the XY pad (corners excluded: they are
     categories, always pooled), in grid order without repeats."""
-    from gesturegan.server.morph import xy_weights
+    from gesturegan.server.core.morph import xy_weights
 
     if n_categories < 2 or cells < 1:
         return []

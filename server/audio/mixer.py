@@ -48,13 +48,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from gesturegan.server.audio import AUDIO_SWITCH_S, AudioError
-from gesturegan.server.blockring import push_block
-from gesturegan.server.scheduler import Scheduler
-from gesturegan.server.voices import VoiceBank
+from gesturegan.server.audio.backends import AUDIO_SWITCH_S, AudioError
+from gesturegan.server.core.blockring import push_block
+from gesturegan.server.core.scheduler import Scheduler
+from gesturegan.server.core.voices import VoiceBank
 
 TIMING_RING = 1 << 16
-RECORD_SECONDS = 8.0  # the recording's ring (as server/record.py)
+RECORD_SECONDS = 8.0  # the recording's ring (as server/audio/record.py)
 SPARE_ROWS = 16
 REPLY_RING = 8192  # replies waiting for the engine to read them (~20 s of blocks when it stalls)
 SEND_RECORDS = 128  # records per write: 4 kB, PIPE_BUF
@@ -111,7 +111,7 @@ def command_dtype(channels: int) -> np.dtype:
 
 
 def encode_action(frame: int, action: tuple, channels: int) -> bytes:
-    """An engine action tuple (see server/player.py) as one command record (control side)."""
+    """An engine action tuple (see server/core/player.py) as one command record (control side)."""
     rec = np.zeros(1, command_dtype(channels))[0]
     kind = action[0]
     rec["kind"], rec["frame"], rec["id"] = KINDS[kind], frame, action[1]
@@ -194,7 +194,7 @@ class Mixer:
     """The mixer process's side: reads actions before each block, sends replies after it."""
 
     def __init__(self, spec: dict, views: dict[str, np.ndarray], cmd_fd: int, reply_fd: int):
-        from gesturegan.server.player import Player
+        from gesturegan.server.core.player import Player
 
         self.cmd_fd, self.reply_fd = cmd_fd, reply_fd
         os.set_blocking(cmd_fd, False)
@@ -346,7 +346,7 @@ def _output(spec: dict, mixer: Mixer, clock, views: dict[str, np.ndarray]):
     """The mixer's audio output, bound to its player, with READY queued for the first block:
     our own JACK client, or a PortAudio stream (sounddevice)."""
     if spec.get("backend", "jack") == "jack":
-        from gesturegan.server.jackio import JackOutput
+        from gesturegan.server.audio.jack import JackOutput
 
         out = JackOutput(spec["name"], spec.get("server"), spec["channels"], connect=spec["connect"])
         # its callback timing goes straight into the shared file
@@ -358,7 +358,7 @@ def _output(spec: dict, mixer: Mixer, clock, views: dict[str, np.ndarray]):
         out.bind(mixer.player, clock, tap=mixer.after_block)
         mixer._reply(READY, out.samplerate, out.blocksize)
         return out
-    from gesturegan.server.audio import SoundDeviceOutput, find_output
+    from gesturegan.server.audio.backends import SoundDeviceOutput, find_output
 
     device = find_output(spec.get("device"), spec.get("hostapi"))
     out = SoundDeviceOutput(mixer.player, clock, device, tap=mixer.after_block)
@@ -386,7 +386,7 @@ def _load_links(views: dict[str, np.ndarray]) -> dict | None:
 
 def run_mixer(spec: dict) -> int:
     """The mixer process's main: an audio output playing the engine's actions until told to stop."""
-    from gesturegan.server.osc import AudioClock
+    from gesturegan.server.audio.clock import AudioClock
 
     # Ctrl-C and a group's SIGTERM reach this process too: the engine decides when the mixer
     # ends (it closes its pipe; if it is killed outright its pipe closes all the same).
@@ -638,7 +638,7 @@ class MixerProcess:
         # One BLAS thread: the mix's small matrix product must never fan out to a thread pool.
         env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gesturegan.server.mixer", json.dumps(spec)],
+            [sys.executable, "-m", "gesturegan.server.audio.mixer", json.dumps(spec)],
             pass_fds=(cmd_r, reply_w, self._shm_fd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -754,7 +754,7 @@ class MixerProcess:
 
     def timing(self) -> dict:
         """As ``JackOutput.timing``, read from the mixer's shared figures."""
-        from gesturegan.server.jackio import timing_summary
+        from gesturegan.server.audio.jack import timing_summary
 
         st = self.stats
         out = {

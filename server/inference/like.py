@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gesturegan.server.contract import ModelInfo
+from gesturegan.server.core.contract import ModelInfo
 
 
 class LikeError(ValueError):
@@ -93,7 +93,7 @@ def place(encoder, clip: np.ndarray, n_categories: int, category: int | None = N
 
 def takes(placed: Placed, amount: float, seeds: list[int], latent_dim: int) -> np.ndarray:
     """Latents ``[len(seeds), Z]`` of takes at ``amount`` (0: the sound itself, 1: as varied as the model)."""
-    from gesturegan.server.morph import latent_from_seed
+    from gesturegan.server.core.morph import latent_from_seed
 
     if not 0.0 <= amount <= 4.0:
         raise LikeError(

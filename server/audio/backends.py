@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gesturegan.server.osc import AudioClock
+from gesturegan.server.audio.clock import AudioClock
 
 if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
-    from gesturegan.server.engine import Engine
+    from gesturegan.server.core.engine import Engine
 
 
 # The interpreter lock's switch interval while the audio callback runs, and otherwise. numpy

@@ -38,7 +38,7 @@ import numpy as np
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from gesturegan.server.jackd import JackDummy, JackError
+from gesturegan.server.tools.jackd import JackDummy, JackError
 
 
 def _osc(address: str, *args) -> bytes:
@@ -70,7 +70,7 @@ def _percentiles(values: list[float]) -> dict:
 # -- generation -------------------------------------------------------------------------------
 def generation(model_path: Path, batches=(1, 16, 64), seconds: float = 1.5) -> list[dict]:
     """ms per gesture and real-time factor of ``model_path`` on each onnxruntime provider here."""
-    from gesturegan.server.model import load_model, provider_candidates
+    from gesturegan.server.inference.model import load_model, provider_candidates
 
     rows = []
     providers = ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in provider_candidates("auto") else [])
@@ -296,7 +296,7 @@ class ServerProcess:
 
 def model_categories(model: Path | None) -> tuple[str, ...]:
     """The categories of ``model`` (default: the bundled one), from its contract."""
-    from gesturegan.server.model import default_model_path, open_session
+    from gesturegan.server.inference.model import default_model_path, open_session
 
     return tuple(open_session(model or default_model_path(), "cpu", threads=1, spinning=False)[1].categories)
 

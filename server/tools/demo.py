@@ -24,8 +24,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import UDPClient
 
 from gesturegan.files import atomic_path, write_text_atomic
-from gesturegan.server.engine import EngineConfig
-from gesturegan.server.model import Model
+from gesturegan.server.core.engine import EngineConfig
+from gesturegan.server.inference.model import Model
 
 LEAD_S = 0.25  # the timetagged phrase is sent this far ahead of its first note
 

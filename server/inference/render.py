@@ -17,8 +17,8 @@ import numpy as np
 import soundfile as sf
 
 from gesturegan.files import atomic_path
-from gesturegan.server.model import Model
-from gesturegan.server.morph import latent_from_seed, normalise_weights
+from gesturegan.server.core.morph import latent_from_seed, normalise_weights
+from gesturegan.server.inference.model import Model
 
 
 class RenderError(ValueError):
@@ -68,7 +68,7 @@ def render_like(
     subtype: str = "PCM_24",
 ) -> list[Path]:
     """Write ``count`` takes of a placed sound (``like.place``) into ``out_dir``; take i uses seed ``seed + i``."""
-    from gesturegan.server.like import LikeError, takes
+    from gesturegan.server.inference.like import LikeError, takes
 
     if count < 1 or count > 10000:
         raise RenderError(f"--count must be 1..10000, not {count}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gesturegan.server.contract import ContractError, ModelInfo, check_signature, from_metadata
+from gesturegan.server.core.contract import ContractError, ModelInfo, check_signature, from_metadata
 
 PROVIDERS = {
     "cuda": "CUDAExecutionProvider",

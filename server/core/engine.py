@@ -29,15 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gesturegan.server.commands import BadMessage, Command, parse
-from gesturegan.server.counts import Counts
-from gesturegan.server.model import Cancelled, Model, ModelError
-from gesturegan.server.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
-from gesturegan.server.player import Player
-from gesturegan.server.pools import RESERVE_GRID, GesturePools, Key, key_for, reserve_keys, weights_of
-from gesturegan.server.ratelimit import TokenBucket
-from gesturegan.server.scheduler import ASAP, Scheduler
-from gesturegan.server.voices import VoiceBank, mono, speaker_gains
+from gesturegan.server.core.commands import BadMessage, Command, parse
+from gesturegan.server.core.counts import Counts
+from gesturegan.server.core.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
+from gesturegan.server.core.player import Player
+from gesturegan.server.core.pools import RESERVE_GRID, GesturePools, Key, key_for, reserve_keys, weights_of
+from gesturegan.server.core.ratelimit import TokenBucket
+from gesturegan.server.core.scheduler import ASAP, Scheduler
+from gesturegan.server.core.voices import VoiceBank, mono, speaker_gains
+from gesturegan.server.inference.model import Cancelled, Model, ModelError
 
 
 def to_rate(audio: np.ndarray, src: int, dst: int, length: int) -> np.ndarray:
@@ -114,7 +114,7 @@ class Engine:
         mixer=None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        """``mixer``: a ``MixerLink`` (server/mixer.py) when the audio side runs in its own
+        """``mixer``: a ``MixerLink`` (server/audio/mixer.py) when the audio side runs in its own
         process; None runs it here (``process`` is then the audio callback). ``clock``: seconds,
         monotonic, for the miss budget and the morph's settle time (tests step their own)."""
         self.clock = clock
@@ -130,7 +130,7 @@ class Engine:
         # cancelled: refill batches stopped because a morph left their mix behind
         self.counts = Counts(triggers=0, misses=0, errors=0, generated=0, xruns=0, dropped=0, cancelled=0)
         # The audio side: here (a Player the audio callback runs), or in the mixer process,
-        # reached through ``mixer`` (server/mixer.py): staging rows and scheduling look the same.
+        # reached through ``mixer`` (server/audio/mixer.py): staging rows and scheduling look the same.
         self.mixer = mixer
         if mixer is None:
             self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade, max_len=max_len)
@@ -516,7 +516,7 @@ class Engine:
     @log.setter
     def log(self, value: deque | None) -> None:
         # Recording: every generated batch, every scheduled action and the frame each action
-        # really ran at are appended to it (see server/record.py).
+        # really ran at are appended to it (see server/audio/record.py).
         self._log = value
         if self.player is not None:
             self.player.log = value

@@ -23,11 +23,12 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from gesturegan.server.ratelimit import TokenBucket
-from gesturegan.server.scheduler import ScheduleError, frame_at
+from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.core.ratelimit import TokenBucket
+from gesturegan.server.core.scheduler import ScheduleError
 
 if TYPE_CHECKING:  # the mixer process imports this module without onnxruntime
-    from gesturegan.server.engine import Engine
+    from gesturegan.server.core.engine import Engine
 
 log = logging.getLogger("gesturegan.osc")
 
@@ -69,23 +70,6 @@ def bundle_framing_ok(data: bytes, depth: int = 0) -> bool:
             return False
         i += size
     return True
-
-
-class AudioClock:
-    """Which engine frame starts when: the audio callback stamps every block."""
-
-    def __init__(self, sample_rate: int):
-        self.sample_rate = sample_rate
-        self.anchor = (0, time.time())  # (frame, wall time): one attribute, so read whole
-
-    def stamp(self, frame: int) -> None:
-        self.anchor = (frame, time.time())
-
-    def frame_at(self, when: float, anchor: tuple[int, float] | None = None) -> int:
-        """The frame of wall time ``when``; pass one ``anchor`` for every message of a packet so
-        their spacing is exact whatever the clock does between them."""
-        frame, wall = anchor or self.anchor
-        return frame_at(when, wall, frame, self.sample_rate)
 
 
 def osc_args(values: Iterable[object]) -> list[tuple[object, str]]:
