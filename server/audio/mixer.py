@@ -49,6 +49,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from gesturegan.server.audio.backends import AUDIO_SWITCH_S, AudioError
+from gesturegan.server.core.actions import Action, Gain, Panic, Play, Rate, Stop, kind_of
 from gesturegan.server.core.blockring import push_block
 from gesturegan.server.core.scheduler import Scheduler
 from gesturegan.server.core.voices import VoiceBank
@@ -63,7 +64,7 @@ LINKS_BYTES = 16384  # the JACK connections, as JSON, for a mixer that replaces 
 
 # Command kinds and reply tags (the first field of each record).
 PLAY, STOP, PANIC, GAIN, RATE = 1, 2, 3, 4, 5
-KINDS = {"play": PLAY, "stop": STOP, "panic": PANIC, "gain": GAIN, "rate": RATE}
+KINDS = {Play: PLAY, Stop: STOP, Panic: PANIC, Gain: GAIN, Rate: RATE}
 CLOCK, START, END, RAN, ROW, REFUSED, STATE, READY, RECORDED = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 REPLY = np.dtype([("tag", "<i8"), ("a", "<i8"), ("b", "<i8"), ("x", "<f8")])
@@ -110,36 +111,38 @@ def command_dtype(channels: int) -> np.dtype:
     )
 
 
-def encode_action(frame: int, action: tuple, channels: int) -> bytes:
-    """An engine action tuple (see server/core/player.py) as one command record (control side)."""
+def encode_action(frame: int, action: Action, channels: int) -> bytes:
+    """An engine action (core/actions.py) as one command record (control side)."""
     rec = np.zeros(1, command_dtype(channels))[0]
-    kind = action[0]
-    rec["kind"], rec["frame"], rec["id"] = KINDS[kind], frame, action[1]
-    if kind == "play":  # (play, id, mono gesture, velocity, pan, name, row)
-        rec["row"], rec["value"], rec["pan"] = action[6], action[3], action[4]
-    elif kind == "stop":
-        rec["value"] = -1 if action[2] is None else action[2]
-    elif kind in ("gain", "rate"):
-        rec["value"] = action[2]
+    rec["kind"], rec["frame"], rec["id"] = KINDS[type(action)], frame, action.id
+    if type(action) is Play:  # the samples are in the arena already, at ``row``
+        rec["row"], rec["value"], rec["pan"] = action.row, action.velocity, action.pan
+    elif type(action) is Stop:
+        rec["value"] = -1 if action.voice is None else action.voice
+    elif type(action) is Gain:
+        rec["value"] = action.gain
+    elif type(action) is Rate:
+        rec["value"] = action.rate
     return rec.tobytes()
 
 
-def decode_action(rec) -> tuple[int, tuple]:
-    """A command record as ``(frame, action)`` for the mixer's scheduler; a play's label is its
+def decode_action(rec) -> tuple[int, Action]:
+    """A command record as ``(frame, action)`` for the mixer's scheduler; a play's name is its
     action id (the engine names the voice when the start comes back)."""
     kind, frame, action_id = int(rec["kind"]), int(rec["frame"]), int(rec["id"])
     if kind == PLAY:
-        row = int(rec["row"])
-        return frame, ("play", action_id, None, float(rec["value"]), rec["pan"].copy(), action_id, row)
+        return frame, Play(
+            action_id, None, float(rec["value"]), rec["pan"].copy(), action_id, int(rec["row"])
+        )
     if kind == STOP:
         voice = int(rec["value"])
-        return frame, ("stop", action_id, None if voice < 0 else voice)
+        return frame, Stop(action_id, None if voice < 0 else voice)
     if kind == PANIC:
-        return frame, ("panic", action_id)
+        return frame, Panic(action_id)
     if kind == GAIN:
-        return frame, ("gain", action_id, float(rec["value"]))
+        return frame, Gain(action_id, float(rec["value"]))
     if kind == RATE:
-        return frame, ("rate", action_id, float(rec["value"]))
+        return frame, Rate(action_id, float(rec["value"]))
     raise ValueError(f"unknown command kind {kind}")
 
 
@@ -464,7 +467,7 @@ class _RemoteScheduler:
         self._link = link
         self.stats = _RemoteStats(link.stats)
 
-    def submit(self, frame: int, action: tuple) -> None:
+    def submit(self, frame: int, action: Action) -> None:
         self._link.send(frame, action)
 
     def pending(self) -> int:
@@ -579,10 +582,10 @@ class MixerProcess:
     def record_ring(self) -> np.ndarray:
         return self.views["record"]
 
-    def send(self, frame: int, action: tuple) -> None:
+    def send(self, frame: int, action: Action) -> None:
         """One action down the pipe (any control thread; one write, so records never interleave)."""
-        if action[0] == "play":
-            self._names[action[1]] = action[5]
+        if type(action) is Play:
+            self._names[action.id] = action.name
             while len(self._names) > 16384:  # plays a panic dropped never report back
                 self._names.popitem(last=False)
         data = encode_action(frame, action, self.channels)
@@ -600,10 +603,10 @@ class MixerProcess:
                 reason = "the audio process is restarting; action dropped"
         engine = self.engine
         engine.counts.add("dropped", 1)
-        engine.replies.append(("/error", f"/{action[0]}", reason))
-        if action[0] == "play":
-            self._names.pop(action[1], None)
-            engine.voices.release_row(action[6])
+        engine.replies.append(("/error", f"/{kind_of(action)}", reason))
+        if type(action) is Play:
+            self._names.pop(action.id, None)
+            engine.voices.release_row(action.row)
 
     # -- the audio output's interface ---------------------------------------------------------------
     def bind(self, engine, clock, recording=None) -> MixerProcess:

@@ -28,11 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from gesturegan.files import write_json_atomic
+from gesturegan.server.core.actions import KIND, Gain, Play, Rate, Stop, kind_of
 from gesturegan.server.core.blockring import push_block
 from gesturegan.server.core.engine import Engine, EngineConfig, to_rate
 from gesturegan.server.core.voices import mono
 
 RING_SECONDS = 8.0
+
+
+BY_KIND = {word: cls for cls, word in KIND.items()}
 
 
 class RecordError(ValueError):
@@ -114,14 +118,21 @@ class Recording:
                 self.models[path] = len(self.models)
                 self._session()
             return {"gen": batch, "model": self.models[path], "z": z.tolist(), "cond": cond.tolist()}
-        _, action_id, name, payload, source = item
-        entry: dict = {"act": action_id, "kind": name}
-        if name == "play":
-            velocity, pan, voice_name = payload[1:4]  # (gesture, velocity, pan, name, staged row)
-            entry |= {"velocity": float(velocity), "pan": [float(g) for g in pan], "name": voice_name}
+        _, action, source = item
+        entry: dict = {"act": action.id, "kind": kind_of(action)}
+        if type(action) is Play:
+            entry |= {
+                "velocity": float(action.velocity),
+                "pan": [float(g) for g in action.pan],
+                "name": action.name,
+            }
             entry["source"] = list(source) if source is not None else None
-        elif payload:
-            entry["value"] = payload[0]
+        elif type(action) is Stop:
+            entry["value"] = action.voice
+        elif type(action) is Gain:
+            entry["value"] = action.gain
+        elif type(action) is Rate:
+            entry["value"] = action.rate
         return entry
 
     def _session(self) -> None:
@@ -202,10 +213,10 @@ def replay(folder: str | Path, provider: str = "cpu", frames: int | None = None)
         a = acts[action_id]
         if a["kind"] == "play":
             g = mono(gesture(a["source"]))
-            actions.append((frame, ("play", action_id, g, a["velocity"], np.float32(a["pan"]), a["name"])))
+            actions.append((frame, Play(action_id, g, a["velocity"], np.float32(a["pan"]), a["name"])))
         else:
             value = () if "value" not in a else (a["value"],)
-            actions.append((frame, (a["kind"], action_id, *value)))
+            actions.append((frame, BY_KIND[a["kind"]](action_id, *value)))
     if frames is None:
         try:
             import soundfile as sf

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gesturegan.server.core.actions import KIND, Action, Gain, Panic, Play, Rate, Stop
 from gesturegan.server.core.commands import BadMessage, Command, parse
 from gesturegan.server.core.counts import Counts
 from gesturegan.server.core.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
@@ -239,16 +240,16 @@ class Engine:
             case "/stream/density":
                 self.stream.density = a["rate"]
             case "/stop":
-                self.submit(frame, "stop", a["voice"])
+                self.submit(frame, Stop, a["voice"])
             case "/panic":  # the audio thread also drops everything still scheduled
                 with self._stream_lock:  # panic means silence, not silence until the next streamed play
                     self.stream.on = False
-                    self.submit(frame, "panic")
+                    self.submit(frame, Panic)
                 self.replies.append(("/stream", 0, float(self.stream.density)))
             case "/gain":
-                self.submit(frame, "gain", 10 ** (a["db"] / 20))
+                self.submit(frame, Gain, 10 ** (a["db"] / 20))
             case "/rate":
-                self.submit(frame, "rate", a["rate"])
+                self.submit(frame, Rate, a["rate"])
             case "/status":
                 self.replies.append(("/status", *self.status()))
             case "/model/info":
@@ -334,18 +335,21 @@ class Engine:
             self.counts["xruns"],
         )
 
-    def submit(self, frame: int, kind: str, *payload, source: object = None) -> int:
-        """Schedule an action for the audio thread (and log it when recording); returns its id,
-        or 0 when the scheduler is full (refused with an ``/error``)."""
+    def submit(self, frame: int, action: type[Action], *fields, source: object = None) -> int:
+        """Schedule ``action(id, *fields)`` (a type of core/actions.py) for the audio side, and log
+        it when recording; returns its id, or 0 when the scheduler is full (refused with an
+        ``/error``)."""
         if self.scheduler.pending() >= self.cfg.max_pending:
             self.counts.add("dropped", 1)
-            self.replies.append(("/error", f"/{kind}", f"{self.cfg.max_pending} actions already scheduled"))
+            self.replies.append(
+                ("/error", f"/{KIND[action]}", f"{self.cfg.max_pending} actions already scheduled")
+            )
             return 0
-        action_id = next(self._ids)
-        self.scheduler.submit(frame, (kind, action_id, *payload))
+        made = action(next(self._ids), *fields)
+        self.scheduler.submit(frame, made)
         if self.log is not None:
-            self.log.append(("act", action_id, kind, payload, source))
-        return action_id
+            self.log.append(("act", made, source))
+        return made.id
 
     def _generate(self, key: Key | list[Key], latents: np.ndarray) -> tuple[np.ndarray, int]:
         """Gestures ``[N, C, T_out]`` for ``key`` (or one key per row) at the output rate, and
@@ -407,7 +411,7 @@ class Engine:
         pan = speaker_gains(pos, self.cfg.channels)
         with self._stream_lock if streamed else contextlib.nullcontext():
             if (streamed and not self.stream.on) or not self.submit(
-                frame, "play", samples, velocity, pan, name, row, source=source
+                frame, Play, samples, velocity, pan, name, row, source=source
             ):
                 self.voices.release_row(row)
 

@@ -6,8 +6,8 @@ waits or locks. It runs in the engine's own process (offline rendering, sounddev
 clocked backend) or alone in the mixer process (``server/audio/mixer.py``), where no control thread
 shares its interpreter lock.
 
-Actions (tuples from ``Engine.submit``): ``("play", id, gesture, velocity, pan, label, row)``,
-``("stop", id, voice)``, ``("panic", id)``, ``("gain", id, linear)``, ``("rate", id, rate)``.
+Actions are the typed values of ``core/actions.py`` (``Play``, ``Stop``, ``Panic``, ``Gain``,
+``Rate``), scheduled by frame.
 Replies go to ``replies`` (``/voice/start id label``, ``/voice/end id``, ``/error``); when
 ``log`` is a deque, the frame each action ran at is appended to it (recording).
 """
@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from gesturegan.server.core.actions import Action, Gain, Panic, Play, Rate, Stop
 from gesturegan.server.core.scheduler import Scheduler
 from gesturegan.server.core.voices import VoiceBank
 
@@ -47,10 +48,10 @@ class Player:
         self.frame = 0  # engine frame of the next block's first sample
         self.feed = feed  # called first in every block: moves actions from elsewhere into the scheduler
 
-    def _drop_play(self, action: tuple) -> None:
+    def _drop_play(self, action: Action) -> None:
         """A play that will never start gives its staged arena row back."""
-        if action[0] == "play" and len(action) > 6:
-            self.voices.release_row(action[6])
+        if type(action) is Play and action.row is not None:
+            self.voices.release_row(action.row)
 
     def process(self, out: np.ndarray) -> None:
         """Fill ``out [block, channels]``: due actions at their offsets, the voices, master gain."""
@@ -60,31 +61,32 @@ class Player:
         frames = out.shape[0]
         panic_id = 0  # a panic cancels what was sent before it, never what was sent after
         for offset, action in self.scheduler.due(self.frame, frames):
-            kind = action[0]
-            if kind == "play" and action[1] < panic_id:
+            kind = type(action)
+            if kind is Play and action.id < panic_id:
                 self._drop_play(action)
                 continue
             if self.log is not None:
-                self.log.append(("ran", action[1], self.frame + offset))
-            if kind == "play":
-                row = action[6] if len(action) > 6 else None
-                vid = self.voices.start(action[2], action[3], offset=offset, pan=action[4], row=row)
+                self.log.append(("ran", action.id, self.frame + offset))
+            if kind is Play:
+                vid = self.voices.start(
+                    action.samples, action.velocity, offset=offset, pan=action.pan, row=action.row
+                )
                 if vid:
-                    self.replies.append(("/voice/start", vid, action[5]))
+                    self.replies.append(("/voice/start", vid, action.name))
                 else:  # every arena row taken by pending starts: this one cannot play
                     self.counts.add("dropped", 1)
                     self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
-            elif kind == "stop":
-                self.voices.stop(action[2])
-            elif kind == "panic":
+            elif kind is Stop:
+                self.voices.stop(action.voice)
+            elif kind is Panic:
                 self.voices.panic()
-                panic_id = action[1]
-                for dropped in self.scheduler.cancel_pending(keep=lambda c, p=panic_id: c[1] > p):
+                panic_id = action.id
+                for dropped in self.scheduler.cancel_pending(keep=lambda a, p=panic_id: a.id > p):
                     self._drop_play(dropped)
-            elif kind == "gain":
-                self.master = action[2]
-            elif kind == "rate":
-                self.voices.set_rate(action[2])
+            elif kind is Gain:
+                self.master = action.gain
+            elif kind is Rate:
+                self.voices.set_rate(action.rate)
         self.voices.mix(out)
         if self.master != 1.0:
             np.multiply(out, self.master, out=out)

@@ -17,31 +17,33 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from gesturegan.server.audio import mixer as mx
 from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.core.actions import Gain, Panic, Play, Rate, Stop
 from gesturegan.server.core.voices import VoiceBank
 
 
 @pytest.mark.parametrize(
     "action",
     [
-        ("play", 7, np.ones(100, np.float32), 0.5, np.float32([0.6, 0.8]), "trigger", 3),
-        ("stop", 8, None),
-        ("stop", 9, 42),
-        ("panic", 10),
-        ("gain", 11, 0.25),
-        ("rate", 12, 1.5),
+        Play(7, np.ones(100, np.float32), 0.5, np.float32([0.6, 0.8]), "trigger", 3),
+        Stop(8, None),
+        Stop(9, 42),
+        Panic(10),
+        Gain(11, 0.25),
+        Rate(12, 1.5),
     ],
+    ids=lambda a: type(a).__name__,
 )
 def test_an_action_survives_the_pipe_record(action):
     raw = mx.encode_action(480, action, channels=2)
     assert len(raw) == mx.command_dtype(2).itemsize  # fixed size: reads never split a record
     frame, back = mx.decode_action(np.frombuffer(raw, mx.command_dtype(2))[0])
-    assert frame == 480 and back[:2] == action[:2]
-    if action[0] == "play":
-        # the mixer plays the staged row; the label is the action id, named when the start returns
-        assert back[3] == 0.5 and back[5] == 7 and back[6] == 3
-        assert np.allclose(back[4], action[4])
+    assert frame == 480 and type(back) is type(action) and back.id == action.id
+    if type(action) is Play:
+        # the mixer plays the staged row; the name is the action id, named when the start returns
+        assert back.samples is None and back.velocity == 0.5 and back.name == 7 and back.row == 3
+        assert np.allclose(back.pan, action.pan)
     else:
-        assert back[2:] == action[2:]
+        assert back == action
 
 
 def test_an_unknown_record_kind_is_refused():
@@ -110,7 +112,7 @@ def test_the_mixer_plays_a_staged_row_and_reports_back_through_real_pipes(tmp_pa
     gesture = np.full(300, 0.5, np.float32)
     row = bank.stage(gesture)  # the engine stages, then sends the record
     pan = np.float32([1.0, 0.0])
-    os.write(cmd_w, mx.encode_action(100, ("play", 1, gesture, 1.0, pan, "trigger", row), 2))
+    os.write(cmd_w, mx.encode_action(100, Play(1, gesture, 1.0, pan, "trigger", row), 2))
     out = np.zeros((128, 2), np.float32)
     heard = []
     for _ in range(6):
