@@ -32,9 +32,10 @@ import numpy as np
 from gesturegan.server.core.actions import KIND, Action, Gain, Panic, Play, Rate, Stop
 from gesturegan.server.core.commands import BadMessage, Command, parse
 from gesturegan.server.core.counts import Counts
+from gesturegan.server.core.mix import Key, Mix, is_category
 from gesturegan.server.core.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
 from gesturegan.server.core.player import Player
-from gesturegan.server.core.pools import RESERVE_GRID, GesturePools, Key, key_for, reserve_keys, weights_of
+from gesturegan.server.core.pools import RESERVE_GRID, GesturePools, reserve_keys
 from gesturegan.server.core.ratelimit import TokenBucket
 from gesturegan.server.core.scheduler import ASAP, Scheduler
 from gesturegan.server.core.voices import VoiceBank, mono, speaker_gains
@@ -144,7 +145,7 @@ class Engine:
         self.pools = self._new_pools(k)
         self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
         self.rng = np.random.default_rng([cfg.seed, 1])  # stream timing and positions
-        self.weights = xy_weights(0.5, 0.5, k)
+        self.set_weights(xy_weights(0.5, 0.5, k), moved=False)
         self.position = cfg.position
         self._walked_to = 0  # the latent walk has been advanced up to this frame
         self.stream = Stream()
@@ -296,12 +297,13 @@ class Engine:
                 f"running engine's voices hold {self.voices.max_len / self.cfg.sample_rate:.1f} s. "
                 "Start gesturegan serve with this model instead"
             )
+        old_categories = self.info.categories
         with self._lock, self._miss_lock, self._latent_lock:
             if info.latent_dim != self.info.latent_dim:
                 self.latent = LatentState(info.latent_dim, seed=self.latent.seed, rng=self.latent.rng)
-            if info.n_categories != self.info.n_categories:
-                self.weights = xy_weights(0.5, 0.5, info.n_categories)
             self.model, self.info, self.out_samples = model, info, out_samples
+            if info.n_categories != len(self.mix.cond) or info.categories != old_categories:
+                self.set_weights(xy_weights(0.5, 0.5, info.n_categories), moved=False)
             self.pools = self._new_pools(info.n_categories)
 
     def _new_pools(self, n_categories: int) -> GesturePools:
@@ -312,17 +314,20 @@ class Engine:
             reserve_cells=self.cfg.reserve_grid,
         )
 
-    def set_weights(self, weights: np.ndarray) -> None:
+    def set_weights(self, weights: np.ndarray, moved: bool = True) -> None:
         """A new morph position (no engine lock: a morph must not wait for a refill batch).
 
         Gestures pooled at other positions stay (they are still right for those positions, so
         coming back is instant) but are no longer refilled. A refill batch still generating for
         the mix just left is cancelled: on two cores it would halve the speed of the
         generation the first trigger at the new position waits for (18 ms instead of 9)."""
-        self.weights = np.asarray(weights, np.float64)
+        mix = Mix.of_weights(weights, self.info.categories)
+        self.weights, self.mix = np.asarray(weights, np.float64), mix
+        if not moved:
+            return
         self._moved_at = self.clock()
         busy = self._refilling
-        if busy is not None and not isinstance(busy, int) and busy != key_for(self.weights):
+        if busy is not None and not is_category(busy) and busy != mix.key:
             self.model.cancel(self.refill_batch)
 
     def status(self) -> tuple:
@@ -351,11 +356,11 @@ class Engine:
             self.log.append(("act", made, source))
         return made.id
 
-    def _generate(self, key: Key | list[Key], latents: np.ndarray) -> tuple[np.ndarray, int]:
-        """Gestures ``[N, C, T_out]`` for ``key`` (or one key per row) at the output rate, and
+    def _generate(self, mix: Mix | list[Mix], latents: np.ndarray) -> tuple[np.ndarray, int]:
+        """Gestures ``[N, C, T_out]`` for ``mix`` (or one mix per row) at the output rate, and
         the batch's id (caller holds the lock of that batch size's buffers)."""
-        keys = key if isinstance(key, list) else [key] * len(latents)
-        cond = np.stack([weights_of(k, self.info.n_categories) for k in keys])
+        mixes = mix if isinstance(mix, list) else [mix] * len(latents)
+        cond = np.stack([m.cond for m in mixes])
         z = latents.astype(np.float32)
         audio = self.model.generate(z, cond).copy()
         self.counts.add("generated", len(latents))
@@ -375,10 +380,10 @@ class Engine:
     ) -> None:
         """Schedule one gesture at ``frame`` (default: the next block). ``streamed``: stream
         mode's own play, dropped if a /panic or /stream/stop came while it was prepared."""
-        key = category if category is not None else key_for(self.weights)
+        mix = self.mix if category is None else Mix.of_key(category, self.info.categories)
         frame = ASAP if frame is None else frame
-        got = None if seed is not None else self.pools.take_tagged(key)
-        if got is None and seed is None and not isinstance(key, int):
+        got = None if seed is not None else self.pools.take_tagged(mix.key)
+        if got is None and seed is None and not mix.pure:
             got = self.pools.take_nearest(self.weights)  # the pad just moved: the nearest grid point
         if got is None:
             if self.realtime and not self.misses_budget.take():
@@ -394,14 +399,14 @@ class Engine:
                 with self._latent_lock:
                     z = self.latent.sample()[None]
             with self._miss_lock:
-                audio, batch = self._generate(key, z)
+                audio, batch = self._generate(mix, z)
             got = (audio[0], (batch, 0))
         gesture, source = got
         self.counts.add("triggers", 1)
         pos = self.position if position is None else position
         # Everything the audio thread needs, prepared here: the mono samples it plays in place,
         # the speaker gains, and the name for the /voice/start reply.
-        name = self.info.categories[key] if isinstance(key, int) else "mix"
+        name = mix.label
         samples = mono(gesture)
         row = self.voices.stage(samples)  # copied into the voices' arena here, not on the audio thread
         if row is None and self.player is None:  # the mixer process can only play staged rows
@@ -421,10 +426,10 @@ class Engine:
         While the morph moves (a fader sweep sends a position every few ms) its mix is not
         pre-generated: each would be dropped by the next position. A trigger there generates at
         once; the pool fills once the position rests for ``MIX_SETTLE_S``."""
-        focus = key_for(self.weights)
+        focus = self.mix.key
         wanted = self.pools.wanted(focus=focus)
         if self.realtime and self.clock() - self._moved_at < MIX_SETTLE_S:
-            wanted = [w for w in wanted if isinstance(w[0], int)]
+            wanted = [w for w in wanted if is_category(w[0])]
         n = self.refill_batch  # always the refill's own batch size: the batch-1 buffers are the triggers'
         if not wanted:
             # The reserve is background work: at most a quarter of the time (a /latent/seed
@@ -442,7 +447,7 @@ class Engine:
                 z = np.stack([self.latent.sample() for _ in range(n)])
             self._refilling = key
             try:
-                audio, batch = self._generate(key, z)
+                audio, batch = self._generate(Mix.of_key(key, self.info.categories), z)
             except Cancelled:
                 self.counts.add("cancelled", 1)
                 return 0
@@ -473,7 +478,7 @@ class Engine:
             generation = self.pools.generation
             with self._latent_lock:
                 z = np.stack([self.latent.sample() for _ in range(n)])
-            audio, batch = self._generate(keys, z)
+            audio, batch = self._generate([Mix.of_key(k, self.info.categories) for k in keys], z)
         return self.pools.put_reserve(holes, audio, generation, [(batch, row) for row in range(len(holes))])
 
     def tick(self, horizon_frames: int | None = None) -> int:

@@ -25,31 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIX_STEPS = 16
+from gesturegan.server.core.mix import Key, is_category, key_for, weights_of
+
 RESERVE_GRID = 8  # cells per side of the reserve's XY grid (9 x 9 points)
-Key = int | tuple[int, ...]
-
-
-def key_for(weights: np.ndarray) -> Key:
-    """A pool key for category weights ``[K]``: the index of a pure category, else the quantised mix."""
-    w = np.asarray(weights, np.float64)
-    q = np.round(w / w.sum() * MIX_STEPS).astype(int)
-    if q.sum() == 0:
-        q[int(np.argmax(w))] = MIX_STEPS
-    nz = np.flatnonzero(q)
-    if nz.size == 1:
-        return int(nz[0])
-    return tuple(int(v) for v in q)
-
-
-def weights_of(key: Key, n_categories: int) -> np.ndarray:
-    """The ``cond`` row ``[K]`` float32 that a key stands for."""
-    w = np.zeros(n_categories, np.float32)
-    if isinstance(key, int):
-        w[key] = 1.0
-    else:
-        w[:] = np.asarray(key, np.float32) / float(sum(key))
-    return w
 
 
 def reserve_keys(n_categories: int, cells: int = RESERVE_GRID) -> list[Key]:
@@ -63,7 +41,7 @@ def reserve_keys(n_categories: int, cells: int = RESERVE_GRID) -> list[Key]:
     for y in np.linspace(0.0, 1.0, cells + 1):
         for x in np.linspace(0.0, 1.0, cells + 1):
             k = key_for(xy_weights(float(x), float(y), n_categories))
-            if not isinstance(k, int) and k not in keys:
+            if not is_category(k) and k not in keys:
                 keys.append(k)
     return keys
 
@@ -185,7 +163,7 @@ class GesturePools:
             short = [
                 (k, self.capacity - len(p))
                 for k, p in self._pools.items()
-                if len(p) < self.capacity and (isinstance(k, int) or k == focus)
+                if len(p) < self.capacity and (is_category(k) or k == focus)
             ]
         short.sort(key=lambda kv: (kv[0] != focus, -kv[1]))
         return short
@@ -207,7 +185,7 @@ class GesturePools:
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = deque()
-            mixes = [k for k in self._pools if not isinstance(k, int)]
+            mixes = [k for k in self._pools if not is_category(k)]
             while len(mixes) > self.max_mixes:
                 self._pools.pop(mixes.pop(0))
                 self.stats.evicted += 1

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gesturegan.server.core.engine import Engine, EngineConfig, render_offline
+from gesturegan.server.core.mix import key_for
 from gesturegan.server.core.morph import latent_from_seed, xy_weights
-from gesturegan.server.core.pools import key_for
 from gesturegan.server.core.voices import speaker_gains
 from gesturegan.server.inference.model import load_model
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from gesturegan.server.core.mix import MIX_STEPS, Mix, key_for, weights_of
 from gesturegan.server.core.morph import xy_weights
-from gesturegan.server.core.pools import MIX_STEPS, GesturePools, key_for, reserve_keys, weights_of
+from gesturegan.server.core.pools import GesturePools, reserve_keys
 
 
 def test_keys_fold_pure_categories_and_quantise_mixes():
@@ -90,3 +91,14 @@ def test_every_mixed_pad_position_has_a_reserve_point_in_reach_at_any_grid():
                 if np.abs(grid - w[None]).sum(axis=1).min() > pools.reserve_reach:
                     stranded += 1
         assert stranded == 0, (cells, stranded)
+
+
+def test_a_mix_is_made_once_with_everything_the_engine_reads():
+    cats = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
+    corner = Mix.of_weights(xy_weights(1.0, 1.0), cats)
+    assert corner.pure and corner.category == 3 and corner.label == "continuous_repetition"
+    assert corner.key == 3 and corner.cond.tolist() == [0, 0, 0, 1]
+    middle = Mix.of_weights(xy_weights(0.5, 0.5), cats)
+    assert not middle.pure and middle.label == "mix" and middle.key == key_for(xy_weights(0.5, 0.5))
+    np.testing.assert_allclose(middle.cond, weights_of(middle.key, 4))
+    assert not middle.cond.flags.writeable  # shared by every batch made for it
