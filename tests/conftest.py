@@ -33,9 +33,18 @@ class JackServer:
     log: Path
 
 
+# Fixtures that train and export (tens of seconds once per session): whoever uses them is slow.
+TRAINING_FIXTURES = {"tiny_runs", "tiny_models"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests that start JACK servers of their own (marked ``jack``) are skipped without jackd,
-    as the README says; in CI, where .ci/run installs it, its absence is a failure."""
+    """Tests that train (they use ``tiny_runs`` or ``tiny_models``) are marked ``slow``, so
+    ``-m "not slow"`` stays a quick check. Tests that start JACK servers of their own (marked
+    ``jack``) are skipped without jackd, as the README says; in CI, where .ci/run installs it,
+    its absence is a failure."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if shutil.which("jackd") is not None or os.environ.get("CI"):
         return
     skip = pytest.mark.skip(reason="jackd is not installed (apt-get install --no-install-recommends jackd2)")
@@ -106,6 +115,16 @@ def tiny_dataset(corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     return out
+
+
+FIXTURE_MODELS = REPO / "tests" / "fixtures" / "models"
+
+
+@pytest.fixture(scope="session")
+def server_models() -> dict[str, Path]:
+    """Small committed ONNX models (gan, vae, wavegan, specgan, twostage; encoders beside vae and twostage)
+    that the server's tests play: no torch, no training run (tests/fixtures/make_models.py)."""
+    return {p.stem: p for p in sorted(FIXTURE_MODELS.glob("*.onnx")) if not p.name.endswith(".encoder.onnx")}
 
 
 @pytest.fixture(scope="session")

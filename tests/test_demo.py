@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from gesturegan.cli import main
 from gesturegan.server.audio.record import replay
 
 
+@pytest.mark.slow
 def test_demo_plays_the_script_and_replays_identically(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0

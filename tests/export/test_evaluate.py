@@ -99,6 +99,7 @@ def _replay_source(data, kind: str):
     return Source(kind, kind, data.categories, 8, data.shape.sample_rate, data.shape.n_samples, generate)
 
 
+@pytest.mark.slow
 def test_second_opinion_tells_the_corpus_from_noise_and_collapse(tiny_dataset):
     from gesturegan.export.evaluate import evaluate
     from gesturegan.training.data import load_dataset
@@ -135,6 +136,7 @@ def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
     assert sum(line.startswith("| trigger -> ") for line in table) == 3
 
 
+@pytest.mark.slow
 def test_labels_chosen_by_the_same_classifier_are_pointed_out(tiny_dataset, tmp_path):
     import dataclasses
 

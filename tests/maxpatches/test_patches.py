@@ -308,17 +308,17 @@ def _value(arg, tag: str, names: list[str]):
 
 
 @pytest.mark.jack
-def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_server, tiny_models, tmp_path):
-    from gesturegan.export.onnx_export import encoder_path
+def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_server, server_models, tmp_path):
     from gesturegan.server.core.engine import EngineConfig
+    from gesturegan.server.inference.model import encoder_beside as encoder_path
     from gesturegan.server.inference.model import load_model
     from gesturegan.server.runtime import Live, ServeConfig
 
     models = tmp_path / "models"
     models.mkdir()
     # The twostage model has an encoder beside it, so /like works after /model/load too.
-    shutil.copy(tiny_models["twostage"], models / "tiny.onnx")
-    shutil.copy(encoder_path(tiny_models["twostage"]), models / "tiny.encoder.onnx")
+    shutil.copy(server_models["twostage"], models / "tiny.onnx")
+    shutil.copy(encoder_path(server_models["twostage"]), models / "tiny.encoder.onnx")
     sounds = tmp_path / "sounds"
     sounds.mkdir()
     shutil.copy(Path(__file__).resolve().parents[2].parent / "shared/corpus/sonic-pi/bd_haus.flac", sounds)
@@ -334,7 +334,7 @@ def test_patch_messages_are_accepted_and_answered_by_a_running_server(jack_serve
         sounds_dir=str(sounds),
     )
     live = Live(
-        load_model(tiny_models["twostage"], provider="cpu"), EngineConfig(sample_rate=0), serve
+        load_model(server_models["twostage"], provider="cpu"), EngineConfig(sample_rate=0), serve
     ).start()
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     messages = max_messages() + pd_messages()  # Pd sends every number as a float

@@ -98,7 +98,7 @@ class Stage:
         return self.stats
 
 
-def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
+def _stage(server_models, tmp_path, midi: bool) -> Iterator[Stage]:
     try:
         server = JackDummy(48000, 256, realtime=True, log=tmp_path / "jackd.log").start()
     except JackError as e:
@@ -110,7 +110,7 @@ def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
         # The JACK backend (as bench and docs/reliability.md use it): its stats time every callback
         # and say whether an xrun was the engine's.
         extra = ("--backend", "jack", "--stats", str(stats))
-        proc = start_server(tiny_models["gan"], server, 256, midi=midi, extra=extra)
+        proc = start_server(server_models["gan"], server, 256, midi=midi, extra=extra)
         watcher = Watcher(server)
         yield Stage(server, proc, watcher, stats)
     finally:
@@ -122,10 +122,10 @@ def _stage(tiny_models, tmp_path, midi: bool) -> Iterator[Stage]:
 
 
 @pytest.fixture
-def stage(tiny_models, tmp_path) -> Iterator[Stage]:
-    yield from _stage(tiny_models, tmp_path, midi=False)
+def stage(server_models, tmp_path) -> Iterator[Stage]:
+    yield from _stage(server_models, tmp_path, midi=False)
 
 
 @pytest.fixture
-def midi_stage(tiny_models, tmp_path) -> Iterator[Stage]:
-    yield from _stage(tiny_models, tmp_path, midi=True)
+def midi_stage(server_models, tmp_path) -> Iterator[Stage]:
+    yield from _stage(server_models, tmp_path, midi=True)

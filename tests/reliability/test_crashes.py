@@ -72,6 +72,7 @@ def _digest(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_kill_9_during_prepare_then_a_rerun_gives_the_same_dataset(corpus, tmp_path):
     args = ["prepare", str(corpus), "--labels", str(corpus / "labels.csv"), "--out"]
     clean = tmp_path / "clean"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
 RATE = 10_000  # events per second
 SECONDS = 10.0

@@ -24,7 +24,7 @@ from pythonosc.parsing import osc_types
 from gesturegan.server.core.commands import SPEC
 from gesturegan.server.tools.bench import PlatformFloor, _osc
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
 BATCH = 50
 EXAMPLES = 200  # x BATCH = 10,000 packets from the grammar ...

@@ -13,8 +13,8 @@ from gesturegan.server.inference.model import load_model
 
 
 @pytest.fixture
-def engine(tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+def engine(server_models):
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4))
     # Output at the model's rate: the expected waveform is the model's, sample for sample.
     return Engine(model, EngineConfig(sample_rate=16000, channels=2, block=64, max_voices=8))
 
@@ -63,8 +63,8 @@ def test_triggers_come_from_the_pools_and_morph_refreshes_them(engine):
     assert engine.pools.reserve_holes() == []
 
 
-def test_without_a_reserve_the_first_trigger_at_a_new_mix_generates(tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+def test_without_a_reserve_the_first_trigger_at_a_new_mix_generates(server_models):
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4))
     engine = Engine(model, EngineConfig(sample_rate=16000, block=64, reserve_grid=0))
     render_offline(engine, [], 64)
     engine.message("/morph", [0.2, 0.7])
@@ -100,10 +100,10 @@ def test_panic_turns_stream_mode_off_and_says_so(engine):
     assert not [r for r in engine.replies if r[0] == "/voice/start"]
 
 
-def test_offline_runs_repeat_exactly(tiny_models):
+def test_offline_runs_repeat_exactly(server_models):
     outs = []
     for _ in range(2):
-        model = load_model(tiny_models["gan"], provider="cpu")
+        model = load_model(server_models["gan"], provider="cpu")
         e = Engine(model, EngineConfig(sample_rate=16000, block=64, seed=3))
         events = [
             (0, "/latent/jitter", [0.5]),
@@ -114,8 +114,8 @@ def test_offline_runs_repeat_exactly(tiny_models):
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_resampling_to_the_device_rate(tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu")
+def test_resampling_to_the_device_rate(server_models):
+    model = load_model(server_models["gan"], provider="cpu")
     e = Engine(model, EngineConfig(sample_rate=48000, block=128))
     assert e.out_samples == 8192 * 3
     out = render_offline(e, [(0, "/trigger", ["trigger", 1.0, 0.5, 1])], 30000)
@@ -134,17 +134,17 @@ def test_latent_walk_moves_with_time_not_with_calls(engine):
     assert 0.0 < np.arccos(np.clip(cos, -1, 1)) < 0.5  # about 0.1 rad, a random direction
 
 
-def test_hot_swap_keeps_sounding_gestures_and_uses_the_new_model(tiny_models):
-    old = load_model(tiny_models["gan"], provider="cpu")
+def test_hot_swap_keeps_sounding_gestures_and_uses_the_new_model(server_models):
+    old = load_model(server_models["gan"], provider="cpu")
     e = Engine(old, EngineConfig(sample_rate=16000, block=64, channels=1))
     first = render_offline(e, [(0, "/trigger", ["trigger", 1.0, 0.5, 5])], 2048)
-    e.swap_model(load_model(tiny_models["wavegan"], provider="cpu"))
+    e.swap_model(load_model(server_models["wavegan"], provider="cpu"))
     rest = render_offline(e, [(e.frame + 100, "/trigger", ["trigger", 1.0, 0.5, 5])], 8192)
     out = np.concatenate([first, rest])[:, 0]
     z = latent_from_seed(5, 16).astype(np.float32)[None]
     cond = np.eye(4, dtype=np.float32)[:1]
     want_old = old.generate(z, cond)[0, 0].copy()
-    want_new = load_model(tiny_models["wavegan"], provider="cpu").generate(z, cond)[0, 0]
+    want_new = load_model(server_models["wavegan"], provider="cpu").generate(z, cond)[0, 0]
     expected = np.zeros(2048 + 8192, np.float32)
     expected[:8192] += want_old  # the first gesture plays out whole across the swap
     expected[2148 : 2148 + 8192] += want_new[: 8192 - 100]
@@ -181,9 +181,9 @@ class StepClock:
         return self.now
 
 
-def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(tiny_models):
+def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(server_models):
     clock = StepClock()
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4))
     engine = Engine(model, EngineConfig(sample_rate=16000, block=64), clock=clock)
     engine.pools.clear()
     for i in range(200):  # a stuck key: far faster than anything can generate
@@ -198,11 +198,11 @@ def test_a_trigger_flood_on_empty_pools_is_bounded_not_generated(tiny_models):
     assert engine.counts["generated"] == budget + budget // 2
 
 
-def test_a_moving_morph_waits_to_settle_before_its_mix_is_pooled(tiny_models):
+def test_a_moving_morph_waits_to_settle_before_its_mix_is_pooled(server_models):
     from gesturegan.server.core.engine import MIX_SETTLE_S
 
     clock = StepClock()
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4))
     engine = Engine(model, EngineConfig(sample_rate=16000, block=64, reserve_grid=0), clock=clock)
     while engine.refill():  # the categories' pools fill
         pass

@@ -48,8 +48,8 @@ def _live(model_path, sounds):
     return live, reply, ask
 
 
-def test_like_plays_takes_of_a_sound_from_the_folder(tiny_models, sounds):
-    live, reply, ask = _live(tiny_models["twostage"], sounds)
+def test_like_plays_takes_of_a_sound_from_the_folder(server_models, sounds):
+    live, reply, ask = _live(server_models["twostage"], sounds)
     try:
         assert ask("/like/list") == ("/like/list", "drone.flac", "notes.wav", "snare.flac")
         assert ask("/like", "../secret.wav")[:2] == ("/error", "/like")
@@ -58,7 +58,7 @@ def test_like_plays_takes_of_a_sound_from_the_folder(tiny_models, sounds):
         assert ask("/like", "missing.wav")[2].startswith("missing.wav: no such file")
         engine = live.engine
         got = ask("/like", "snare.flac", 0.0)
-        encoder = load_encoder(encoder_beside(tiny_models["twostage"]), provider="cpu")
+        encoder = load_encoder(encoder_beside(server_models["twostage"]), provider="cpu")
         placed = place(encoder, load_like(sounds / "snare.flac", engine.info), engine.info.n_categories)
         assert got == ("/like", "snare.flac", engine.info.categories[placed.category], 0.0)
         np.testing.assert_allclose(engine.latent.base, placed.mu, atol=1e-6)
@@ -79,8 +79,8 @@ def test_like_plays_takes_of_a_sound_from_the_folder(tiny_models, sounds):
         reply.close()
 
 
-def test_like_needs_an_encoder(tiny_models, sounds):
-    live, reply, ask = _live(tiny_models["gan"], sounds)
+def test_like_needs_an_encoder(server_models, sounds):
+    live, reply, ask = _live(server_models["gan"], sounds)
     try:
         refused = ask("/like", "snare.flac")
         assert refused[:2] == ("/error", "/like") and "has no encoder (gan.encoder.onnx)" in refused[2]

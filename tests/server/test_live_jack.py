@@ -50,10 +50,10 @@ def _trigger_and_hear(jack_recorder, live, model, port_prefix: str) -> None:
 
 
 @pytest.mark.parametrize("mixer", ["auto", "thread"])
-def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, tiny_models, mixer):
+def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, server_models, mixer):
     """sounddevice (PortAudio's JACK host API); its callback in the mixer process (auto, on
     POSIX) or in the engine's process (thread)."""
-    model = load_model(tiny_models["gan"], provider="cpu")
+    model = load_model(server_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=jack_server.samplerate, channels=1, block=jack_server.blocksize)
     live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, hostapi="JACK", mixer=mixer)).start()
     assert (type(live.audio).__name__ == "MixerProcess") == (mixer == "auto")
@@ -61,10 +61,10 @@ def test_osc_trigger_plays_through_jack(jack_server, jack_recorder, tiny_models,
 
 
 @pytest.mark.parametrize("mixer", ["process", "thread"])
-def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorder, tiny_models, mixer):
+def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorder, server_models, mixer):
     """``--backend jack``: the engine takes the server's rate and block and plays on gesturegan:out_1,
     from the mixer process or from its own process."""
-    model = load_model(tiny_models["gan"], provider="cpu")
+    model = load_model(server_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=999)  # both follow the server
     live = Live(model, cfg, ServeConfig(osc_port=0, reply_port=None, backend="jack", mixer=mixer)).start()
     assert live.engine.cfg.block == jack_server.blocksize
@@ -75,7 +75,7 @@ def test_osc_trigger_plays_through_our_own_jack_client(jack_server, jack_recorde
     assert 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"] < 50
 
 
-def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_models, tmp_path):
+def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, server_models, tmp_path):
     import shutil
     import socket
 
@@ -83,14 +83,14 @@ def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_
 
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(tiny_models["wavegan"], models / "other.onnx")
+    shutil.copy(server_models["wavegan"], models / "other.onnx")
     (tmp_path / "secret.onnx").write_bytes(b"x")
     (models / "broken.onnx").write_bytes(b"not a model")  # /model/load would refuse it: not listed
-    shutil.copy(tiny_models["vae"].with_suffix(".encoder.onnx"), models / "other.encoder.onnx")
+    shutil.copy(server_models["vae"].with_suffix(".encoder.onnx"), models / "other.encoder.onnx")
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     reply.bind(("127.0.0.1", 0))
     reply.settimeout(5)
-    model = load_model(tiny_models["gan"], provider="cpu")
+    model = load_model(server_models["gan"], provider="cpu")
     serve = ServeConfig(
         osc_port=0,
         reply_port=reply.getsockname()[1],
@@ -121,8 +121,8 @@ def test_model_load_and_render_over_osc_stay_in_their_folders(jack_server, tiny_
         reply.close()
 
 
-def test_pyo_backend_plays_a_trigger_through_jack(jack_server, jack_recorder, tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu")
+def test_pyo_backend_plays_a_trigger_through_jack(jack_server, jack_recorder, server_models):
+    model = load_model(server_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=jack_server.blocksize)
     serve = ServeConfig(osc_port=0, reply_port=None, hostapi="JACK", backend="pyo")
     live = Live(model, cfg, serve).start()
@@ -130,6 +130,7 @@ def test_pyo_backend_plays_a_trigger_through_jack(jack_server, jack_recorder, ti
     _trigger_and_hear(jack_recorder, live, model, "gesturegan")
 
 
+@pytest.mark.slow
 def test_serve_without_a_model_plays_the_bundled_one_through_its_jack_client(jack_server, tmp_path):
     """The README's `gesturegan serve --audio jack`: no MODEL, the JACK backend chosen by itself."""
     import os

@@ -62,13 +62,13 @@ def test_toml_overrides_and_refusals(tmp_path):
 
 
 @pytest.mark.jack
-def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
+def test_a_note_over_jack_midi_triggers(jack_server, server_models):
     import jack
 
     from gesturegan.server.core.engine import Engine, EngineConfig
     from gesturegan.server.inference.model import load_model
 
-    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+    engine = Engine(load_model(server_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
     midi = MidiInput(engine, api="UNIX_JACK")
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
     out = backend.open_output("gg-test-keys", virtual=True)
@@ -98,11 +98,11 @@ def test_a_note_over_jack_midi_triggers(jack_server, tiny_models):
 
 
 @pytest.mark.jack
-def test_a_missing_midi_input_lists_the_ones_there_are(jack_server, tiny_models):
+def test_a_missing_midi_input_lists_the_ones_there_are(jack_server, server_models):
     from gesturegan.server.core.engine import Engine, EngineConfig
     from gesturegan.server.inference.model import load_model
 
-    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+    engine = Engine(load_model(server_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
     keys = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("gg-keyboard", virtual=True)
     try:
         time.sleep(0.2)

@@ -180,8 +180,9 @@ def _links_of(port: str) -> list[str]:
 
 
 @pytest.mark.jack
+@pytest.mark.slow
 def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
-    tiny_models, tmp_path, monkeypatch
+    server_models, tmp_path, monkeypatch
 ):
     """``serve --backend jack`` (mixer process) with ``--record``: the mixer carries no
     onnxruntime; killed with SIGKILL, it is replaced, the engine says so, and triggers sound
@@ -202,7 +203,7 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     reply.bind(("127.0.0.1", 0))
     reply.settimeout(0.2)
-    model = load_model(tiny_models["gan"], provider="cpu")
+    model = load_model(server_models["gan"], provider="cpu")
     cfg = EngineConfig(sample_rate=0, channels=1, block=999)
     serve = ServeConfig(
         osc_port=0, reply_port=reply.getsockname()[1], backend="jack", record_dir=str(tmp_path / "rec")

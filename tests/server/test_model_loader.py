@@ -37,8 +37,8 @@ def _set_prop(model, key, value):
     onnx.helper.set_model_props(model, props)
 
 
-def test_not_onnx_truncated_and_empty_are_refused(tiny_models, tmp_path):
-    raw = tiny_models["gan"].read_bytes()
+def test_not_onnx_truncated_and_empty_are_refused(server_models, tmp_path):
+    raw = server_models["gan"].read_bytes()
     (tmp_path / "text.onnx").write_text("hello")
     (tmp_path / "cut.onnx").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "empty.onnx").write_bytes(b"")
@@ -65,8 +65,8 @@ def test_not_onnx_truncated_and_empty_are_refused(tiny_models, tmp_path):
     ],
     ids=["no-metadata", "version", "missing-key", "wrong-shape", "bad-type", "duplicate-categories"],
 )
-def test_contract_breaches_are_refused_with_the_reason(tiny_models, tmp_path, edit, message):
-    bad = _edit(tiny_models["gan"], tmp_path / "bad.onnx", edit)
+def test_contract_breaches_are_refused_with_the_reason(server_models, tmp_path, edit, message):
+    bad = _edit(server_models["gan"], tmp_path / "bad.onnx", edit)
     with pytest.raises(ModelError, match=message):
         load_model(bad, provider="cpu")
 
@@ -75,7 +75,7 @@ def del_all(model):
     del model.metadata_props[:]
 
 
-def test_wrong_input_name_renamed_consistently_is_still_refused(tiny_models, tmp_path):
+def test_wrong_input_name_renamed_consistently_is_still_refused(server_models, tmp_path):
     def rename(m):
         old = m.graph.input[0].name
         m.graph.input[0].name = "noise"
@@ -83,7 +83,7 @@ def test_wrong_input_name_renamed_consistently_is_still_refused(tiny_models, tmp
             node.input[:] = ["noise" if i == old else i for i in node.input]
 
     with pytest.raises(ModelError, match="the contract wants \\['z', 'cond'\\]"):
-        load_model(_edit(tiny_models["gan"], tmp_path / "renamed.onnx", rename), provider="cpu")
+        load_model(_edit(server_models["gan"], tmp_path / "renamed.onnx", rename), provider="cpu")
 
 
 def test_metadata_round_trip_is_lossless():
@@ -94,8 +94,8 @@ def test_metadata_round_trip_is_lossless():
         to_metadata(ModelInfo(100, 1, 1, 1, ("a",), "gan", "x"))
 
 
-def test_generate_writes_into_preallocated_buffers_and_normalises_cond(tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4))
+def test_generate_writes_into_preallocated_buffers_and_normalises_cond(server_models):
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4))
     assert model.provider == "CPUExecutionProvider" and sorted(model.slots) == [1, 4]
     z = np.random.default_rng(0).standard_normal((4, model.info.latent_dim)).astype(np.float32)
     first = model.generate(z, np.eye(4, dtype=np.float32) * 3.0)  # weights scaled: normalised to one-hot
@@ -116,12 +116,12 @@ def test_provider_choice_is_honest():
         provider_candidates("tpu")
 
 
-def test_the_loader_runs_without_torch(tiny_models):
+def test_the_loader_runs_without_torch(server_models):
     code = (
         "import sys, json\n"
         "sys.modules['torch'] = None  # any import of torch now fails\n"
         "from gesturegan.server.inference.model import load_model\n"
-        f"m = load_model({str(tiny_models['specgan'])!r}, provider='cpu')\n"
+        f"m = load_model({str(server_models['specgan'])!r}, provider='cpu')\n"
         "import numpy as np\n"
         "a = m.generate(np.zeros((1, m.info.latent_dim), np.float32), np.eye(4, dtype=np.float32)[:1])\n"
         "print(json.dumps([m.info.family, list(a.shape)]))\n"
@@ -131,10 +131,10 @@ def test_the_loader_runs_without_torch(tiny_models):
     assert json.loads(res.stdout) == ["specgan", [1, 1, 8192]]
 
 
-def test_inspect_reads_an_encoder_too(tiny_models):
-    from gesturegan.export.onnx_export import encoder_path
+def test_inspect_reads_an_encoder_too(server_models):
+    from gesturegan.server.inference.model import encoder_beside as encoder_path
 
-    _, info, provider = open_session(encoder_path(tiny_models["vae"]), "cpu", role=None)
+    _, info, provider = open_session(encoder_path(server_models["vae"]), "cpu", role=None)
     assert info.role == "encoder" and provider == "CPUExecutionProvider"
 
 
@@ -146,3 +146,15 @@ def test_huge_files_are_refused_before_loading(tmp_path):
         fh.truncate(MAX_MODEL_BYTES + 1)
     with pytest.raises(ModelError, match="GiB"):
         load_model(huge)
+
+
+def test_the_committed_fixture_models_follow_the_current_contract(server_models):
+    """If this fails after a contract change: python tests/fixtures/make_models.py"""
+    from gesturegan.server.inference.model import encoder_beside
+
+    assert set(server_models) == {"gan", "vae", "wavegan", "specgan", "twostage"}
+    for family, path in server_models.items():
+        _, info, _ = open_session(path, "cpu")
+        assert info.family == family
+    for family in ("vae", "twostage"):
+        assert open_session(encoder_beside(server_models[family]), "cpu", role="encoder")[1].family == family

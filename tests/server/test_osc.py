@@ -20,8 +20,8 @@ from gesturegan.server.inference.model import load_model
 
 
 @pytest.fixture
-def rig(tiny_models):
-    model = load_model(tiny_models["gan"], provider="cpu")
+def rig(server_models):
+    model = load_model(server_models["gan"], provider="cpu")
     engine = Engine(model, EngineConfig(sample_rate=16000, block=64))
     clock = AudioClock(16000)
     reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -94,8 +94,8 @@ def test_a_timetagged_bundle_lands_on_its_frame(rig):
     assert len(due) == 1 and abs(due[0][0] - 8000) <= 1  # 0.5 s at 16 kHz, within float rounding
 
 
-def test_senders_outside_allow_are_ignored(tiny_models):
-    engine = Engine(load_model(tiny_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
+def test_senders_outside_allow_are_ignored(server_models):
+    engine = Engine(load_model(server_models["gan"], provider="cpu"), EngineConfig(sample_rate=16000))
     osc = OscControl(engine, AudioClock(16000), port=0, reply_port=None, allow=["10.0.0.9"]).start()
     try:
         SimpleUDPClient("127.0.0.1", osc.port).send_message("/panic", [])
@@ -165,7 +165,7 @@ def _free_udp_port() -> int:
     shutil.which("oscsend") is None or shutil.which("oscdump") is None,
     reason="needs liblo's oscsend and oscdump (Debian: liblo-tools)",
 )
-def test_liblo_clients_play_and_hear_a_running_server(tiny_models):
+def test_liblo_clients_play_and_hear_a_running_server(server_models):
     """An outside OSC implementation (liblo, as many tools use) against the real server: its
     messages are taken, a bad one is refused, and its oscdump reads the replies."""
     import subprocess
@@ -177,7 +177,7 @@ def test_liblo_clients_play_and_hear_a_running_server(tiny_models):
     time.sleep(0.3)  # oscdump binds its port
     serve = ServeConfig(osc_port=0, reply_port=reply_port, backend="clock", mixer="thread")
     live = Live(
-        load_model(tiny_models["gan"], provider="cpu"), EngineConfig(channels=1, block=256), serve
+        load_model(server_models["gan"], provider="cpu"), EngineConfig(channels=1, block=256), serve
     ).start()
     try:
 

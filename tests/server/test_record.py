@@ -19,9 +19,9 @@ from gesturegan.server.runtime import Live, ServeConfig
 pytestmark = pytest.mark.jack
 
 
-def test_a_recorded_performance_replays_identically(jack_server, tiny_models, tmp_path, capsys):
+def test_a_recorded_performance_replays_identically(jack_server, server_models, tmp_path, capsys):
     take = tmp_path / "take"
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=(1, 4), spinning=False)
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=(1, 4), spinning=False)
     serve = ServeConfig(osc_port=0, reply_port=None, hostapi="JACK", record_dir=str(take))
     live = Live(model, EngineConfig(sample_rate=0, channels=2, block=jack_server.blocksize), serve).start()
     osc = SimpleUDPClient("127.0.0.1", live.osc.port)

@@ -11,8 +11,8 @@ from gesturegan.server.inference.model import load_model
 from gesturegan.server.inference.render import RenderError, render
 
 
-def test_files_are_the_seeded_gestures_and_repeat(tiny_models, tmp_path):
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=())
+def test_files_are_the_seeded_gestures_and_repeat(server_models, tmp_path):
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=())
     paths = render(model, tmp_path / "a", 3, seed=5, category="continuous_variation", subtype="FLOAT")
     assert [p.name for p in paths] == [f"continuous_variation-00000{i}.wav" for i in (5, 6, 7)]
     again = render(model, tmp_path / "b", 3, seed=5, category="2", subtype="FLOAT")
@@ -26,8 +26,8 @@ def test_files_are_the_seeded_gestures_and_repeat(tiny_models, tmp_path):
     assert not list((tmp_path / "a").glob("*.tmp*"))  # no temporary file left behind
 
 
-def test_mixes_and_refusals(tiny_models, tmp_path):
-    model = load_model(tiny_models["gan"], provider="cpu", batch_sizes=())
+def test_mixes_and_refusals(server_models, tmp_path):
+    model = load_model(server_models["gan"], provider="cpu", batch_sizes=())
     (path,) = render(model, tmp_path, 1, seed=0, weights=[1, 1, 0, 0])
     assert path.name == "mix-0.50-0.50-0.00-0.00-000000.wav"
     for kwargs, message in [

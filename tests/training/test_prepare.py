@@ -299,6 +299,7 @@ def test_only_categories_with_files_are_the_datasets(messy_folder, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_prepare_is_one_line_and_leaves_nothing(corpus, tmp_path):
     """Ctrl-C reaches the whole process group, workers included: one line, no traceback."""
     out = tmp_path / "ds"
@@ -327,6 +328,7 @@ LMMS_MALFORMED = {
 }
 
 
+@pytest.mark.slow
 def test_auto_label_treats_other_folder_names_as_hints(corpus, tmp_path):
     """lmms/ has drums/, basses/, stringsnpads/...: with --auto-label the classifier decides."""
     lmms = corpus.parent / "lmms"

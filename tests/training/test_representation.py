@@ -34,6 +34,7 @@ def _torch_stft(x: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
     )
 
 
+@pytest.mark.slow
 def test_round_trip_of_every_corpus_file_beats_40_db(corpus, record_property):
     """waveform -> (log |S|, angle S) -> exp/cos/sin -> iSTFT, on every file, stereo kept.
 

@@ -55,6 +55,7 @@ def _weights(run: Path) -> dict:
 
 
 @pytest.mark.parametrize("family", ["gan", "specgan"])
+@pytest.mark.slow
 def test_resume_continues_the_exact_run(tiny_dataset, tmp_path, family):
     quiet = {"progress": False, "log": lambda m: None}
     train(tiny_dataset, family, tmp_path / "straight", config="tiny", max_steps=4, **quiet)
@@ -94,6 +95,7 @@ def _wait_for_steps(log: Path, n: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError(f"{log} did not reach {n} steps")
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_kill_9_loses_only_the_last_steps(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     cfg = tmp_path / "slow.toml"
@@ -137,6 +139,7 @@ def test_sigterm_writes_a_checkpoint_and_kill_9_loses_only_the_last_steps(tiny_d
     assert result.step == steps[-1] + 1
 
 
+@pytest.mark.slow
 def test_two_processes_train_through_torchrun_ddp(tiny_dataset, tmp_path):
     run = tmp_path / "ddp"
     res = subprocess.run(
@@ -171,6 +174,7 @@ def test_two_processes_train_through_torchrun_ddp(tiny_dataset, tmp_path):
     assert [read_checkpoint(p)["step"] for p in step_checkpoints(run)] == [2]
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains(tiny_dataset, tmp_path):
     cfg = tmp_path / "bf16.toml"
     cfg.write_text(
@@ -184,6 +188,7 @@ def test_bf16_autocast_trains(tiny_dataset, tmp_path):
     assert all(abs(r["loss/g"]) < 1e6 for r in logs)
 
 
+@pytest.mark.slow
 def test_speed_script_measures_the_real_step(tiny_dataset):
     from gesturegan.training.speed import measure
 
@@ -206,6 +211,7 @@ def test_checkpoints_never_unpickle_code(tmp_path, capsys):
     assert "this must never run" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_on_a_cpu_the_cpu_config_is_picked_said_and_resume_needs_no_model(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     res = run_cli(
@@ -222,6 +228,7 @@ def test_on_a_cpu_the_cpu_config_is_picked_said_and_resume_needs_no_model(tiny_d
     )
 
 
+@pytest.mark.slow
 def test_too_little_data_is_refused_before_training(corpus, tmp_path):
     from gesturegan.training.prepare import PrepareConfig, prepare
 
@@ -237,6 +244,7 @@ def test_too_little_data_is_refused_before_training(corpus, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_an_unmeasurable_score_keeps_history_valid_and_export_says_what_it_took(
     tiny_dataset, tmp_path, monkeypatch, capsys
 ):
@@ -258,6 +266,7 @@ def test_an_unmeasurable_score_keeps_history_valid_and_export_says_what_it_took(
     assert "step-0000002.pt (step 2; no best.pt (no checkpoint had a finite score), so the latest)" in said
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_starts_clean(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     cfg = tmp_path / "slow.toml"
