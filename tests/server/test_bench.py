@@ -30,15 +30,17 @@ def test_bench_measures_every_section(tmp_path):
     assert result["backend"] == "jack"
     for path in ("floor", "osc", "midi", "morph", "morph-exact"):
         assert lat[path]["n"] >= 3, path  # most trials produce a measurement
-        assert 0 <= lat[path]["p50"] <= lat[path]["p99"] <= lat[path]["max"], path
+        assert lat[path]["p50"] > 0, path  # sound after the send: a clock mapping bug reads <= 0
     # the stress ran once per placement of the audio callback, side by side
     assert [s["mixer"] for s in result["stress"]] == ["process", "thread"]
     for stress in result["stress"]:
         assert stress["messages"] > 1000 and stress["torch_in_server"] is False
-        assert 20 < stress["rss_mb"] < 2000 and stress["xruns_jack"] >= 0
+        assert 20 < stress["rss_mb"] < 2000 and isinstance(stress["xruns_jack"], int)
         assert stress["server_status"]["triggers"] > 50
         timing = stress["server_stats"]["audio"]  # the JACK backend timed its callbacks
-        assert timing["callbacks"] > 100 and 0 <= timing["entry_p50_blocks"] <= timing["entry_max_blocks"]
+        assert (
+            timing["callbacks"] > 100 and timing["entry_p50_blocks"] >= 0
+        )  # < 0: a callback before its cycle
         assert timing["mixer"] == stress["mixer"]
         assert isinstance(stress["jackd_says"], dict)
         if shutil.which("cyclictest"):  # the machine's floor, measured meanwhile
@@ -81,7 +83,11 @@ def test_an_idle_engine_is_measured_against_the_machine(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     got = json.loads(res.stdout.strip().splitlines()[-1])
-    assert got["xruns_jack"] >= 0 and got["mixer"] == "process" and isinstance(got["jackd_says"], dict)
+    assert (
+        isinstance(got["xruns_jack"], int)
+        and got["mixer"] == "process"
+        and isinstance(got["jackd_says"], dict)
+    )
     assert got["audio"]["callbacks"] > 100  # the mixer played all along
     if shutil.which("cyclictest"):
         assert got["platform"]["wakeups"] > 1000
