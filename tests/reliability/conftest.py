@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gesturegan.server.tools.bench import ServerProcess, jackd_xruns, start_server
+from gesturegan.server.tools.harness import ServerProcess, jackd_xruns, start_server
 from gesturegan.server.tools.jackd import JackDummy, JackError
 
 WATCHER = r"""

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from gesturegan.server.inference.model import default_model_path
-from gesturegan.server.tools.bench import _osc, start_server
+from gesturegan.server.tools.harness import osc_packet, start_server
 from gesturegan.server.tools.jackd import JackDummy
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
@@ -76,15 +76,15 @@ def test_the_engine_survives_losing_the_jack_server_and_resumes_when_it_returns(
     with JackDummy(48000, 256) as jack:
         server = start_server(default_model_path(), jack, 256, midi=False, extra=("--backend", "jack"))
         try:
-            server.send(_osc("/stream/density", 8.0))
-            server.send(_osc("/stream/start"))
+            server.send(osc_packet("/stream/density", 8.0))
+            server.send(osc_packet("/stream/start"))
             assert _record(jack, 1.5) > 48000 // 4  # a texture is playing
 
             server.drain()
             jack.kill()
             time.sleep(0.3)
-            server.send(_osc("/status"))
-            server.send(_osc("/trigger", "trigger", 1.0))  # a note while there is no server
+            server.send(osc_packet("/status"))
+            server.send(osc_packet("/trigger", "trigger", 1.0))  # a note while there is no server
             replies = _replies(server, 1.5)
             addresses = [r[0] for r in replies]
             assert server.proc.poll() is None, server.stderr()

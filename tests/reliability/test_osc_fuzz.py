@@ -22,7 +22,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
 from gesturegan.server.core.commands import SPEC
-from gesturegan.server.tools.bench import PlatformFloor, _osc
+from gesturegan.server.tools.harness import PlatformFloor, osc_packet
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -192,10 +192,10 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     time.sleep(1.0)
     # it still plays: the fuzz may have set gain, rate or stream mode; reset and trigger
     for address, args in (("/panic", ()), ("/stream/stop", ()), ("/gain", (0.0,)), ("/rate", (1.0,))):
-        server.send(_osc(address, *args))
+        server.send(osc_packet(address, *args))
     time.sleep(0.1)
     before = server.status()
-    server.send(_osc("/trigger", "trigger", 1.0))
+    server.send(osc_packet("/trigger", "trigger", 1.0))
     time.sleep(0.2)
     after = server.status()
     s = stage.stop()["osc"]

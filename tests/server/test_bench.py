@@ -51,7 +51,7 @@ def test_bench_measures_every_section(tmp_path):
 
 
 def test_jackd_log_and_cyclictest_output_are_read_as_they_are_printed():
-    from gesturegan.server.tools.bench import jackd_xruns, parse_cyclictest
+    from gesturegan.server.tools.harness import jackd_xruns, parse_cyclictest
 
     log = (
         "JACK server starting in realtime mode with priority 10\n"
