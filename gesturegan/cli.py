@@ -371,13 +371,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan render models/mine.onnx --category trigger --count 8 --out renders/",
     )
-    p.add_argument(
-        "model",
-        metavar="MODEL.onnx",
-        type=Path,
-        nargs="?",
-        help="an exported model (default: the bundled one)",
-    )
+    _add_model(p)
     p.add_argument("--category", metavar="C", help="category name or index")
     p.add_argument(
         "--weights",
@@ -476,6 +470,17 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    """The optional MODEL.onnx of render, serve and inspect, declared once."""
+    p.add_argument(
+        "model",
+        metavar="MODEL.onnx",
+        type=Path,
+        nargs="?",
+        help="an exported model (default: the bundled one, gesturegan/server/models/default.onnx)",
+    )
+
+
 def _add_provider(p: argparse.ArgumentParser, default: str = "auto", why: str = "") -> None:
     """``--provider``, declared once for every command that runs a model."""
     p.add_argument(
@@ -501,13 +506,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan serve models/mine.onnx --audio jack --osc-port 9000 --reply-port 9001",
     )
-    p.add_argument(
-        "model",
-        metavar="MODEL.onnx",
-        type=Path,
-        nargs="?",
-        help="an exported model (default: the bundled one)",
-    )
+    _add_model(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument(
         "--osc-port",
@@ -663,51 +662,26 @@ def _run_serve(args: argparse.Namespace) -> int:
         live = Live(model, cfg, serve).start()
     except (AudioError, OSError) as e:
         raise CommandError(str(e)) from e
+    from gesturegan.server.control.midi import MidiMapError
+    from gesturegan.server.runtime import open_midi, run_until_stopped, session_stats
+
     midi = None
     if not args.no_midi:
-        from gesturegan.server.control.midi import MidiInput, MidiMap, MidiMapError
-
         try:
-            mapping = MidiMap.from_toml(args.midi_map) if args.midi_map else MidiMap()
-            midi = MidiInput(
-                live.engine,
-                mapping,
-                args.midi,
-                api="UNIX_JACK" if args.audio == "jack" or args.backend == "jack" else None,
-                models=live.model_names,
-                sounds=live.sound_names,
+            midi, said = open_midi(
+                live, args.midi_map, args.midi, jack=args.audio == "jack" or args.backend == "jack"
             )
-            where = (
-                midi.port_name if args.midi else f"virtual port {midi.port_name} (connect a controller to it)"
-            )
-            print(f"MIDI in: {where}", file=sys.stderr)
         except MidiMapError as e:
             live.close()
             raise CommandError(str(e)) from e
-        except Exception as e:  # no MIDI system (e.g. no ALSA sequencer in a container): play on without it
-            print(
-                f"MIDI unavailable ({e}); OSC only. Use --audio jack for JACK MIDI, or --no-midi.",
-                file=sys.stderr,
-            )
+        print(said, file=sys.stderr)
     print(
         f"serving {model.path.name} ({model.info.family}, {model.provider}) on osc udp://{args.host}:{live.osc.port}, "
         f"replies to {args.reply_host}:{args.reply_port}, {cfg.channels} ch at {live.engine.cfg.sample_rate} Hz, "
         f"block {live.engine.cfg.block}. Ctrl-C stops.",
         file=sys.stderr,
     )
-    import signal
-    import threading
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a clean stop from Ctrl-C or a service manager
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        if midi is not None:
-            midi.close()
-        live.close()
+    run_until_stopped(live, midi)
     e = live.engine
     print(
         f"stopped: {_count(e.counts['triggers'], 'trigger')}, {_count(e.counts['misses'], 'pool miss', 'pool misses')}, "
@@ -715,19 +689,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if args.stats:
-        import json
-        from dataclasses import asdict
-
         from gesturegan.files import write_json_atomic
 
-        osc = {k: v for k, v in asdict(live.osc.stats).items() if k != "senders_logged"}
-        midi_stats = None if midi is None else {"received": midi.received, "dropped": midi.dropped}
-        stats = {"engine": dict(e.counts), "osc": osc, "midi": midi_stats, "callbacks": live.audio.callbacks}
-        if hasattr(live.audio, "timing"):  # the JACK backend times its callbacks
-            stats["audio"] = live.audio.timing()
-        stats["pools"] = asdict(e.pools.stats)
-        stats["gc"] = live.gc.report()
-        write_json_atomic(args.stats, json.loads(json.dumps(stats, default=int)))
+        write_json_atomic(args.stats, session_stats(live, midi))
     return 0
 
 
@@ -859,7 +823,7 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
         description="Validate MODEL.onnx against the contract and print its metadata, shapes and provider.",
         epilog="Example: gesturegan inspect models/mine.onnx --provider cpu",
     )
-    p.add_argument("model", metavar="MODEL.onnx", type=Path, nargs="?", help="default: the bundled model")
+    _add_model(p)
     _add_provider(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_run_inspect)
@@ -950,11 +914,10 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    import numpy as np
     import soundfile as sf
 
     from gesturegan.files import atomic_path
-    from gesturegan.server.audio.record import RecordError, replay
+    from gesturegan.server.audio.record import RecordError, compare_with_live, replay
 
     try:
         audio, rate = replay(args.folder, args.provider)
@@ -964,14 +927,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     with atomic_path(out) as tmp:
         sf.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
     line = f"wrote {out}: {audio.shape[0] / rate:.2f} s, {audio.shape[1]} ch at {rate} Hz"
-    import json
 
-    session = json.loads((args.folder / "session.json").read_text(encoding="utf-8"))
-    live = args.folder / session["files"]["audio"]
-    if live.exists():
-        heard, _ = sf.read(str(live), dtype="float32", always_2d=True)
-        n = min(len(heard), len(audio))
-        diff = float(np.abs(heard[:n] - audio[:n]).max()) if n else 0.0
+    diff = compare_with_live(args.folder, audio)
+    if diff is not None:
         line += "; identical to the live recording" if diff == 0 else f"; max difference from live {diff:.3g}"
     print(line)
     return 0

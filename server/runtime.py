@@ -316,3 +316,64 @@ class Live:
         self.gc.stop()
         if self.recording is not None:
             self.recording.close()
+
+
+def open_midi(live: Live, map_path: str | None, name: str | None, jack: bool):
+    """The MIDI input for ``serve``: ``(MidiInput or None, the line to print)``. A bad map raises
+    ``MidiMapError``; no MIDI system here (no ALSA sequencer in a container) plays on without."""
+    from gesturegan.server.control.midi import MidiInput, MidiMap, MidiMapError
+
+    mapping = MidiMap.from_toml(map_path) if map_path else MidiMap()
+    try:
+        midi = MidiInput(
+            live.engine,
+            mapping,
+            name,
+            api="UNIX_JACK" if jack else None,
+            models=live.model_names,
+            sounds=live.sound_names,
+        )
+    except MidiMapError:
+        raise
+    except Exception as e:  # no MIDI system: OSC only
+        return None, f"MIDI unavailable ({e}); OSC only. Use --audio jack for JACK MIDI, or --no-midi."
+    where = midi.port_name if name else f"virtual port {midi.port_name} (connect a controller to it)"
+    return midi, f"MIDI in: {where}"
+
+
+def run_until_stopped(live: Live, midi=None) -> None:
+    """Serve until Ctrl-C or SIGTERM (a clean stop from a terminal or a service manager), then
+    close MIDI and everything ``live`` started."""
+    import signal
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if midi is not None:
+            midi.close()
+        live.close()
+
+
+def session_stats(live: Live, midi=None) -> dict:
+    """``serve --stats``: the session's counters as JSON-able data."""
+    import json
+    from dataclasses import asdict
+
+    engine = live.engine
+    osc = {k: v for k, v in asdict(live.osc.stats).items() if k != "senders_logged"}
+    stats = {
+        "engine": dict(engine.counts),
+        "osc": osc,
+        "midi": None if midi is None else {"received": midi.received, "dropped": midi.dropped},
+        "callbacks": live.audio.callbacks,
+    }
+    if hasattr(live.audio, "timing"):  # the JACK backend times its callbacks
+        stats["audio"] = live.audio.timing()
+    stats["pools"] = asdict(engine.pools.stats)
+    stats["gc"] = live.gc.report()
+    return json.loads(json.dumps(stats, default=int))

@@ -232,3 +232,18 @@ def replay(folder: str | Path, provider: str = "cpu", frames: int | None = None)
             i += 1
         engine.process(out[start : start + cfg.block])
     return out[:frames], cfg.sample_rate
+
+
+def compare_with_live(folder: str | Path, audio: np.ndarray) -> float | None:
+    """The largest sample difference between a replay ``[frames, channels]`` and the performance
+    recorded in ``folder`` (0.0: identical), or None when the recording has no audio file."""
+    import soundfile as sf
+
+    folder = Path(folder)
+    session = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+    live = folder / session["files"]["audio"]
+    if not live.exists():
+        return None
+    heard, _ = sf.read(str(live), dtype="float32", always_2d=True)
+    n = min(len(heard), len(audio))
+    return float(np.abs(heard[:n] - audio[:n]).max()) if n else 0.0
