@@ -530,7 +530,7 @@ class MixerProcess:
 
     # -- the engine calls these ------------------------------------------------------------------
     def open(self, engine, fade: int, max_len: int):
-        """The shared file for ``engine``'s geometry; returns (voices, scheduler) for the engine."""
+        """The shared file for ``engine``'s geometry; returns this, the engine's ``AudioSide``."""
         cfg = engine.cfg
         self.spec = {
             "engine": asdict(cfg),
@@ -572,7 +572,15 @@ class MixerProcess:
             row_len=self.views["row_len"],
         )
         self.engine = engine
-        return _RemoteVoices(bank, self.stats), _RemoteScheduler(self)
+        self.voices, self.scheduler = _RemoteVoices(bank, self.stats), _RemoteScheduler(self)
+        return self
+
+    # -- the AudioSide protocol (core/audio_side.py) besides voices, scheduler, frame, master ------
+    staged_only = True  # the mixer reads gestures from the arena only
+    action_log = None  # the frames actions ran at come back through the reply pipe, into engine.log
+
+    def process(self, out: np.ndarray) -> None:
+        raise RuntimeError("this engine's audio side runs in the mixer process")
 
     @property
     def master(self) -> float:

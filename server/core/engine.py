@@ -30,15 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from gesturegan.server.core.actions import KIND, Action, Gain, Panic, Play, Rate, Stop
+from gesturegan.server.core.audio_side import AudioSide, LocalAudio
 from gesturegan.server.core.commands import BadMessage, Command, parse
 from gesturegan.server.core.counts import Counts
 from gesturegan.server.core.mix import Key, Mix, is_category
 from gesturegan.server.core.morph import LatentState, latent_from_seed, normalise_weights, xy_weights
-from gesturegan.server.core.player import Player
 from gesturegan.server.core.pools import RESERVE_GRID, GesturePools, reserve_keys
 from gesturegan.server.core.ratelimit import TokenBucket
-from gesturegan.server.core.scheduler import ASAP, Scheduler
-from gesturegan.server.core.voices import VoiceBank, mono, speaker_gains
+from gesturegan.server.core.scheduler import ASAP
+from gesturegan.server.core.voices import mono, speaker_gains
 from gesturegan.server.inference.model import Cancelled, Model, ModelError
 
 
@@ -131,16 +131,14 @@ class Engine:
         # xruns: counted by the audio backend (a late or underflowed block)
         # cancelled: refill batches stopped because a morph left their mix behind
         self.counts = Counts(triggers=0, misses=0, errors=0, generated=0, xruns=0, dropped=0, cancelled=0)
-        # The audio side: here (a Player the audio callback runs), or in the mixer process,
-        # reached through ``mixer`` (server/audio/mixer.py): staging rows and scheduling look the same.
-        self.mixer = mixer
-        if mixer is None:
-            self.voices = VoiceBank(cfg.max_voices, cfg.channels, cfg.block, fade, max_len=max_len)
-            self.scheduler = Scheduler()
-            self.player: Player | None = Player(self.voices, self.scheduler, cfg, self.replies, self.counts)
-        else:
-            self.voices, self.scheduler = mixer.open(self, fade, max_len)
-            self.player = None
+        # The audio side (core/audio_side.py): the player here, or the mixer process behind
+        # ``mixer`` (audio/mixer.py). The engine talks to either through the same protocol.
+        self.side: AudioSide = (
+            LocalAudio(cfg, fade, max_len, self.replies, self.counts)
+            if mixer is None
+            else mixer.open(self, fade, max_len)
+        )
+        self.voices, self.scheduler = self.side.voices, self.side.scheduler
         self._log: deque | None = None
         self.pools = self._new_pools(k)
         self.latent = LatentState(self.info.latent_dim, seed=cfg.seed, rng=np.random.default_rng(cfg.seed))
@@ -409,7 +407,7 @@ class Engine:
         name = mix.label
         samples = mono(gesture)
         row = self.voices.stage(samples)  # copied into the voices' arena here, not on the audio thread
-        if row is None and self.player is None:  # the mixer process can only play staged rows
+        if row is None and self.side.staged_only:  # the mixer process can only play staged rows
             self.counts.add("dropped", 1)
             self.replies.append(("/error", "/trigger", "too many gestures waiting to start"))
             return
@@ -504,19 +502,17 @@ class Engine:
 
     # -- audio side --------------------------------------------------------------------------
     def process(self, out: np.ndarray) -> None:
-        """Fill ``out [block, channels]`` (the audio callback; see ``Player.process``)."""
-        if self.player is None:
-            raise RuntimeError("this engine's audio side runs in the mixer process")
-        self.player.process(out)
+        """Fill ``out [block, channels]`` (the audio callback, where it runs in this process)."""
+        self.side.process(out)
 
     @property
     def frame(self) -> int:
         """Engine frame of the next block's first sample (the audio side's, wherever it runs)."""
-        return self.player.frame if self.player is not None else self.mixer.frame
+        return self.side.frame
 
     @property
     def master(self) -> float:
-        return self.player.master if self.player is not None else self.mixer.master
+        return self.side.master
 
     @property
     def log(self) -> deque | None:
@@ -527,8 +523,7 @@ class Engine:
         # Recording: every generated batch, every scheduled action and the frame each action
         # really ran at are appended to it (see server/audio/record.py).
         self._log = value
-        if self.player is not None:
-            self.player.log = value
+        self.side.action_log = value
 
 
 def render_offline(engine: Engine, events: list[tuple[int, str, list]], frames: int) -> np.ndarray:

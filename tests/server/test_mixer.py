@@ -261,3 +261,14 @@ def test_a_live_engine_plays_through_its_mixer_process_and_survives_kill_9(
     assert rate == 48000 and loud.size
     gaps = np.flatnonzero(np.diff(loud) > 48000 // 2)  # two gestures, more than 0.5 s apart
     assert gaps.size >= 1, "the gesture after the restart is not in the recording"
+
+
+def test_both_placements_offer_the_engine_the_same_audio_side():
+    """The engine never asks where the callback runs: both placements have the whole protocol."""
+    from gesturegan.server.core.audio_side import AudioSide, LocalAudio
+
+    members = {"frame", "master", "process", "staged_only", "action_log"}
+    assert members <= set(dir(AudioSide))
+    for placement in (LocalAudio, mx.MixerProcess):
+        assert members <= set(dir(placement)), placement
+    assert mx.MixerProcess.staged_only and not LocalAudio.staged_only
