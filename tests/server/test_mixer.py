@@ -269,6 +269,7 @@ def test_both_placements_offer_the_engine_the_same_audio_side():
 
     members = {"frame", "master", "process", "staged_only", "action_log"}
     assert members <= set(dir(AudioSide)) | set(AudioSide.__annotations__)
-    for placement in (LocalAudio, mx.MixerProcess):
+    link = mx.MixerProcess(backend="sounddevice", samplerate=48000, blocksize=128)  # starts nothing yet
+    for placement in (LocalAudio, link):
         assert members <= set(dir(placement)), placement
     assert mx.MixerProcess.staged_only and not LocalAudio.staged_only
