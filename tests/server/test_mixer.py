@@ -17,6 +17,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from gesturegan.server.audio import mixer as mx
 from gesturegan.server.audio.clock import AudioClock
+from gesturegan.server.audio.mixer import protocol as wire
 from gesturegan.server.core.actions import Gain, Panic, Play, Rate, Stop
 from gesturegan.server.core.voices import VoiceBank
 
@@ -34,9 +35,9 @@ from gesturegan.server.core.voices import VoiceBank
     ids=lambda a: type(a).__name__,
 )
 def test_an_action_survives_the_pipe_record(action):
-    raw = mx.encode_action(480, action, channels=2)
-    assert len(raw) == mx.command_dtype(2).itemsize  # fixed size: reads never split a record
-    frame, back = mx.decode_action(np.frombuffer(raw, mx.command_dtype(2))[0])
+    raw = wire.encode_action(480, action, channels=2)
+    assert len(raw) == wire.command_dtype(2).itemsize  # fixed size: reads never split a record
+    frame, back = wire.decode_action(np.frombuffer(raw, wire.command_dtype(2))[0])
     assert frame == 480 and type(back) is type(action) and back.id == action.id
     if type(action) is Play:
         # the mixer plays the staged row; the name is the action id, named when the start returns
@@ -47,10 +48,10 @@ def test_an_action_survives_the_pipe_record(action):
 
 
 def test_an_unknown_record_kind_is_refused():
-    rec = np.zeros(1, mx.command_dtype(2))[0]
+    rec = np.zeros(1, wire.command_dtype(2))[0]
     rec["kind"] = 99
     with pytest.raises(ValueError):
-        mx.decode_action(rec)
+        wire.decode_action(rec)
 
 
 class _Out:
@@ -71,7 +72,7 @@ def _spec(tmp_path, record=False) -> dict:
         "sample_rate": 48000,
         "record": record,
     }
-    _, size = mx._layout(spec)
+    _, size = wire._layout(spec)
     path = tmp_path / "shared"
     path.write_bytes(b"\0" * size)
     spec["shm_fd"] = os.open(path, os.O_RDWR)  # the mixer maps a descriptor it inherited
@@ -89,30 +90,30 @@ def _replies(fd: int) -> list[tuple]:
         if not chunk:
             break
         data += chunk
-    return [tuple(r) for r in np.frombuffer(data, mx.REPLY).tolist()]
+    return [tuple(r) for r in np.frombuffer(data, wire.REPLY).tolist()]
 
 
 def test_the_mixer_plays_a_staged_row_and_reports_back_through_real_pipes(tmp_path):
     spec = _spec(tmp_path, record=True)
-    engine_side = mx._views(spec["shm_fd"], spec)  # what the engine maps
+    engine_side = wire._views(spec["shm_fd"], spec)  # what the engine maps
     bank = VoiceBank(
         4,
         2,
         128,
         64,
         max_len=4800,
-        spare_rows=mx.SPARE_ROWS,
+        spare_rows=wire.SPARE_ROWS,
         arena=engine_side["arena"],
         row_len=engine_side["row_len"],
     )
     cmd_r, cmd_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    m = mx.Mixer(spec, mx._views(spec["shm_fd"], spec), cmd_r, reply_w)
+    m = mx.Mixer(spec, wire._views(spec["shm_fd"], spec), cmd_r, reply_w)
     m.output, m.clock = _Out(), AudioClock(48000)
     gesture = np.full(300, 0.5, np.float32)
     row = bank.stage(gesture)  # the engine stages, then sends the record
     pan = np.float32([1.0, 0.0])
-    os.write(cmd_w, mx.encode_action(100, Play(1, gesture, 1.0, pan, "trigger", row), 2))
+    os.write(cmd_w, wire.encode_action(100, Play(1, gesture, 1.0, pan, "trigger", row), 2))
     out = np.zeros((128, 2), np.float32)
     heard = []
     for _ in range(6):
@@ -126,17 +127,17 @@ def test_the_mixer_plays_a_staged_row_and_reports_back_through_real_pipes(tmp_pa
     assert np.count_nonzero(audio[:, 0]) == 300
     got = _replies(reply_r)
     tags = [r[0] for r in got]
-    assert (mx.RAN, 1, 100, 0.0) in got
-    start = next(r for r in got if r[0] == mx.START)
+    assert (wire.RAN, 1, 100, 0.0) in got
+    start = next(r for r in got if r[0] == wire.START)
     assert start[2] == 1  # the action id, so the engine names the voice
-    assert (mx.END, start[1], 0, 0.0) in got
-    assert (mx.ROW, row, 0, 0.0) in got  # the row comes back to the engine when the voice ends
-    assert tags.count(mx.CLOCK) == 6
-    clock = [r for r in got if r[0] == mx.CLOCK][-1]
+    assert (wire.END, start[1], 0, 0.0) in got
+    assert (wire.ROW, row, 0, 0.0) in got  # the row comes back to the engine when the voice ends
+    assert tags.count(wire.CLOCK) == 6
+    clock = [r for r in got if r[0] == wire.CLOCK][-1]
     assert clock[1] == 5 * 128 and clock[2] == 6 * 128  # this block's first frame, the next one's
     # the recording ring holds what was played, and the figures are in the shared file
     assert np.array_equal(engine_side["record"][: 6 * 128], audio)
-    assert engine_side["stats"][mx.RECEIVED] == 1 and engine_side["stats"][mx.CALLBACKS] == 1
+    assert engine_side["stats"][wire.RECEIVED] == 1 and engine_side["stats"][wire.CALLBACKS] == 1
     os.close(cmd_w)  # the engine went away: the mixer notices at its next block
     m.player.process(out)
     assert m.eof.is_set()
@@ -146,7 +147,7 @@ def test_the_mixer_keeps_replies_when_the_engine_stops_reading(tmp_path):
     spec = _spec(tmp_path)
     cmd_r, _cmd_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    m = mx.Mixer(spec, mx._views(spec["shm_fd"], spec), cmd_r, reply_w)
+    m = mx.Mixer(spec, wire._views(spec["shm_fd"], spec), cmd_r, reply_w)
     m.output, m.clock = _Out(), AudioClock(48000)
     out = np.zeros((128, 2), np.float32)
     blocks = 3000  # 3000 clock records: 96 kB, more than a pipe holds
@@ -162,7 +163,7 @@ def test_the_mixer_keeps_replies_when_the_engine_stops_reading(tmp_path):
         more += 1
         got += _replies(reply_r)
         assert more < 100
-    frames = [r[2] for r in got if r[0] == mx.CLOCK]
+    frames = [r[2] for r in got if r[0] == wire.CLOCK]
     assert frames == [128 * (i + 1) for i in range(blocks + more)]  # in order, none lost
     assert m.replies_dropped == 0
 
