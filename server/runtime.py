@@ -49,7 +49,7 @@ class ServeConfig:
     # "jack" (our own JACK client, survives a server restart), "pyo", or "clock": no device,
     # paced by the wall clock (demo, tests)
     backend: str = "sounddevice"
-    # "process" runs the audio side alone in a process of its own (server/audio/mixer.py; jack and
+    # "process" runs the audio side alone in a process of its own (server/audio/mixer/; jack and
     # sounddevice backends, POSIX), "thread" in this process's audio callback; "auto": process
     # where it can
     mixer: str = "auto"

@@ -1,7 +1,7 @@
 """What the control side asks the audio side to do, one typed value per action (pure).
 
 Built by ``Engine.submit``'s callers, scheduled by frame, carried out by ``Player.process`` (in
-this process or the mixer process, which gets them through ``audio/mixer.py``'s records) and
+this process or the mixer process, which gets them through ``audio/mixer/``'s records) and
 logged by ``audio/record.py``. NamedTuples: attribute access for readers, tuple speed on the
 audio thread. Every action carries its id: a panic cancels the actions sent before it.
 """

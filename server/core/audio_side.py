@@ -1,7 +1,7 @@
 """Where the audio callback runs, as the engine sees it: one protocol, two placements (pure).
 
 ``LocalAudio`` keeps the player in this process (offline rendering, ``--mixer thread``, the
-clocked, pyo and sounddevice backends); ``audio/mixer.py``'s ``MixerProcess`` runs it alone in a
+clocked, pyo and sounddevice backends); ``audio/mixer/``'s ``MixerProcess`` runs it alone in a
 process of its own and implements the same protocol across a shared file and two pipes. The
 engine holds one ``AudioSide`` and never asks which: a reply or an action added once works in
 both placements.

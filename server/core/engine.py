@@ -116,7 +116,7 @@ class Engine:
         mixer=None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        """``mixer``: a ``MixerLink`` (server/audio/mixer.py) when the audio side runs in its own
+        """``mixer``: a ``MixerProcess`` (server/audio/mixer/link.py) when the audio side runs in its own
         process; None runs it here (``process`` is then the audio callback). ``clock``: seconds,
         monotonic, for the miss budget and the morph's settle time (tests step their own)."""
         self.clock = clock
@@ -132,7 +132,7 @@ class Engine:
         # cancelled: refill batches stopped because a morph left their mix behind
         self.counts = Counts(triggers=0, misses=0, errors=0, generated=0, xruns=0, dropped=0, cancelled=0)
         # The audio side (core/audio_side.py): the player here, or the mixer process behind
-        # ``mixer`` (audio/mixer.py). The engine talks to either through the same protocol.
+        # ``mixer`` (audio/mixer/). The engine talks to either through the same protocol.
         self.side: AudioSide = (
             LocalAudio(cfg, fade, max_len, self.replies, self.counts)
             if mixer is None

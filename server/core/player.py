@@ -3,7 +3,7 @@
 ``Player.process(out)`` is what an audio callback runs. It reads only what the control side
 prepared (gestures staged in the voice arena, speaker gains, velocities) and never generates,
 waits or locks. It runs in the engine's own process (offline rendering, sounddevice, pyo, the
-clocked backend) or alone in the mixer process (``server/audio/mixer.py``), where no control thread
+clocked backend) or alone in the mixer process (``server/audio/mixer/``), where no control thread
 shares its interpreter lock.
 
 Actions are the typed values of ``core/actions.py`` (``Play``, ``Stop``, ``Panic``, ``Gain``,
