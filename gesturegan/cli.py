@@ -1010,15 +1010,30 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         epilog="Example: gesturegan bench --json bench.json --markdown bench.md",
     )
     p.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
-    p.add_argument("--json", type=Path, help="write every figure here")
-    p.add_argument("--markdown", type=Path, help="write the tables here")
-    p.add_argument("--blocks", default="128,256", help="JACK block sizes for latency (default 128,256)")
-    p.add_argument("--trials", type=int, default=100, help="latency trials per path and block (default 100)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="write the tables here")
     p.add_argument(
-        "--stress-seconds", type=float, default=60.0, help="stress period per block size (default 60)"
+        "--blocks", default="128,256", metavar="N,N", help="JACK block sizes for latency (default 128,256)"
     )
-    p.add_argument("--stress-blocks", default="256,128", help="block sizes for the stress (default 256,128)")
-    p.add_argument("--batches", default="1,16,64", help="generation batch sizes (default 1,16,64)")
+    p.add_argument(
+        "--trials", type=int, default=100, metavar="N", help="latency trials per path and block (default 100)"
+    )
+    p.add_argument(
+        "--stress-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="stress period per block size (default 60)",
+    )
+    p.add_argument(
+        "--stress-blocks",
+        default="256,128",
+        metavar="N,N",
+        help="block sizes for the stress (default 256,128)",
+    )
+    p.add_argument(
+        "--batches", default="1,16,64", metavar="N,N", help="generation batch sizes (default 1,16,64)"
+    )
     p.add_argument("--no-baselines", action="store_true", help="skip the PyTorch and SpecGAN baselines")
     p.add_argument(
         "--beside",
@@ -1037,6 +1052,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stress-mixers",
         default="process,thread",
+        metavar="PLACES",
         help="with --backend jack, run the stress once per placement of the audio callback: process (a "
         "process of its own, serve's default) and thread (in the engine's process), side by side "
         "(default process,thread)",
