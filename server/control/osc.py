@@ -247,14 +247,23 @@ class OscControl:
 
     def flush_replies(self) -> int:
         """Send what the engine wants to say; ``/error`` at most ``errors_per_s``."""
+        # The OSC thread and the worker both flush, one at a time so replies keep their order.
+        # Never wait for the other: whoever holds the lock sends everything queued, and the OSC
+        # thread must go back to its socket (a trigger may be waiting there) rather than queue
+        # behind a flush. A reply that arrives just as the other finishes goes out with the
+        # worker's next flush, a couple of milliseconds later.
+        if not self._reply_lock.acquire(blocking=False):
+            return 0
         sent = 0
-        with self._reply_lock:  # the OSC thread and the worker both flush: one at a time, in order
+        try:
             while True:
                 try:
                     reply = self.engine.replies.popleft()
                 except IndexError:
                     return sent
                 sent += self._send_reply(reply)
+        finally:
+            self._reply_lock.release()
 
     def _send_reply(self, reply: tuple) -> int:
         """Send one reply (1), or drop it (0): an ``/error`` over budget, or no reply port."""
