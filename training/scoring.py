@@ -19,13 +19,20 @@ def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to embeddings ``a [N, D]`` and ``b [M, D]``."""
+    """Fréchet distance between Gaussians fitted to embeddings ``a [N, D]`` and ``b [M, D]``;
+    NaN when it cannot be measured (a generator gone to NaN or inf, a singular product), so a
+    checkpoint is still written, with no score, rather than lost to an exception."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     # A small ridge keeps the square root defined when there are fewer samples than dims.
     eye = np.eye(a.shape[1]) * 1e-6
     cov_a = np.cov(a, rowvar=False) + eye
     cov_b = np.cov(b, rowvar=False) + eye
-    covmean = linalg.sqrtm(cov_a @ cov_b)
+    try:
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+    except (linalg.LinAlgError, ValueError):
+        return float("nan")
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))

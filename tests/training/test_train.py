@@ -301,3 +301,19 @@ def test_a_run_killed_before_its_first_checkpoint_starts_clean(tiny_dataset, tmp
     assert steps == [1, 2]  # the killed run's lines are gone
     assert len(list((run / "tensorboard").iterdir())) == 1  # and its TensorBoard file
     assert (run / "previews" / "progress.gif").exists()
+
+
+def test_an_unmeasurable_generation_scores_nan_instead_of_losing_the_checkpoint():
+    """A run whose generator went to NaN made scipy's sqrtm raise inside the checkpoint written on
+    SIGTERM, and the steps since the last checkpoint were lost; now the score is NaN (null)."""
+    import numpy as np
+
+    from gesturegan.training.scoring import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((16, 8))
+    assert np.isfinite(frechet_distance(a, a + 0.1))
+    for bad in (np.nan, np.inf):
+        b = a.copy()
+        b[0, 0] = bad
+        assert np.isnan(frechet_distance(a, b))
