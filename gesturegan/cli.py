@@ -59,7 +59,12 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "--length", metavar="N", type=int, default=65536, help="samples per example (default 65536, 1.49 s)"
     )
     p.add_argument(
-        "--channels", type=int, default=1, choices=(1, 2), help="1 = mono (default), 2 = keep stereo"
+        "--channels",
+        metavar="N",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="1 = mono (default), 2 = keep stereo",
     )
     p.add_argument(
         "--windows",
@@ -507,7 +512,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         epilog="Example: gesturegan serve models/mine.onnx --audio jack --osc-port 9000 --reply-port 9001",
     )
     _add_model(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    p.add_argument(
+        "--host", metavar="ADDRESS", default="127.0.0.1", help="address to listen on (default loopback only)"
+    )
     p.add_argument(
         "--osc-port",
         type=int,
@@ -515,7 +522,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         metavar="PORT",
         help=f"UDP port OSC arrives on (default {DEFAULT_OSC_PORT})",
     )
-    p.add_argument("--reply-host", default="127.0.0.1", help="where replies go (default 127.0.0.1)")
+    p.add_argument(
+        "--reply-host", metavar="ADDRESS", default="127.0.0.1", help="where replies go (default 127.0.0.1)"
+    )
     p.add_argument(
         "--reply-port",
         type=int,
@@ -525,7 +534,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--allow", metavar="IP,IP", help="only accept OSC from these addresses")
     p.add_argument(
-        "--audio", default="default", help="host API: default, jack, coreaudio, asio, wasapi, alsa"
+        "--audio",
+        metavar="API",
+        default="default",
+        help="host API: default, jack, coreaudio, asio, wasapi, alsa",
     )
     p.add_argument(
         "--backend",
@@ -545,13 +557,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "and sounddevice backends, Linux and macOS); thread: in this process, sharing Python's "
         "interpreter lock with them. Default auto: process where it can, thread otherwise",
     )
-    p.add_argument("--device", help="output device name or index (see `gesturegan doctor`)")
-    p.add_argument("--channels", type=int, default=2, help="output channels (speakers), default 2")
-    p.add_argument("--block", type=int, default=128, help="frames per audio block (default 128)")
+    p.add_argument("--device", metavar="NAME", help="output device name or index (see `gesturegan doctor`)")
     p.add_argument(
-        "--sample-rate", type=int, help="device rate (default: the device's own; gestures are resampled)"
+        "--channels", metavar="N", type=int, default=2, help="output channels (speakers), default 2"
     )
-    p.add_argument("--voices", type=int, default=32, help="voice limit (default 32)")
+    p.add_argument(
+        "--block", metavar="FRAMES", type=int, default=128, help="frames per audio block (default 128)"
+    )
+    p.add_argument(
+        "--sample-rate",
+        metavar="HZ",
+        type=int,
+        help="device rate (default: the device's own; gestures are resampled)",
+    )
+    p.add_argument("--voices", metavar="N", type=int, default=32, help="voice limit (default 32)")
     p.add_argument(
         "--reserve-grid",
         type=int,
@@ -775,10 +794,11 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--tolerance",
+        metavar="T",
         type=float,
         help="largest |onnxruntime - torch| allowed (default 1e-3, with --fp16 2e-2)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer; default 17)")
+    p.add_argument("--opset", metavar="N", type=int, default=17, help="ONNX opset (17 or newer; default 17)")
     p.add_argument(
         "--overwrite", action="store_true", help="replace MODEL.onnx (and its encoder) if it exists"
     )
@@ -908,7 +928,7 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
         epilog="Example: gesturegan serve --record takes/tuesday ... ; gesturegan replay takes/tuesday",
     )
     p.add_argument("folder", metavar="DIR", type=Path, help="a folder written by serve --record")
-    p.add_argument("--out", type=Path, help="WAV to write (default DIR/replay.wav)")
+    p.add_argument("--out", type=Path, metavar="FILE.wav", help="WAV to write (default DIR/replay.wav)")
     _add_provider(p, default="cpu", why="cpu: the same numbers the recording was made with on a CPU")
     p.set_defaults(func=_run_replay)
 
@@ -949,12 +969,23 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         epilog="Example: gesturegan demo --out demo/ && gesturegan replay demo/",
     )
     p.add_argument(
-        "--out", type=Path, default=Path("gesturegan-demo"), help="folder (default gesturegan-demo)"
+        "--out",
+        type=Path,
+        default=Path("gesturegan-demo"),
+        metavar="DIR",
+        help="folder (default gesturegan-demo)",
     )
     p.add_argument("--play", action="store_true", help="play through the sound card as well")
-    p.add_argument("--model", type=Path, help="a model to play (default: the bundled one)")
-    p.add_argument("--device", help="output device with --play (see `gesturegan doctor`)")
-    p.add_argument("--audio", default=None, help="host API with --play: jack, coreaudio, asio, wasapi, alsa")
+    p.add_argument(
+        "--model", metavar="MODEL.onnx", type=Path, help="a model to play (default: the bundled one)"
+    )
+    p.add_argument("--device", metavar="NAME", help="output device with --play (see `gesturegan doctor`)")
+    p.add_argument(
+        "--audio",
+        metavar="API",
+        default=None,
+        help="host API with --play: jack, coreaudio, asio, wasapi, alsa",
+    )
     p.set_defaults(func=_run_demo)
 
 
@@ -1009,7 +1040,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gesturegan bench --json bench.json --markdown bench.md",
     )
-    p.add_argument("--model", type=Path, help="model to measure (default: the bundled one)")
+    p.add_argument(
+        "--model", metavar="MODEL.onnx", type=Path, help="model to measure (default: the bundled one)"
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="write the tables here")
     p.add_argument(
