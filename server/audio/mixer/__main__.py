@@ -4,4 +4,5 @@ import sys
 
 from gesturegan.server.audio.mixer.process import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module (a package walk) runs nothing
+    sys.exit(main())
