@@ -9,19 +9,15 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gesturegan.server.audio.backends import (
     CONTROL_SWITCH_S,
     ENGINE_SWITCH_S,
-    AudioError,
-    ClockedOutput,
-    PyoOutput,
-    SoundDeviceOutput,
-    find_output,
 )
 from gesturegan.server.audio.clock import AudioClock
 from gesturegan.server.audio.gc import GcOffAudio
+from gesturegan.server.audio.placement import open_audio
 from gesturegan.server.control.osc import OscControl, open_osc_socket
 from gesturegan.server.core.engine import Engine, EngineConfig
 from gesturegan.server.inference.model import Model
@@ -71,43 +67,8 @@ class Live:
             raise
 
     def _open(self, model: Model, engine_cfg: EngineConfig, serve: ServeConfig, osc_sock) -> None:
-        device = find_output(serve.device, serve.hostapi) if serve.backend == "sounddevice" else None
-        jack_out = mixer = None
-        in_process = serve.mixer == "process" or (
-            serve.mixer == "auto" and os.name == "posix" and serve.backend in ("jack", "sounddevice")
-        )
-        if in_process and serve.backend not in ("jack", "sounddevice"):
-            raise AudioError(f"--mixer process plays through jack or sounddevice, not {serve.backend}")
-        if serve.backend == "jack" and in_process:
-            from gesturegan.server.audio.mixer import MixerProcess
-
-            mixer = MixerProcess(channels=engine_cfg.channels)
-            engine_cfg = replace(engine_cfg, sample_rate=mixer.samplerate, block=mixer.blocksize)
-        elif serve.backend == "jack":  # the server decides rate and block
-            from gesturegan.server.audio.jack import JackOutput
-
-            jack_out = JackOutput(channels=engine_cfg.channels)
-            engine_cfg = replace(engine_cfg, sample_rate=jack_out.samplerate, block=jack_out.blocksize)
-        if engine_cfg.sample_rate == 0 and device is None:
-            engine_cfg = replace(
-                engine_cfg, sample_rate=self._pyo_rate(serve) if serve.backend == "pyo" else 48000
-            )
-        if engine_cfg.sample_rate == 0:  # the device's own rate; gestures are resampled to it
-            import sounddevice as sd
-
-            rate = int(sd.query_devices(device)["default_samplerate"])
-            engine_cfg = replace(engine_cfg, sample_rate=rate)
-        if serve.backend == "sounddevice" and in_process:
-            from gesturegan.server.audio.mixer import MixerProcess
-
-            mixer = MixerProcess(
-                channels=engine_cfg.channels,
-                backend="sounddevice",
-                device=device,
-                hostapi=serve.hostapi,
-                samplerate=engine_cfg.sample_rate,
-                blocksize=engine_cfg.block,
-            )
+        plan = open_audio(serve, engine_cfg)  # audio/placement.py: one table of backend x placement
+        engine_cfg, mixer = plan.engine_cfg, plan.mixer
         self.engine = Engine(model, engine_cfg, mixer=mixer)
         if mixer is not None:
             sys.setswitchinterval(ENGINE_SWITCH_S)
@@ -128,17 +89,7 @@ class Live:
 
             ring = mixer.record_ring if mixer is not None else None
             self.recording = Recording(serve.record_dir, self.engine, serve.record_audio_name, ring=ring)
-        tap = self.recording.push if self.recording is not None else None
-        if mixer is not None:
-            self.audio = mixer.bind(self.engine, self.clock, self.recording)
-        elif jack_out is not None:
-            self.audio = jack_out.bind(self.engine, self.clock, tap=tap)
-        elif serve.backend == "pyo":
-            self.audio = PyoOutput(self.engine, self.clock, serve.hostapi, tap=tap)
-        elif device is None:
-            self.audio = ClockedOutput(self.engine, self.clock, tap=tap)
-        else:
-            self.audio = SoundDeviceOutput(self.engine, self.clock, device, tap=tap)
+        self.audio = plan.bind(self.engine, self.clock, self.recording)
         self.serve = serve
         if serve.models_dir:
             self.engine.handlers["/model/load"] = self._model_load
@@ -153,21 +104,6 @@ class Live:
         self.gc = GcOffAudio()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="gesturegan-worker", daemon=True)
-
-    @staticmethod
-    def _pyo_rate(serve: ServeConfig) -> int:
-        """pyo's JACK backend must run at the JACK server's rate."""
-        if serve.hostapi and "jack" in serve.hostapi.lower():
-            try:
-                import jack
-
-                client = jack.Client("gesturegan-probe", no_start_server=True)
-                rate = client.samplerate
-                client.close()
-                return rate
-            except Exception:
-                return 48000
-        return 48000
 
     def start(self) -> Live:
         self.engine.prefill()  # full pools and reserve before the first note

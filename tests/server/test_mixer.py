@@ -274,3 +274,17 @@ def test_both_placements_offer_the_engine_the_same_audio_side():
     for placement in (LocalAudio, link):
         assert members <= set(dir(placement)), placement
     assert mx.MixerProcess.staged_only and not LocalAudio.staged_only
+
+
+def test_one_table_chooses_backend_and_placement():
+    from gesturegan.server.audio.backends import AudioError
+    from gesturegan.server.audio.placement import PLACEMENTS, Placement, choose
+
+    assert choose("jack", "auto") == Placement("jack", True)  # POSIX: the callback alone
+    assert choose("sounddevice", "auto") == Placement("sounddevice", True)
+    assert choose("jack", "thread") == Placement("jack", False)
+    assert choose("pyo", "auto") == Placement("pyo", False)  # pyo has no mixer-process row
+    assert choose("clock", "auto") == Placement("clock", False)
+    with pytest.raises(AudioError, match="--mixer process plays through jack or sounddevice, not pyo"):
+        choose("pyo", "process")
+    assert {p.backend for p in PLACEMENTS} == {"jack", "sounddevice", "pyo", "clock"}
