@@ -199,9 +199,8 @@ class JackDummy:
                 )
         else:
             # No log asked for: jackd's words go to a pipe a thread keeps draining into memory.
-            # A file here cost latency: jackd writes from its own threads, and a write that
-            # waits for the disk made an occasional trigger a block late in bench (4 in 640
-            # OSC trials with a file, 0 in 400 without).
+            # With a file here an occasional trigger came a block late in bench (jackd writes
+            # from its own threads; figures in docs/benchmarks/restructure-before-after.md).
             self.proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
             )
