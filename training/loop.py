@@ -268,6 +268,21 @@ def _forget_past_the_checkpoint(out: Path, step: int) -> None:
         shutil.rmtree(out / "tensorboard")
 
 
+def _preview(state: State, out: Path, writer) -> None:
+    """The preview sheet, WAVs and GIF frame of the EMA generator at this step."""
+    from gesturegan.training.previews import write_preview
+
+    write_preview(
+        out,
+        state.step,
+        state.ema,
+        state.categories,
+        state.shape.sample_rate,
+        state.config.train.preview_per_category,
+        writer,
+    )
+
+
 def _checkpoint(state: State, out: Path, real, classifier, log) -> None:
     score = _score(state, real, classifier)
     # JSON has no NaN: a score that cannot be measured is recorded as null
@@ -301,7 +316,6 @@ def train(
 ) -> TrainResult:
     """Train ``family`` on the dataset at ``data_path`` into the run folder ``out``."""
     from gesturegan.training.classifier import default_classifier
-    from gesturegan.training.previews import write_preview
 
     out = Path(out)
     dist = _init_distributed()
@@ -398,30 +412,14 @@ def train(
                 if preview_due or checkpoint_due:
                     _fit_prior(state, data)
                 if preview_due:
-                    write_preview(
-                        out,
-                        state.step,
-                        state.ema,
-                        state.categories,
-                        state.shape.sample_rate,
-                        t.preview_per_category,
-                        writer,
-                    )
+                    _preview(state, out, writer)
                 if checkpoint_due:
                     _checkpoint(state, out, real, classifier, say)
             if stop["signal"] is not None and dist.main and state.step > start_step:
                 say(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
                 if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
                     _fit_prior(state, data)
-                    write_preview(  # so a stopped run has its progress pictures too
-                        out,
-                        state.step,
-                        state.ema,
-                        state.categories,
-                        state.shape.sample_rate,
-                        t.preview_per_category,
-                        writer,
-                    )
+                    _preview(state, out, writer)  # so a stopped run has its progress pictures too
                     _checkpoint(state, out, real, classifier, say)
         finally:
             bar.close()

@@ -85,6 +85,18 @@ def test_refusals_change_nothing(tiny_dataset, tiny_runs, tmp_path):
         train(tiny_dataset, "gan", run, config="tiny", resume=True, progress=False)
 
 
+def _no_checkpoints_soon(tmp_path: Path) -> Path:
+    """The tiny config with checkpoints and previews 1,000 steps apart: a run to interrupt."""
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(
+        (Path(__file__).parents[2] / "training/configs/tiny.toml")
+        .read_text()
+        .replace("checkpoint_every = 2", "checkpoint_every = 1000")
+        .replace("preview_every = 2", "preview_every = 1000")
+    )
+    return cfg
+
+
 def _wait_for_steps(log: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,13 +110,7 @@ def _wait_for_steps(log: Path, n: int, proc: subprocess.Popen, timeout: float = 
 @pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_kill_9_loses_only_the_last_steps(tiny_dataset, tmp_path):
     run = tmp_path / "run"
-    cfg = tmp_path / "slow.toml"
-    cfg.write_text(
-        (Path(__file__).parents[2] / "training/configs/tiny.toml")
-        .read_text()
-        .replace("checkpoint_every = 2", "checkpoint_every = 1000")
-        .replace("preview_every = 2", "preview_every = 1000")
-    )
+    cfg = _no_checkpoints_soon(tmp_path)
     args = [
         sys.executable,
         "-m",
@@ -269,13 +275,7 @@ def test_an_unmeasurable_score_keeps_history_valid_and_export_says_what_it_took(
 @pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_starts_clean(tiny_dataset, tmp_path):
     run = tmp_path / "run"
-    cfg = tmp_path / "slow.toml"
-    cfg.write_text(
-        (Path(__file__).parents[2] / "training/configs/tiny.toml")
-        .read_text()
-        .replace("checkpoint_every = 2", "checkpoint_every = 1000")
-        .replace("preview_every = 2", "preview_every = 1000")
-    )
+    cfg = _no_checkpoints_soon(tmp_path)
     args = [
         sys.executable,
         "-m",
