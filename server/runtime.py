@@ -107,6 +107,10 @@ class Live:
 
     def start(self) -> Live:
         self.engine.prefill()  # full pools and reserve before the first note
+        # Check the models folder now: /model/list (or a MIDI program change) during the set then
+        # reads the verdicts instead of opening sessions on the control thread. A file added
+        # later is checked at the first list that sees it.
+        self.model_names()
         # A full garbage collection holds the interpreter lock for as long as it walks every
         # object; freezing what exists now (models, pools, modules) keeps later collections short.
         gc.collect()
