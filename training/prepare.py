@@ -128,7 +128,7 @@ def check_label_names(labels: dict[str, str], path: Path, given: list[str] | Non
         if near:
             files = [f for f, c in labels.items() if c == name]
             raise PrepareError(
-                f"{path}: category {name!r} ({len(files)} rows, e.g. {files[0]}) is not one; did you mean "
+                f"{path}: category {name!r} ({len(files)} row{'s' if len(files) > 1 else ''}, e.g. {files[0]}) is not one; did you mean "
                 f"{near[0]}? Fix the CSV, or list {name} in --categories if it is a category of its own"
             )
 
