@@ -6,8 +6,9 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,33 +22,61 @@ def map_files(
 
     ``workers`` defaults to every core; a handful of items runs in this process, where a
     pool would cost more than it saves. ``progress`` is the progress bar's label (None: no bar).
+    Ctrl-C stops the workers at once and raises ``KeyboardInterrupt`` here.
     """
     workers = workers or os.cpu_count() or 1
-    pool = (
-        ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
-        if workers > 1 and len(items) > 4
-        else None
-    )
-    # Small chunks keep both cores busy to the end when file lengths differ a lot.
-    results: Iterable[R] = (
-        pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))) if pool else map(fn, items)
-    )
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        results = tqdm(results, total=len(items), unit="file", desc=progress)
+        bar = tqdm(total=len(items), unit="file", desc=progress)
     try:
-        return list(results)
-    except BaseException:  # Ctrl-C, or a worker's error: stop the others now, not after the queue
-        if pool is not None:
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
-            pool = None
+        if workers > 1 and len(items) > 4:
+            return _in_pool(fn, items, workers, bar)
+        results = []
+        for item in items:
+            results.append(fn(item))
+            if bar is not None:
+                bar.update(1)
+        return results
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _in_pool(fn: Callable[[T], R], items: Sequence[T], workers: int, bar) -> list[R]:
+    """The pool's side of ``map_files``. Ctrl-C only sets a flag while the pool is in use: a
+    KeyboardInterrupt raised inside the executor's own bookkeeping (it arrived 0.6 s into a
+    run, while work was being handed out) left it unable to shut down, and the command hung."""
+    interrupted = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set()) if main else None
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+    try:
+        futures = [pool.submit(fn, item) for item in items]
+        results = []
+        for future in futures:
+            while True:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                try:
+                    results.append(future.result(timeout=0.1))
+                    break
+                except TimeoutError:
+                    continue
+            if bar is not None:
+                bar.update(1)
+        pool.shutdown()
+        return results
+    except BaseException:  # Ctrl-C, or a worker's error: drop the queue, let the workers stop
+        # No kill: a worker killed while writing its result leaves half a message in the pipe,
+        # the executor's manager thread waits on it forever, and the interpreter joins that
+        # thread at exit (the command hung). Workers ignore Ctrl-C and finish the file in hand.
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _worker_init() -> None:
