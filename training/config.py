@@ -17,6 +17,7 @@ import tomllib
 FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 PRECISIONS = ("fp32", "bf16")
 CONFIG_DIR = Path(__file__).parent / "configs"
+PRIORS = ("gmm", "posterior")
 
 
 class ConfigError(Exception):
@@ -42,6 +43,10 @@ class ModelConfig:
     )
     code_dim: int = 64  # twostage: size of the autoencoder's code (the model's z has one more)
     prior_components: int = 8  # twostage: Gaussian components per category in the prior, at most
+    # twostage: "gmm" fits a diagonal mixture to each category's codes (EM); "posterior" keeps one
+    # component per training clip (its posterior, widened by prior_bandwidth x the category's spread)
+    prior: str = "gmm"
+    prior_bandwidth: float = 0.0  # twostage, prior = "posterior": extra spread, in category deviations
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class TrainConfig:
     adversarial_from: int = 0  # twostage: step the adversarial stage starts at (0: reconstruction only)
     adv_weight: float = 1.0  # twostage: weight of the hinge loss on the decoder in that stage
     fm_weight: float = 10.0  # twostage: weight of discriminator feature matching in that stage
+    # twostage: the adversarial stage trains the decoder only (RAVE's recipe): the codes the prior
+    # is fitted on stop moving, and the discriminator cannot push the encoder off the corpus
+    freeze_encoder: bool = False
     balanced: bool = True  # draw categories uniformly, not by their share of the data
     precision: str = "fp32"
     seed: int = 0
@@ -221,6 +229,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{name} must hold powers of two >= 16, not {n}")
     if not 0 < m.hop <= m.n_fft // 2:
         raise ConfigError(f"model.hop must be in 1..n_fft/2, not {m.hop}")
+    if m.prior not in PRIORS:
+        raise ConfigError(f"model.prior must be one of {', '.join(PRIORS)}, not {m.prior!r}")
+    if m.prior_bandwidth < 0:
+        raise ConfigError(f"model.prior_bandwidth must be >= 0, not {m.prior_bandwidth}")
     if t.adversarial_from < 0:
         raise ConfigError(f"train.adversarial_from must be >= 0 (0: never), not {t.adversarial_from}")
     if t.precision not in PRECISIONS:

@@ -164,7 +164,9 @@ def _wrap(state: State, dist: Dist) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [state.device.index] if state.device.type == "cuda" else None
-        g = DDP(g, device_ids=ids, broadcast_buffers=False)
+        # A frozen encoder leaves parameters without gradients in the adversarial stage.
+        unused = state.config.family == "twostage" and state.config.train.freeze_encoder
+        g = DDP(g, device_ids=ids, broadcast_buffers=False, find_unused_parameters=unused)
         d = DDP(d, device_ids=ids, broadcast_buffers=False)
     state.g_train, state.d_train = g, d
 
@@ -212,6 +214,8 @@ def _fit_prior(state: State, data: Dataset) -> None:
         by_category,
         data.categories,
         state.config.train.seed,
+        kind=state.config.model.prior,
+        bandwidth=state.config.model.prior_bandwidth,
     )
 
 

@@ -158,15 +158,17 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         state.device, MultiResolutionSTFTLoss((256, 512, 1024, 2048)).to(state.device)
     )
     noise = torch.randn((real.shape[0], state.generator.code_dim), generator=state.rng).to(real.device)
-    with _autocast(state):
-        recon, mu, logvar = state.g_train(real, noise)
+    adversarial = bool(t.adversarial_from) and state.step >= t.adversarial_from
+    frozen = adversarial and t.freeze_encoder
+    with _autocast(state):  # frozen: the decoder alone learns, so the prior's codes stay put
+        recon, mu, logvar = state.g_train(real, noise, frozen)
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     rec = loss_fn(recon, real)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
     beta = t.kl_weight * min(1.0, (state.step + 1) / max(t.kl_warmup, 1))
-    loss = rec + beta * kl
+    loss = rec + (0.0 if frozen else beta) * kl
     logs = {"loss/recon": float(rec.detach()), "loss/kl": float(kl.detach()), "kl_beta": beta}
-    if t.adversarial_from and state.step >= t.adversarial_from:
+    if adversarial:
         d = state.d_train
         with _autocast(state):
             d_real = d(real, cond).float()

@@ -56,3 +56,84 @@ def test_invert_gives_the_z_that_decodes_a_code(tiny_runs):
     torch.testing.assert_close(g.codes(z, cond), code, atol=1e-4, rtol=1e-4)
     with torch.no_grad():
         torch.testing.assert_close(g(z, cond), g.decoder.decode(code), atol=1e-4, rtol=1e-3)
+
+
+def _tiny(**changes):
+    """A fresh tiny two-stage config (no training run) with ``changes`` in [model] or [train]."""
+    from dataclasses import replace
+
+    from gesturegan.training.config import load_config
+
+    cfg = load_config("twostage", "tiny")
+    model = {k: v for k, v in changes.items() if hasattr(cfg.model, k)}
+    train = {k: v for k, v in changes.items() if k not in model}
+    return replace(cfg, model=replace(cfg.model, **model), train=replace(cfg.train, **train))
+
+
+def test_the_posterior_prior_keeps_one_component_per_clip():
+    import numpy as np
+
+    from gesturegan.training.models import DataShape, build
+    from gesturegan.training.models.twostage import encode, fit_prior
+
+    cfg = _tiny(prior="posterior", prior_components=6, prior_bandwidth=0.5)
+    torch.manual_seed(0)
+    g, critic = build(cfg, DataShape(2, 1, 8192, 16000))
+    rng = np.random.default_rng(0)
+    few = (0.1 * rng.standard_normal((4, 1, 8192))).astype(np.float32)
+    many = (0.1 * rng.standard_normal((9, 1, 8192))).astype(np.float32)
+    fit = fit_prior([g], critic.encoder, [few, many], ["a", "b"], kind="posterior", bandwidth=0.5)
+    assert fit.components == {"a": 4, "b": 6}  # every clip of a; b keeps a subset at the cap
+
+    mu, sd = encode(critic.encoder, few)
+    spread = 0.5 * mu.std(axis=0)
+    torch.testing.assert_close(g.prior_mean[0, :4], torch.from_numpy(mu))
+    torch.testing.assert_close(g.prior_std[0, :4], torch.from_numpy(np.sqrt(sd**2 + spread**2)))
+    torch.testing.assert_close(g.weights()[0], torch.tensor([0.25] * 4 + [0.0] * 2))
+    torch.testing.assert_close(g.weights()[1], torch.full((6,), 1 / 6))
+    mu_b, _ = encode(critic.encoder, many)
+    kept = g.prior_mean[1].numpy()
+    assert all(np.abs(mu_b - row).max(axis=1).min() < 1e-6 for row in kept)  # each is one of b's clips
+    assert len({tuple(r) for r in kept.round(6)}) == 6  # and no clip twice
+
+    # z[:, 0] picks a clip: its anchor with zero noise decodes that clip's own code.
+    z = torch.zeros(4, g.latent_dim)
+    z[:, 0] = g.prior_anchor[0, :4]
+    torch.testing.assert_close(g.codes(z, torch.eye(2)[[0] * 4]), torch.from_numpy(mu))
+
+
+def test_a_frozen_encoder_stays_put_in_the_adversarial_stage(tiny_dataset):
+    from gesturegan.training.data import BatchSampler, load_dataset
+    from gesturegan.training.loop import Dist, _wrap
+    from gesturegan.training.state import new_state
+    from gesturegan.training.steps import twostage_step
+
+    data = load_dataset(tiny_dataset)
+    for frozen in (True, False):
+        cfg = _tiny(freeze_encoder=frozen, adversarial_from=1)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        _wrap(state, Dist())
+        sampler = BatchSampler(data, cfg.train.batch_size, True, state.rng)
+        state.step = 1  # in the adversarial stage
+        encoder = [p.detach().clone() for p in state.critic.encoder.parameters()]
+        decoder = [p.detach().clone() for p in state.generator.parameters()]
+        logs = twostage_step(state, sampler)
+        assert "loss/adv" in logs
+        enc_moved = any(
+            not torch.equal(a, b) for a, b in zip(encoder, state.critic.encoder.parameters(), strict=True)
+        )
+        dec_moved = any(
+            not torch.equal(a, b) for a, b in zip(decoder, state.generator.parameters(), strict=True)
+        )
+        assert dec_moved and enc_moved != frozen
+
+
+def test_the_prior_kind_is_checked():
+    import pytest
+
+    from gesturegan.training.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match=r"model\.prior must be one of gmm, posterior"):
+        validate(_tiny(prior="kde"))
+    with pytest.raises(ConfigError, match="prior_bandwidth"):
+        validate(_tiny(prior_bandwidth=-1.0))

@@ -107,6 +107,11 @@ class TwoStageGenerator(Generator):
     def __init__(self, m: ModelConfig, shape: DataShape):
         super().__init__(m.code_dim + 1, shape)
         self.code_dim, self.components = m.code_dim, m.prior_components
+        self.prior_text = (
+            f"per-category aggregate posterior: one component per training clip, {m.prior_components} at most"
+            if m.prior == "posterior"
+            else f"per-category diagonal Gaussian mixture, {m.prior_components} components at most"
+        )
         self.decoder = SpectralDecoder(m, shape)
         k, c, d = shape.n_categories, m.prior_components, m.code_dim
         cumulative = torch.ones(k, c)  # until fitted: every draw takes component 0, a standard normal
@@ -180,7 +185,7 @@ class TwoStageGenerator(Generator):
             **self.decoder.describe(),
             "family": self.family,
             "code_dim": self.code_dim,
-            "prior": f"per-category diagonal Gaussian mixture, {self.components} components at most",
+            "prior": self.prior_text,
         }
 
 
@@ -192,9 +197,10 @@ class AutoencoderView(nn.Module):
         self.generator, self.encoder = generator, encoder
 
     def forward(
-        self, audio: torch.Tensor, noise: torch.Tensor
+        self, audio: torch.Tensor, noise: torch.Tensor, frozen_encoder: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(audio)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
+            mu, logvar = self.encoder(audio)
         code = mu + noise * torch.exp(0.5 * logvar)
         return self.generator.decoder.decode(code), mu, logvar
 
@@ -248,11 +254,20 @@ def fit_prior(
     categories: list[str],
     seed: int = 0,
     draws: int = 8,
+    kind: str = "gmm",
+    bandwidth: float = 0.0,
 ) -> PriorFit:
     """Fit each category's mixture to its clips' codes and write it into every generator's buffers.
 
-    Each clip contributes ``draws`` codes from its posterior, so the mixture approximates the
-    category's aggregate posterior (what the decoder was trained on), not only its means.
+    ``kind="gmm"``: EM on ``draws`` codes per clip from its posterior, so the mixture
+    approximates the category's aggregate posterior (what the decoder was trained on) with at
+    most ``prior_components`` diagonal components.
+
+    ``kind="posterior"``: the aggregate posterior itself, one equally weighted component per
+    clip (its ``mu`` and ``sigma``, widened by ``bandwidth`` x the category's deviation of
+    ``mu`` per dimension). Every draw sits where the decoder was trained; a category with more
+    clips than components keeps a random subset of them.
+
     A category without clips keeps a standard normal.
     """
     from sklearn.mixture import GaussianMixture
@@ -269,6 +284,15 @@ def fit_prior(
             used[name], n_codes[name] = 0, 0
             continue
         mu, sd = encode(encoder, audio)
+        if kind == "posterior":
+            keep = np.sort(rng.permutation(len(mu))[:c])
+            m = len(keep)
+            spread = bandwidth * mu.std(axis=0) if len(mu) > 1 else np.zeros(d, np.float32)
+            mean[idx, :m] = mu[keep]
+            std[idx, :m] = np.sqrt(sd[keep] ** 2 + spread**2)
+            cumulative[idx] = np.minimum(np.arange(1, c + 1) / m, 1.0)
+            used[name], n_codes[name] = m, m
+            continue
         codes = (mu[:, None, :] + sd[:, None, :] * rng.standard_normal((len(mu), draws, d))).reshape(-1, d)
         m = int(min(c, max(1, len(audio) // 4)))
         gmm = GaussianMixture(m, covariance_type="diag", reg_covar=1e-4, random_state=seed, max_iter=200)
