@@ -74,6 +74,7 @@ class TrainConfig:
     # twostage: the adversarial stage trains the decoder only (RAVE's recipe): the codes the prior
     # is fitted on stop moving, and the discriminator cannot push the encoder off the corpus
     freeze_encoder: bool = False
+    grad_clip: float = 0.0  # twostage: largest gradient norm of decoder + encoder per step (0: no clipping)
     balanced: bool = True  # draw categories uniformly, not by their share of the data
     precision: str = "fp32"
     seed: int = 0
@@ -116,7 +117,11 @@ def defaults_for(family: str) -> Config:
         cfg = replace(cfg, train=replace(cfg.train, lr_g=5e-4, beta1=0.9, beta2=0.999))
     elif family == "twostage":
         # Reconstruction first (Adam as for the VAE), a slower discriminator for the adversarial stage.
-        train = replace(cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=2e-4)
+        # Clipping: one bad batch (gradient norm ~2,700 against ~10) can throw the decoder into
+        # another basin, and the EMA of weights from two basins decodes every code to one drone.
+        train = replace(
+            cfg.train, lr_g=5e-4, lr_d=1e-4, beta1=0.5, beta2=0.99, kl_weight=2e-4, grad_clip=20.0
+        )
         cfg = replace(cfg, model=replace(cfg.model, phase_advance=True), train=train)
     return cfg
 
@@ -233,6 +238,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.prior must be one of {', '.join(PRIORS)}, not {m.prior!r}")
     if m.prior_bandwidth < 0:
         raise ConfigError(f"model.prior_bandwidth must be >= 0, not {m.prior_bandwidth}")
+    if t.grad_clip < 0:
+        raise ConfigError(f"train.grad_clip must be >= 0 (0: no clipping), not {t.grad_clip}")
     if t.adversarial_from < 0:
         raise ConfigError(f"train.adversarial_from must be >= 0 (0: never), not {t.adversarial_from}")
     if t.precision not in PRECISIONS:

@@ -193,7 +193,11 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         )
     state.opt_g.zero_grad(set_to_none=True)
     loss.backward()
-    logs["grad_norm/g"] = _grad_norm([*state.generator.parameters(), *state.critic.encoder.parameters()])
+    params = [*state.generator.parameters(), *state.critic.encoder.parameters()]
+    if t.grad_clip > 0:  # the norm before clipping is what gets logged
+        logs["grad_norm/g"] = float(torch.nn.utils.clip_grad_norm_(params, t.grad_clip))
+    else:
+        logs["grad_norm/g"] = _grad_norm(params)
     state.opt_g.step()
     logs["loss/total"] = float(loss.detach())
     return logs

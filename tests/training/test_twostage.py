@@ -137,3 +137,25 @@ def test_the_prior_kind_is_checked():
         validate(_tiny(prior="kde"))
     with pytest.raises(ConfigError, match="prior_bandwidth"):
         validate(_tiny(prior_bandwidth=-1.0))
+
+
+def test_gradients_are_clipped_before_the_optimiser_sees_them(tiny_dataset):
+    from gesturegan.training.config import defaults_for
+    from gesturegan.training.data import BatchSampler, load_dataset
+    from gesturegan.training.loop import Dist, _wrap
+    from gesturegan.training.state import new_state
+    from gesturegan.training.steps import twostage_step
+
+    assert defaults_for("twostage").train.grad_clip > 0  # resumed runs of older configs get it too
+    data = load_dataset(tiny_dataset)
+    for clip in (0.0, 1e-3):
+        cfg = _tiny(grad_clip=clip)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        _wrap(state, Dist())
+        logs = twostage_step(state, BatchSampler(data, cfg.train.batch_size, True, state.rng))
+        # After one step Adam's first moment is (1 - beta1) x the gradient it was given.
+        moments = [s["exp_avg"] for s in state.opt_g.state.values()]
+        given = float(torch.stack([m.norm() for m in moments]).norm()) / (1 - cfg.train.beta1)
+        assert logs["grad_norm/g"] > 1e-2  # the norm before clipping is logged
+        expected = logs["grad_norm/g"] if clip == 0 else clip
+        assert abs(given - expected) < 1e-3 * expected
