@@ -427,7 +427,7 @@ def _run_render(args: argparse.Namespace) -> int:
     except (ModelError, RenderError) as e:
         raise CommandError(str(e)) from e
     print(
-        f"wrote {len(paths)} gestures to {args.out} ({model.info.duration_s:.2f} s at {model.info.sample_rate} Hz)"
+        f"wrote {len(paths)} gesture{'' if len(paths) == 1 else 's'} to {args.out} ({model.info.duration_s:.2f} s at {model.info.sample_rate} Hz)"
     )
     return 0
 
