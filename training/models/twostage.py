@@ -7,9 +7,10 @@ into audio. It is trained to reconstruct the corpus (multi-resolution STFT loss 
 KL term), then adversarially with feature matching. Reconstruction cannot collapse below
 the corpus's own variety: every clip has its own code.
 
-Stage two: per category, a diagonal Gaussian mixture fitted (EM, scikit-learn) to the
-codes of that category's clips, drawn from their posteriors. The mixture lives inside the
-generator as buffers, so the exported graph is still ``(z, cond) -> audio``:
+Stage two: per category, a diagonal Gaussian mixture over the codes of that category's
+clips: fitted by EM (scikit-learn) to draws from their posteriors (``prior = "gmm"``), or the
+aggregate posterior itself, one component per clip (``prior = "posterior"``). The mixture
+lives inside the generator as buffers, so the exported graph is still ``(z, cond) -> audio``:
 
 - ``z[:, 0]`` picks a component (through the normal CDF, against the cumulative weights);
 - ``z[:, 1:]`` is the standard normal noise scaled by that component's deviation;
