@@ -75,6 +75,9 @@ class TrainConfig:
     # is fitted on stop moving, and the discriminator cannot push the encoder off the corpus
     freeze_encoder: bool = False
     grad_clip: float = 0.0  # twostage: largest gradient norm of decoder + encoder per step (0: no clipping)
+    # twostage, adversarial stage: hinge weight on decoded mixes of two clips' codes (their
+    # categories mixed alike), so what a morph plays between two sounds is trained to sound real
+    mix_weight: float = 0.0
     balanced: bool = True  # draw categories uniformly, not by their share of the data
     precision: str = "fp32"
     seed: int = 0
@@ -238,6 +241,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.prior must be one of {', '.join(PRIORS)}, not {m.prior!r}")
     if m.prior_bandwidth < 0:
         raise ConfigError(f"model.prior_bandwidth must be >= 0, not {m.prior_bandwidth}")
+    if t.mix_weight < 0:
+        raise ConfigError(f"train.mix_weight must be >= 0 (0: off), not {t.mix_weight}")
     if t.grad_clip < 0:
         raise ConfigError(f"train.grad_clip must be >= 0 (0: no clipping), not {t.grad_clip}")
     if t.adversarial_from < 0:

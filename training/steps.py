@@ -150,7 +150,10 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
 
     Multi-resolution STFT loss plus a KL term that ramps up over ``kl_warmup``; from step
     ``adversarial_from`` on (RAVE's second phase), a hinge discriminator on real vs
-    reconstructed clips and L1 feature matching on its activations sharpen the decoder.
+    reconstructed clips and L1 feature matching on its activations sharpen the decoder. With
+    ``mix_weight``, the decoder also plays each clip's code moved part of the way to another
+    clip's (ACAI's idea): the discriminator learns to reject those mixes and the decoder to make
+    them sound real, which is what a morph between categories plays.
     """
     t = state.config.train
     real, _, cond = _real(state, sampler)
@@ -160,8 +163,10 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     noise = torch.randn((real.shape[0], state.generator.code_dim), generator=state.rng).to(real.device)
     adversarial = bool(t.adversarial_from) and state.step >= t.adversarial_from
     frozen = adversarial and t.freeze_encoder
+    mixing = adversarial and t.mix_weight > 0
+    mix = torch.rand(real.shape[0], generator=state.rng).to(real.device) if mixing else None
     with _autocast(state):  # frozen: the decoder alone learns, so the prior's codes stay put
-        recon, mu, logvar = state.g_train(real, noise, frozen)
+        recon, mu, logvar, mixed = state.g_train(real, noise, frozen, mix)
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     rec = loss_fn(recon, real)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
@@ -170,9 +175,14 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     logs = {"loss/recon": float(rec.detach()), "loss/kl": float(kl.detach()), "kl_beta": beta}
     if adversarial:
         d = state.d_train
+        if mixing:  # a mix's category is the same mix of its two clips' categories
+            mixed_cond = torch.lerp(cond, cond.roll(1, dims=0), mix.unsqueeze(1))
+            fakes, fake_cond = torch.cat([recon.detach(), mixed.detach()]), torch.cat([cond, mixed_cond])
+        else:
+            fakes, fake_cond = recon.detach(), cond
         with _autocast(state):
             d_real = d(real, cond).float()
-            d_fake = d(recon.detach(), cond).float()
+            d_fake = d(fakes, fake_cond).float()
         loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
         state.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -191,6 +201,12 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         logs.update(
             {"loss/d": float(loss_d.detach()), "loss/adv": float(adv.detach()), "loss/fm": float(fm.detach())}
         )
+        if mixing:  # no target to match: the discriminator alone says whether a mix sounds real
+            with _autocast(state):
+                s_mixed, _ = _scored_features(disc, mixed, mixed_cond)
+            adv_mix = -s_mixed.float().mean()
+            loss = loss + t.mix_weight * adv_mix
+            logs["loss/adv_mix"] = float(adv_mix.detach())
     state.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     params = [*state.generator.parameters(), *state.critic.encoder.parameters()]

@@ -128,6 +128,49 @@ def test_a_frozen_encoder_stays_put_in_the_adversarial_stage(tiny_dataset):
         assert dec_moved and enc_moved != frozen
 
 
+def test_a_mix_decodes_the_code_between_two_clips(tiny_dataset):
+    import numpy as np
+
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models import build
+    from gesturegan.training.models.twostage import AutoencoderView
+
+    data = load_dataset(tiny_dataset)
+    cfg = _tiny()
+    gen, critic = build(cfg, data.shape)
+    view = AutoencoderView(gen, critic.encoder).eval()
+    audio = torch.from_numpy(np.stack([data.audio[i] for i in range(3)]))
+    noise = torch.zeros(3, gen.code_dim)
+    mu, _ = critic.encoder(audio)
+    with torch.no_grad():
+        recon, _, _, none = view(audio, noise)
+        _, _, _, mixed = view(audio, noise, mix=torch.tensor([0.0, 1.0, 0.5]))
+        assert none is None
+        torch.testing.assert_close(mixed[0], recon[0], atol=1e-5, rtol=1e-4)  # no way towards clip 2
+        torch.testing.assert_close(mixed[1], recon[0], atol=1e-5, rtol=1e-4)  # all the way to clip 0
+        halfway = gen.decoder.decode((0.5 * (mu[2] + mu[1])).unsqueeze(0))[0]
+        torch.testing.assert_close(mixed[2], halfway, atol=1e-5, rtol=1e-4)
+
+
+def test_mixes_are_trained_only_when_asked_and_only_in_the_adversarial_stage(tiny_dataset):
+    import math
+
+    from gesturegan.training.data import BatchSampler, load_dataset
+    from gesturegan.training.loop import Dist, _wrap
+    from gesturegan.training.state import new_state
+    from gesturegan.training.steps import twostage_step
+
+    data = load_dataset(tiny_dataset)
+    for weight, step, expect in ((0.5, 1, True), (0.0, 1, False), (0.5, 0, False)):
+        cfg = _tiny(mix_weight=weight, adversarial_from=1, freeze_encoder=True)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        _wrap(state, Dist())
+        state.step = step
+        logs = twostage_step(state, BatchSampler(data, cfg.train.batch_size, True, state.rng))
+        assert ("loss/adv_mix" in logs) == expect
+        assert math.isfinite(logs["loss/total"])
+
+
 def test_the_prior_kind_is_checked():
     import pytest
 
@@ -135,6 +178,8 @@ def test_the_prior_kind_is_checked():
 
     with pytest.raises(ConfigError, match=r"model\.prior must be one of gmm, posterior"):
         validate(_tiny(prior="kde"))
+    with pytest.raises(ConfigError, match="mix_weight"):
+        validate(_tiny(mix_weight=-1.0))
     with pytest.raises(ConfigError, match="prior_bandwidth"):
         validate(_tiny(prior_bandwidth=-1.0))
 

@@ -191,19 +191,34 @@ class TwoStageGenerator(Generator):
 
 
 class AutoencoderView(nn.Module):
-    """Stage one as one module (so DDP sees one forward): ``audio [B, C, T] -> (recon, mu, logvar)``."""
+    """Stage one as one module (so DDP sees one forward).
+
+    ``audio [B, C, T] -> (recon [B, C, T], mu [B, D], logvar [B, D], mixed [B, C, T] | None)``.
+    With ``mix [B]`` (weights in [0, 1]), ``mixed`` decodes each clip's code moved ``mix`` of
+    the way to the next clip's (``roll(1)`` along the batch): what a morph plays between two
+    categories, in the same decoder pass as the reconstructions.
+    """
 
     def __init__(self, generator: TwoStageGenerator, encoder: SpectralEncoder):
         super().__init__()
         self.generator, self.encoder = generator, encoder
 
     def forward(
-        self, audio: torch.Tensor, noise: torch.Tensor, frozen_encoder: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self,
+        audio: torch.Tensor,
+        noise: torch.Tensor,
+        frozen_encoder: bool = False,
+        mix: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             mu, logvar = self.encoder(audio)
         code = mu + noise * torch.exp(0.5 * logvar)
-        return self.generator.decoder.decode(code), mu, logvar
+        if mix is None:
+            return self.generator.decoder.decode(code), mu, logvar, None
+        mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
+        both = self.generator.decoder.decode(torch.cat([code, mixed]))
+        recon, decoded_mix = both.chunk(2, dim=0)
+        return recon, mu, logvar, decoded_mix
 
 
 class LikeEncoder(nn.Module):
