@@ -41,6 +41,9 @@ class ModelConfig:
     phase_advance: bool = (
         False  # gan, vae, twostage: phase head predicts the deviation from each bin's rotation
     )
+    # gan, vae, twostage: the phase head gives each frame's change of phase, summed over frames
+    # (instantaneous frequency): a partial between two bins is a constant, not a ramp
+    phase_integrate: bool = False
     code_dim: int = 64  # twostage: size of the autoencoder's code (the model's z has one more)
     prior_components: int = 8  # twostage: Gaussian components per category in the prior, at most
     # twostage: "gmm" fits a diagonal mixture to each category's codes (EM); "posterior" keeps one

@@ -96,11 +96,45 @@ def test_istft_equals_torch_istft_within_1e4(cfg, trim):
     assert float((ours[:, 0] - ref).abs().max()) < 1e-4
 
 
-def test_mag_phase_head_exports_to_onnx_with_dynamic_batch():
+def _tone_between_bins(phase_integrate: bool) -> tuple[float, float]:
+    """A partial at 440 Hz (between two bins at n_fft 1024) given by one constant per bin and frame.
+
+    Returns the loudest frequency of the result and its median level from 1 to 5 kHz in dB
+    below that peak.
+    """
+    import math
+
+    sr, f0 = 44100, 440.0
+    cfg, n = STFTConfig(1024, 256), 65536
+    head = MagPhase(cfg, n, phase_advance=True, phase_integrate=phase_integrate)
+    k = torch.arange(cfg.bins, dtype=torch.float64)
+    lobe = torch.exp(-0.5 * ((k - f0 / sr * cfg.n_fft) / 0.8) ** 2)
+    log_mag = torch.log(100 * lobe + 1e-6).float()[None, None, :, None].expand(1, 1, -1, cfg.frames(n))
+    # the partial's phase change per frame, less each bin's own rotation
+    change = torch.remainder(2 * math.pi * cfg.hop * (f0 / sr - k / cfg.n_fft), 2 * math.pi).float()
+    audio = head(log_mag, change[None, None, :, None].expand_as(log_mag).contiguous())[0, 0].numpy()
+    window = audio[8192 : 8192 + 16384] * np.hanning(16384)
+    level = 20 * np.log10(np.abs(np.fft.rfft(window)) + 1e-12)
+    freqs = np.fft.rfftfreq(16384, 1 / sr)
+    return float(freqs[level.argmax()]), float(
+        level.max() - np.median(level[(freqs > 1000) & (freqs < 5000)])
+    )
+
+
+def test_an_integrated_phase_makes_a_steady_partial_from_a_constant():
+    peak, clean = _tone_between_bins(phase_integrate=True)
+    assert abs(peak - 440) < 5 and clean > 100
+    # the same constant read as a deviation (not integrated) plays the bin's own 430.7 Hz instead
+    peak, _ = _tone_between_bins(phase_integrate=False)
+    assert abs(peak - 440) > 5
+
+
+@pytest.mark.parametrize("phase_integrate", [False, True])
+def test_mag_phase_head_exports_to_onnx_with_dynamic_batch(phase_integrate):
     import onnxruntime as ort
 
     cfg, n_samples = STFTConfig(), 65536
-    head = MagPhase(cfg, n_samples).eval()
+    head = MagPhase(cfg, n_samples, phase_advance=True, phase_integrate=phase_integrate).eval()
     frames = cfg.frames(n_samples)
     log_mag = torch.randn(2, 1, cfg.bins, frames) - 3
     phase = torch.rand(2, 1, cfg.bins, frames) * 2 * np.pi

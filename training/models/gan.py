@@ -88,7 +88,9 @@ class SpectralGenerator(Generator):
             self.head.weight.mul_(0.1)
             self.head.bias.view(shape.channels, 2, self.bins)[:, 0].fill_(-5.0)
             self.head.bias.view(shape.channels, 2, self.bins)[:, 1].zero_()
-        self.out = MagPhase(self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance)
+        self.out = MagPhase(
+            self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance, phase_integrate=m.phase_integrate
+        )
 
     def features(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """The network's last features ``[B, W, N]``, one column per STFT frame."""
@@ -131,7 +133,8 @@ class SpectralGenerator(Generator):
             **super().describe(),
             "stft": self.stft_cfg.to_dict(),
             "frames": self.n_frames,
-            "phase": "deviation from each bin's rotation" if self.out.phase_advance else "absolute",
+            "phase": ("deviation from each bin's rotation" if self.out.phase_advance else "absolute")
+            + (", integrated over frames" if self.out.phase_integrate else ""),
         }
 
 
