@@ -41,7 +41,7 @@ class ModelConfig:
     phase_advance: bool = (
         False  # gan, vae, twostage: phase head predicts the deviation from each bin's rotation
     )
-    # gan, vae, twostage: the phase head gives each frame's change of phase, summed over frames
+    # gan, vae, twostage: the head also gives a phase change per frame, summed over frames
     # (instantaneous frequency): a partial between two bins is a constant, not a ramp
     phase_integrate: bool = False
     code_dim: int = 64  # twostage: size of the autoencoder's code (the model's z has one more)

@@ -218,35 +218,32 @@ class MagPhase(nn.Module):
     cannot make; it settles for near-constant phase, which overlap-adds into a pulse train
     at the frame rate (a comb at ``sample_rate / hop`` Hz).
 
-    ``phase_integrate``: the network gives each frame's *change* of that deviation, summed over
-    frames here (GANSynth's instantaneous frequency). A partial between two bins needs a
-    deviation that grows by the same amount every frame: a ramp over hundreds of frames, which
-    a conv stack cannot draw (it jitters, and the jitter fills the valleys between partials with
-    noise), but a constant once integrated. A jump at one frame (an onset) is still one value.
+    ``change`` (optional, ``[B, C, F, N]``): a phase change per frame, summed over frames and
+    added (GANSynth's instantaneous frequency). A partial between two bins needs a deviation
+    that grows by the same amount every frame: a ramp over hundreds of frames, which a conv
+    stack cannot draw (it jitters, and the jitter fills the valleys between partials with
+    noise), but a constant once summed.
     """
 
     def __init__(
-        self,
-        cfg: STFTConfig,
-        n_samples: int,
-        max_log_mag: float = 11.0,
-        phase_advance: bool = False,
-        phase_integrate: bool = False,
+        self, cfg: STFTConfig, n_samples: int, max_log_mag: float = 11.0, phase_advance: bool = False
     ):
         super().__init__()
         self.cfg, self.n_samples, self.max_log_mag = cfg, n_samples, max_log_mag
         self.istft = ISTFT(cfg)
-        self.phase_advance, self.phase_integrate = phase_advance, phase_integrate
+        self.phase_advance = phase_advance
         if phase_advance:
             k = torch.arange(cfg.bins, dtype=torch.float64)[:, None]
             n = torch.arange(cfg.frames(n_samples), dtype=torch.float64)[None, :]
             advance = torch.remainder(2 * math.pi * k * cfg.hop / cfg.n_fft * n, 2 * math.pi)
             self.register_buffer("advance", advance.float(), persistent=False)
 
-    def forward(self, log_mag: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, log_mag: torch.Tensor, phase: torch.Tensor, change: torch.Tensor | None = None
+    ) -> torch.Tensor:
         mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
-        if self.phase_integrate:
-            phase = torch.cumsum(phase, dim=-1)
+        if change is not None:
+            phase = phase + torch.cumsum(change, dim=-1)
         if self.phase_advance:
             phase = phase + self.advance
         return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), self.n_samples)

@@ -106,13 +106,15 @@ def _tone_between_bins(phase_integrate: bool) -> tuple[float, float]:
 
     sr, f0 = 44100, 440.0
     cfg, n = STFTConfig(1024, 256), 65536
-    head = MagPhase(cfg, n, phase_advance=True, phase_integrate=phase_integrate)
+    head = MagPhase(cfg, n, phase_advance=True)
     k = torch.arange(cfg.bins, dtype=torch.float64)
     lobe = torch.exp(-0.5 * ((k - f0 / sr * cfg.n_fft) / 0.8) ** 2)
     log_mag = torch.log(100 * lobe + 1e-6).float()[None, None, :, None].expand(1, 1, -1, cfg.frames(n))
     # the partial's phase change per frame, less each bin's own rotation
     change = torch.remainder(2 * math.pi * cfg.hop * (f0 / sr - k / cfg.n_fft), 2 * math.pi).float()
-    audio = head(log_mag, change[None, None, :, None].expand_as(log_mag).contiguous())[0, 0].numpy()
+    change = change[None, None, :, None].expand_as(log_mag).contiguous()
+    audio = head(log_mag, torch.zeros_like(change), change) if phase_integrate else head(log_mag, change)
+    audio = audio[0, 0].numpy()
     window = audio[8192 : 8192 + 16384] * np.hanning(16384)
     level = 20 * np.log10(np.abs(np.fft.rfft(window)) + 1e-12)
     freqs = np.fft.rfftfreq(16384, 1 / sr)
@@ -121,7 +123,7 @@ def _tone_between_bins(phase_integrate: bool) -> tuple[float, float]:
     )
 
 
-def test_an_integrated_phase_makes_a_steady_partial_from_a_constant():
+def test_a_summed_phase_change_makes_a_steady_partial_from_a_constant():
     peak, clean = _tone_between_bins(phase_integrate=True)
     assert abs(peak - 440) < 5 and clean > 100
     # the same constant read as a deviation (not integrated) plays the bin's own 430.7 Hz instead
@@ -134,30 +136,33 @@ def test_mag_phase_head_exports_to_onnx_with_dynamic_batch(phase_integrate):
     import onnxruntime as ort
 
     cfg, n_samples = STFTConfig(), 65536
-    head = MagPhase(cfg, n_samples, phase_advance=True, phase_integrate=phase_integrate).eval()
+    head = MagPhase(cfg, n_samples, phase_advance=True).eval()
     frames = cfg.frames(n_samples)
-    log_mag = torch.randn(2, 1, cfg.bins, frames) - 3
-    phase = torch.rand(2, 1, cfg.bins, frames) * 2 * np.pi
+    names = ["log_mag", "phase", "change"] if phase_integrate else ["log_mag", "phase"]
+
+    def inputs(batch: int) -> list[torch.Tensor]:
+        spectra = [torch.randn(batch, 1, cfg.bins, frames) - 3, torch.rand(batch, 1, cfg.bins, frames) * 6.3]
+        return [*spectra, 0.1 * torch.randn(batch, 1, cfg.bins, frames)][: len(names)]
+
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
             head,
-            (log_mag, phase),
+            tuple(inputs(2)),
             buf,
             dynamo=False,
             opset_version=17,
-            input_names=["log_mag", "phase"],
+            input_names=names,
             output_names=["audio"],
-            dynamic_axes={"log_mag": {0: "batch"}, "phase": {0: "batch"}, "audio": {0: "batch"}},
+            dynamic_axes={name: {0: "batch"} for name in [*names, "audio"]},
         )
     session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     for batch in (1, 3):
-        m = torch.randn(batch, 1, cfg.bins, frames) - 3
-        p = torch.rand(batch, 1, cfg.bins, frames) * 2 * np.pi
-        (audio,) = session.run(None, {"log_mag": m.numpy(), "phase": p.numpy()})
+        x = inputs(batch)
+        (audio,) = session.run(None, {n: t.numpy() for n, t in zip(names, x, strict=True)})
         assert audio.shape == (batch, 1, n_samples)
-        np.testing.assert_allclose(audio, head(m, p).numpy(), atol=1e-5)
+        np.testing.assert_allclose(audio, head(*x).numpy(), atol=2e-5)
 
 
 def test_asking_more_samples_than_the_frames_cover_is_refused():

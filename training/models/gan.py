@@ -55,6 +55,12 @@ class Up(nn.Module):
         return self.block(x, style)
 
 
+# The phase change is summed over hundreds of frames, so its gradient is too: scaled down, it
+# does not drown the magnitude's in the shared layers (unscaled, a run's losses blew up within
+# 300 steps).
+CHANGE_SCALE = 1.0 / 16
+
+
 class SpectralGenerator(Generator):
     """``(z [B, Z], cond [B, K]) -> audio [B, C, T]`` through log-magnitude and phase ``[B, C, F, N]``."""
 
@@ -83,14 +89,17 @@ class SpectralGenerator(Generator):
         self.ups = nn.ModuleList(Up(widths[i], widths[i + 1], m.style_dim) for i in range(self.n_up))
         self.blocks = nn.ModuleList(FiLMBlock(widths[-1], m.style_dim) for _ in range(m.blocks))
         self.bins = self.stft_cfg.bins
-        self.head = nn.Conv1d(widths[-1], shape.channels * 2 * self.bins, 1)
+        # Per bin: log-magnitude, phase, and with phase_integrate a phase change per frame.
+        self.parts = 3 if m.phase_integrate else 2
+        self.head = nn.Conv1d(widths[-1], shape.channels * self.parts * self.bins, 1)
         with torch.no_grad():  # start quiet (|S| ~ e^-5), not at full-scale noise
             self.head.weight.mul_(0.1)
-            self.head.bias.view(shape.channels, 2, self.bins)[:, 0].fill_(-5.0)
-            self.head.bias.view(shape.channels, 2, self.bins)[:, 1].zero_()
-        self.out = MagPhase(
-            self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance, phase_integrate=m.phase_integrate
-        )
+            parts = self.head.bias.view(shape.channels, self.parts, self.bins)
+            parts[:, 0].fill_(-5.0)
+            parts[:, 1:].zero_()
+            # no change until it is learned: a run that gains the part plays as before
+            self.head.weight.view(shape.channels, self.parts, self.bins, -1)[:, 2:].zero_()
+        self.out = MagPhase(self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance)
 
     def features(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """The network's last features ``[B, W, N]``, one column per STFT frame."""
@@ -106,13 +115,19 @@ class SpectralGenerator(Generator):
         x = x[..., : self.n_frames - 1]
         return torch.cat([x, x[..., -1:]], dim=-1)  # the centred STFT has one frame more
 
-    def head_spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features ``[B, W, N]`` -> log-magnitude and phase ``[B, C, F, N]``."""
-        y = self.head(x).view(x.shape[0], self.shape.channels, 2, self.bins, self.n_frames)
-        return y[:, :, 0], y[:, :, 1]
+    def head_spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Features ``[B, W, N]`` -> log-magnitude, phase and phase change per frame ``[B, C, F, N]``.
 
-    def spectra(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-magnitude and phase ``[B, C, F, N]``."""
+        The change (``None`` without ``phase_integrate``) is scaled down by ``CHANGE_SCALE``.
+        """
+        y = self.head(x).view(x.shape[0], self.shape.channels, self.parts, self.bins, self.n_frames)
+        change = y[:, :, 2] * CHANGE_SCALE if self.parts == 3 else None
+        return y[:, :, 0], y[:, :, 1], change
+
+    def spectra(
+        self, z: torch.Tensor, cond: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Log-magnitude, phase and phase change per frame ``[B, C, F, N]`` (see ``head_spectra``)."""
         return self.head_spectra(self.features(z, cond))
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -125,8 +140,7 @@ class SpectralGenerator(Generator):
         # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
         # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            log_mag, phase = self.head_spectra(x.float())
-            return self.out(log_mag, phase)
+            return self.out(*self.head_spectra(x.float()))
 
     def describe(self) -> dict:
         return {
@@ -134,7 +148,7 @@ class SpectralGenerator(Generator):
             "stft": self.stft_cfg.to_dict(),
             "frames": self.n_frames,
             "phase": ("deviation from each bin's rotation" if self.out.phase_advance else "absolute")
-            + (", integrated over frames" if self.out.phase_integrate else ""),
+            + (", plus a change per frame summed over frames" if self.parts == 3 else ""),
         }
 
 
