@@ -125,6 +125,7 @@ def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
     result = run_evaluate(tiny_models["twostage"], tiny_dataset, 8, tmp_path, progress=False)
     assert set(result["second_opinion"]["per_category"]) == set(result["per_category"])
     assert result["per_category"]["trigger"]["second_opinion"]["nearest_real_ratio"] > 0
+    assert result["second_opinion"]["overall"]["morph_latents"] == 8  # never more than --count
     text = (tmp_path / "report.md").read_text()
     assert "## Second opinion" in text and "| trigger -> trigger_continuous |" in text
     from gesturegan.export.compare import compare
