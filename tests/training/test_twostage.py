@@ -155,6 +155,8 @@ def test_a_mix_decodes_the_code_between_two_clips(tiny_dataset):
 def test_mixes_are_trained_only_when_asked_and_only_in_the_adversarial_stage(tiny_dataset):
     import math
 
+    import pytest
+
     from gesturegan.training.data import BatchSampler, load_dataset
     from gesturegan.training.loop import Dist, _wrap
     from gesturegan.training.state import new_state
@@ -169,6 +171,18 @@ def test_mixes_are_trained_only_when_asked_and_only_in_the_adversarial_stage(tin
         logs = twostage_step(state, BatchSampler(data, cfg.train.batch_size, True, state.rng))
         assert ("loss/adv_mix" in logs) == expect
         assert math.isfinite(logs["loss/total"])
+
+    # the term reaches the decoder's loss with its weight: same seed, only the weight differs
+    totals = {}
+    for weight in (0.5, 1.0):
+        cfg = _tiny(mix_weight=weight, adversarial_from=1, freeze_encoder=True)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        _wrap(state, Dist())
+        state.step = 1
+        totals[weight] = twostage_step(state, BatchSampler(data, cfg.train.batch_size, True, state.rng))
+    assert totals[0.5]["loss/adv_mix"] == pytest.approx(totals[1.0]["loss/adv_mix"], rel=1e-5)
+    difference = totals[1.0]["loss/total"] - totals[0.5]["loss/total"]
+    assert difference == pytest.approx(0.5 * totals[1.0]["loss/adv_mix"], rel=1e-3, abs=1e-5)
 
 
 def test_the_prior_kind_is_checked():
