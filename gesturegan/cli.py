@@ -241,6 +241,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "Examples: gesturegan train data/mine --out runs/mine\n"
             "          gesturegan train data/mine --out runs/mine --resume --max-steps 40000\n"
             "          gesturegan train data/mine --model gan --config cpu --out runs/mine-gan\n"
+            "          gesturegan train data/mine --config gan-hardened-cpu --out runs/mine-gan\n"
             "Watch it: tensorboard --logdir runs/mine/tensorboard"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -251,7 +252,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         choices=("twostage", "gan", "vae", "specgan", "wavegan"),
         help="twostage (default): autoencoder + per-category prior, the bundled model's family, with an "
         "encoder for --like; gan; vae: conditional VAE with an encoder; specgan, wavegan: baselines. "
-        "--resume takes the run's own",
+        "--resume takes the run's own; a --config that names a family takes that one",
     )
     p.add_argument("--out", required=True, type=Path, metavar="RUN", help="run folder (created)")
     p.add_argument(
@@ -285,12 +286,17 @@ def _run_train(args: argparse.Namespace) -> int:
         raise CommandError(
             'training needs the train extra: pip install torch==2.13.0 && pip install -e ".[train]"'
         ) from e
-    from gesturegan.training.config import ConfigError
+    from gesturegan.training.config import ConfigError, config_family
     from gesturegan.training.data import DatasetError
     from gesturegan.training.loop import TrainingError, run_family, train
 
-    if args.model is None:
-        args.model = run_family(args.out) if args.resume else "twostage"
+    try:
+        if args.model is None and args.resume:
+            args.model = run_family(args.out)
+        elif args.model is None:  # a config that names its family needs no --model
+            args.model = (config_family(args.config) if args.config else None) or "twostage"
+    except (ConfigError, TrainingError) as e:
+        raise CommandError(str(e)) from e
     if args.threads is not None:
         if args.threads < 1:
             raise CommandError(f"--threads must be at least 1, not {args.threads}")

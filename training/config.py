@@ -50,6 +50,10 @@ class ModelConfig:
     # component per training clip (its posterior, widened by prior_bandwidth x the category's spread)
     prior: str = "gmm"
     prior_bandwidth: float = 0.0  # twostage, prior = "posterior": extra spread, in category deviations
+    # gan, twostage discriminators: group size of the minibatch standard deviation feature
+    # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
+    # is easy to tell apart (0: off)
+    minibatch_std: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,14 @@ class TrainConfig:
     # twostage, adversarial stage: hinge weight on decoded mixes of two clips' codes (their
     # categories mixed alike), so what a morph plays between two sounds is trained to sound real
     mix_weight: float = 0.0
+    # gan: mode-seeking term (Mao et al. 2019): two latents of one category should sound apart in
+    # proportion to how far apart they are (0: off)
+    diversity_weight: float = 0.0
+    # gan: adaptive augmentation (Karras et al. 2020): each augmentation is applied with a
+    # probability that rises while D is over-confident on real clips (mean sign of its real
+    # scores above this target) and falls below it (0: off, every augmentation always; 0.6 in the paper)
+    ada_target: float = 0.0
+    ada_steps: int = 500  # gan: steps the augmentation probability needs, at least, to go from 0 to 1
     balanced: bool = True  # draw categories uniformly, not by their share of the data
     precision: str = "fp32"
     seed: int = 0
@@ -191,6 +203,20 @@ def resolve_path(name: str | Path) -> Path:
     raise ConfigError(f"config {str(name)!r} is neither a file nor a shipped config ({names})")
 
 
+def config_family(path: str | Path) -> str | None:
+    """The ``family`` a config file names (``None`` if it names none), so ``--model`` can be left out."""
+    path = resolve_path(path)
+    try:
+        family = tomllib.loads(path.read_text(encoding="utf-8")).get("family")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    if family is not None and family not in FAMILIES:
+        raise ConfigError(f"{path} names an unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    return family
+
+
 def load_config(family: str, path: str | Path | None = None) -> Config:
     """Defaults of ``family`` overlaid with the TOML file ``path`` (if any), validated."""
     cfg = defaults_for(family)
@@ -229,6 +255,7 @@ def validate(cfg: Config) -> None:
         "train.keep_last": t.keep_last,
         "train.preview_per_category": t.preview_per_category,
         "train.eval_per_category": t.eval_per_category,
+        "train.ada_steps": t.ada_steps,
     }
     for name, value in positive.items():
         if value < 1:
@@ -244,6 +271,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.prior must be one of {', '.join(PRIORS)}, not {m.prior!r}")
     if m.prior_bandwidth < 0:
         raise ConfigError(f"model.prior_bandwidth must be >= 0, not {m.prior_bandwidth}")
+    if m.minibatch_std < 0:
+        raise ConfigError(f"model.minibatch_std must be >= 0 (0: off), not {m.minibatch_std}")
+    if t.diversity_weight < 0:
+        raise ConfigError(f"train.diversity_weight must be >= 0 (0: off), not {t.diversity_weight}")
+    if not 0 <= t.ada_target < 1:
+        raise ConfigError(f"train.ada_target must be in [0, 1) (0: off), not {t.ada_target}")
+    if t.ada_target > 0 and not t.diffaug:
+        raise ConfigError("train.ada_target adapts the augmentation, so it needs train.diffaug = true")
     if t.mix_weight < 0:
         raise ConfigError(f"train.mix_weight must be >= 0 (0: off), not {t.mix_weight}")
     if t.grad_clip < 0:

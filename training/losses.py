@@ -9,23 +9,50 @@ from torch.nn import functional as F
 from gesturegan.training.representation import STFT, STFTConfig
 
 
-def diff_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) -> torch.Tensor:
     """Differentiable augmentation of ``x [B, C, T]`` for the discriminator (real and fake alike).
 
     Random gain (±6 dB), a small circular time shift (±T/16) and a cutout of T/8: the
     discriminator of a small dataset cannot memorise exact clips, and gradients still reach
-    the generator through every operation.
+    the generator through every operation. With ``p < 1`` (adaptive augmentation) each of the
+    three is applied to each clip with probability ``p``, so that at small ``p`` the
+    discriminator mostly sees clips as they are and nothing leaks into the generator.
     """
     b, _, t = x.shape
-    gain = 10 ** ((torch.rand(b, 1, 1, generator=generator) * 12 - 6) / 20)
-    x = x * gain.to(x.device)
+    if p < 1.0:
+        gate = (torch.rand(3, b, generator=generator) < p).to(x.dtype)
+    gain_db = torch.rand(b, generator=generator) * 12 - 6
+    if p < 1.0:
+        gain_db = gain_db * gate[0]
+    x = x * (10 ** (gain_db / 20)).view(b, 1, 1).to(x.device)
     limit = max(t // 16, 1)
-    shifts = torch.randint(-limit, limit + 1, (b,), generator=generator).tolist()
-    x = torch.stack([torch.roll(x[i], s, dims=-1) for i, s in enumerate(shifts)])
+    shifts = torch.randint(-limit, limit + 1, (b,), generator=generator)
+    if p < 1.0:
+        shifts = shifts * gate[1].long()
+    x = torch.stack([torch.roll(x[i], s, dims=-1) for i, s in enumerate(shifts.tolist())])
     width = max(t // 8, 1)
     start = torch.randint(0, t - width + 1, (b, 1, 1), generator=generator).to(x.device)
     pos = torch.arange(t, device=x.device).view(1, 1, t)
-    return x * ((pos < start) | (pos >= start + width)).to(x.dtype)
+    cut = ((pos >= start) & (pos < start + width)).to(x.dtype)
+    if p < 1.0:
+        cut = cut * gate[2].view(b, 1, 1).to(x.device)
+    return x * (1 - cut)
+
+
+def mode_seeking(
+    spectra: torch.Tensor, z: torch.Tensor, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mao et al. 2019's term for pairs: the first half of the batch against the second.
+
+    ``spectra [2P, ...]`` are what the generator made from ``z [2P, Z]``, where clip ``i`` and
+    clip ``P + i`` share a category. Returns the loss ``1 / (ratio + eps)`` (to minimise) and
+    the ratio itself: mean distance between the pairs' outputs over the mean distance between
+    their latents. A collapsed generator has a ratio near 0 and a large loss.
+    """
+    half = spectra.shape[0] // 2
+    apart = (spectra[:half] - spectra[half : 2 * half]).abs().mean()
+    ratio = apart / (z[:half] - z[half : 2 * half]).abs().mean()
+    return 1.0 / (ratio + eps), ratio
 
 
 def r1_penalty(score: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:

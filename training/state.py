@@ -49,6 +49,7 @@ class State:
     step: int = 0
     best_score: float = math.inf
     history: list[dict] = field(default_factory=list)
+    augment_p: float = 0.0  # gan with train.ada_target: the adaptive augmentation's probability
     g_train: nn.Module | None = None
     d_train: nn.Module | None = None
 
@@ -119,6 +120,7 @@ def to_checkpoint(state: State) -> dict:
         "step": state.step,
         "best_score": state.best_score,
         "history": state.history,
+        "augment_p": state.augment_p,
         "generator": state.generator.state_dict(),
         "ema": state.ema.state_dict(),
         "critic": state.critic.state_dict(),
@@ -164,6 +166,7 @@ def restore_state(ckpt: dict, device: torch.device, cfg: Config | None = None) -
     if state.opt_d is not None and ckpt["opt_d"] is not None:
         state.opt_d.load_state_dict(ckpt["opt_d"])
     state.step, state.best_score, state.history = ckpt["step"], ckpt["best_score"], list(ckpt["history"])
+    state.augment_p = float(ckpt.get("augment_p", 0.0))  # older checkpoints have none
     rng = ckpt["rng"]
     state.rng.set_state(rng["batches"])
     torch.set_rng_state(rng["torch"])

@@ -17,8 +17,10 @@ from gesturegan.training.losses import (
     MultiResolutionSTFTLoss,
     diff_augment,
     gradient_penalty,
+    mode_seeking,
     r1_penalty,
 )
+from gesturegan.training.models.gan import LogMagnitude
 from gesturegan.training.state import State
 
 StepFn = Callable[[State, BatchSampler], dict[str, float]]
@@ -59,16 +61,55 @@ def _generator_update(state: State, loss_g: torch.Tensor, logs: dict[str, float]
     return logs
 
 
+_LOGMAG: dict[torch.device, LogMagnitude] = {}
+
+
+def _adapt_augmentation(state: State, d_real: torch.Tensor, logs: dict[str, float]) -> None:
+    """ADA (Karras et al. 2020): move the augmentation probability by one ``1/ada_steps`` step.
+
+    Up while the discriminator is surer of real clips than ``ada_target`` (the mean sign of its
+    real scores, the overfitting heuristic r_t), down while less. Under DDP the sign is averaged
+    over every process so that all of them keep the same probability.
+    """
+    t = state.config.train
+    overfit = torch.sign(d_real.detach()).mean()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(overfit)
+        overfit = overfit / torch.distributed.get_world_size()
+    direction = float(torch.sign(overfit - t.ada_target))
+    state.augment_p = min(1.0, max(0.0, state.augment_p + direction / t.ada_steps))
+    logs["augment/p"] = state.augment_p
+    logs["augment/r_t"] = float(overfit)
+
+
+def _paired_latents(state: State, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Like ``_latents``, but clip ``P + i`` has the category of clip ``i`` (``P`` = half the batch)."""
+    z, labels, _ = _latents(state, sampler)
+    half = labels.shape[0] // 2
+    labels = torch.cat([labels[:half], labels[:half], labels[2 * half :]])
+    return z, labels, F.one_hot(labels, state.shape.n_categories).float()
+
+
 def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
-    """Hinge loss, projection discriminator, DiffAugment, lazy R1, on one real batch."""
+    """Hinge loss, projection discriminator, DiffAugment, lazy R1, on one real batch.
+
+    Against collapse on small data, each optional: adaptive augmentation strength
+    (``ada_target``), a mode-seeking term on the generator (``diversity_weight``) and the
+    discriminator's minibatch standard deviation (``model.minibatch_std``).
+    """
     t, g, d = state.config.train, state.g_train, state.d_train
+    ada = t.ada_target > 0
+    p = state.augment_p if ada else 1.0
+
+    def augment(audio: torch.Tensor) -> torch.Tensor:
+        return diff_augment(audio, state.rng, p) if t.diffaug else audio
+
     real, _, cond_real = _real(state, sampler)
     z, _, cond = _latents(state, sampler)
     with torch.no_grad(), _autocast(state):
         fake = g(z, cond).float()
     do_r1 = t.r1_gamma > 0 and state.step % t.r1_every == 0
-    real_in = diff_augment(real, state.rng) if t.diffaug else real
-    fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
+    real_in, fake_in = augment(real), augment(fake)
     with _autocast(state):
         if do_r1:
             d_real, specs = d(real_in, cond_real, r1=True)
@@ -90,12 +131,21 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     loss_d.backward()
     logs["grad_norm/d"] = _grad_norm(state.critic.parameters())
     state.opt_d.step()
+    if ada:
+        _adapt_augmentation(state, d_real, logs)
+        p = state.augment_p
 
-    z, _, cond = _latents(state, sampler)
+    seeking = t.diversity_weight > 0
+    z, _, cond = _paired_latents(state, sampler) if seeking else _latents(state, sampler)
     with _autocast(state):
         fake = g(z, cond).float()
-        fake_in = diff_augment(fake, state.rng) if t.diffaug else fake
-        loss_g = -d(fake_in, cond).float().mean()
+        loss_g = -d(augment(fake), cond).float().mean()
+    if seeking:  # distances between log-magnitudes: what a listener hears, not the waveform's phase
+        logmag = _LOGMAG.setdefault(state.device, LogMagnitude(1024).to(state.device))
+        loss_ms, ratio = mode_seeking(logmag(fake), z)
+        loss_g = loss_g + t.diversity_weight * loss_ms
+        logs["loss/mode_seeking"] = float(loss_ms.detach())
+        logs["diversity"] = float(ratio.detach())
     return _generator_update(state, loss_g, logs)
 
 
@@ -135,13 +185,9 @@ def _scored_features(
     """A ``SpectralDiscriminator``'s score ``[B]`` and every hidden activation, for feature matching."""
     score, feats = 0, []
     for d in disc.discs:
-        h = d.logmag(audio)
-        for layer in d.convs:
-            h = layer(h)
-            if isinstance(layer, torch.nn.LeakyReLU):
-                feats.append(h)
-        pooled = h.sum(dim=(2, 3))
-        score = score + d.linear(pooled).squeeze(1) + (d.project(cond) * pooled).sum(dim=1)
+        pooled, hidden = d.trunk(d.logmag(audio))
+        feats += hidden
+        score = score + d.head(pooled, cond)
     return score, feats
 
 

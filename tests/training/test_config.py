@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gesturegan.training.config import FAMILIES, ConfigError, load_config, to_toml
+from gesturegan.training.config import FAMILIES, ConfigError, config_family, load_config, to_toml
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -44,3 +44,16 @@ def test_bad_configs_are_refused_with_the_key_named(tmp_path, text, message):
 def test_unknown_config_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="tiny"):
         load_config("gan", "no-such-config")
+
+
+def test_a_config_that_names_its_family_is_read_for_it(tmp_path):
+    assert config_family("gan-hardened-cpu") == "gan"
+    assert config_family("twostage-cpu") == "twostage"
+    assert config_family("tiny") is None  # any family may use it
+    hardened = load_config("gan", "gan-hardened-cpu")
+    assert hardened.model.minibatch_std > 0 and hardened.train.diversity_weight > 0
+    assert hardened.train.ada_target == 0.6 and hardened.model.phase_advance
+    bad = tmp_path / "bad.toml"
+    bad.write_text("family = 'diffusion'\n")
+    with pytest.raises(ConfigError, match="unknown family 'diffusion'"):
+        config_family(bad)

@@ -81,6 +81,25 @@ def test_refusals_change_nothing(tiny_dataset, tiny_runs, tmp_path):
     assert res.returncode == 2 and "holds no checkpoints" in res.stderr
     res = run_cli("train", str(tmp_path), "--model", "gan", "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "is not a gesturegan dataset" in res.stderr
+    res = run_cli(
+        "train",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path / "y"),
+        "--config",
+        "gan-hardened-cpu",
+        "--model",
+        "vae",
+    )
+    assert res.returncode == 2 and "is for family 'gan', not 'vae'" in res.stderr
+    (tmp_path / "odd.toml").write_text("family = 'diffusion'\n")
+    res = run_cli(
+        "train", str(tiny_dataset), "--out", str(tmp_path / "z"), "--config", str(tmp_path / "odd.toml")
+    )
+    assert (
+        res.returncode == 2 and "unknown family 'diffusion'" in res.stderr and "Traceback" not in res.stderr
+    )
+    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
     with pytest.raises(TrainingError, match="--config cannot change a run"):
         train(tiny_dataset, "gan", run, config="tiny", resume=True, progress=False)
 

@@ -8,10 +8,12 @@ category embedding is linear in ``cond``, mixed weights morph between categories
 
 Discriminator: one spectral-normalised 2-D conv net per STFT resolution over
 log-magnitudes, each with a projection head (Miyato & Koyama 2018) that scores
-"real and of this category".
+"real and of this category"; with ``minibatch_std`` it also sees how alike a group of clips is.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -165,10 +167,24 @@ class LogMagnitude(nn.Module):
             return (torch.log(real**2 + imag**2 + 1e-8) * 0.5 + 4.0) / 4.0
 
 
+def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
+    """``[B, C, F, N] -> [B, C + 1, F, N]``: one more channel, how much a group of clips differs.
+
+    Karras et al. 2018: within each group of ``group`` clips (the largest divisor of ``B`` not
+    above it; clip ``i`` is in group ``i mod (B / group)``), the standard deviation of every
+    feature over the group, averaged to one number and broadcast over the group's maps.
+    """
+    b, _, f, n = h.shape
+    g = math.gcd(group, b)
+    y = h.float().view(g, b // g, *h.shape[1:])
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [B / g]
+    return torch.cat([h, y.to(h.dtype).repeat(g).view(b, 1, 1, 1).expand(b, 1, f, n)], dim=1)
+
+
 class SpecDisc(nn.Module):
     """One resolution: log-magnitude ``[B, C, F, N]`` -> score ``[B]`` with a projection on ``cond``."""
 
-    def __init__(self, channels: int, n_categories: int, n_fft: int, width: int):
+    def __init__(self, channels: int, n_categories: int, n_fft: int, width: int, minibatch_std: int = 0):
         super().__init__()
         self.logmag = LogMagnitude(n_fft)
         chans = [channels, width, 2 * width, 4 * width, 8 * width, 8 * width]
@@ -179,12 +195,30 @@ class SpecDisc(nn.Module):
                 nn.LeakyReLU(0.2),
             ]
         self.convs = nn.Sequential(*layers)
+        self.minibatch_std = minibatch_std
+        if minibatch_std:  # the extra channel goes through one more conv before pooling
+            self.std_conv = spectral_norm(nn.Conv2d(chans[-1] + 1, chans[-1], 3, padding=1))
         self.linear = spectral_norm(nn.Linear(chans[-1], 1))
         self.project = spectral_norm(nn.Linear(n_categories, chans[-1], bias=False))
 
+    def trunk(self, spec: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pooled features ``[B, W]`` and every hidden activation (for feature matching)."""
+        h, feats = spec, []
+        for layer in self.convs:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                feats.append(h)
+        if self.minibatch_std:
+            h = F.leaky_relu(self.std_conv(minibatch_stddev(h, self.minibatch_std)), 0.2)
+            feats.append(h)
+        return h.sum(dim=(2, 3)), feats
+
+    def head(self, pooled: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``[B, W]`` and ``cond [B, K]`` -> score ``[B]`` (projection discriminator)."""
+        return self.linear(pooled).squeeze(1) + (self.project(cond) * pooled).sum(dim=1)
+
     def score(self, spec: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.convs(spec).sum(dim=(2, 3))
-        return self.linear(h).squeeze(1) + (self.project(cond) * h).sum(dim=1)
+        return self.head(self.trunk(spec)[0], cond)
 
     def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.score(self.logmag(audio), cond)
@@ -196,7 +230,8 @@ class SpectralDiscriminator(nn.Module):
     def __init__(self, m: ModelConfig, shape: DataShape):
         super().__init__()
         self.discs = nn.ModuleList(
-            SpecDisc(shape.channels, shape.n_categories, n, m.d_width) for n in m.d_resolutions
+            SpecDisc(shape.channels, shape.n_categories, n, m.d_width, m.minibatch_std)
+            for n in m.d_resolutions
         )
 
     def forward(
