@@ -242,6 +242,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "          gesturegan train data/mine --out runs/mine --resume --max-steps 40000\n"
             "          gesturegan train data/mine --model gan --config cpu --out runs/mine-gan\n"
             "          gesturegan train data/mine --config gan-hardened-cpu --out runs/mine-gan\n"
+            "          gesturegan train data/mine --init-from runs/mine --config more-mix.toml --out runs/mine-mix\n"
             "Watch it: tensorboard --logdir runs/mine/tensorboard"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -269,6 +270,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
     p.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="CKPT",
+        help="start RUN from this checkpoint (or a run folder's latest): weights, optimisers and step "
+        "carry over, --config changes its keys (e.g. turn on train.mix_weight at step 10000), and DATA "
+        "may be your own sounds prepared the same way",
+    )
+    p.add_argument(
         "--device",
         default="auto",
         choices=("auto", "cpu", "cuda"),
@@ -277,6 +286,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train)
+
+
+def _checkpoint_family(source: Path) -> str:
+    """The family of a checkpoint file or of a run folder, for ``--init-from`` without ``--model``."""
+    from gesturegan.training.loop import run_family
+    from gesturegan.training.state import read_checkpoint
+
+    if source.is_dir():
+        return run_family(source)
+    if not source.exists():
+        raise CommandError(f"--init-from: {source} does not exist")
+    return str(read_checkpoint(source)["family"])
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -289,13 +310,18 @@ def _run_train(args: argparse.Namespace) -> int:
     from gesturegan.training.config import ConfigError, config_family
     from gesturegan.training.data import DatasetError
     from gesturegan.training.loop import TrainingError, run_family, train
+    from gesturegan.training.state import CheckpointError
 
+    if args.resume and args.init_from is not None:
+        raise CommandError("--init-from starts a new run and --resume continues one: pass one of them")
     try:
         if args.model is None and args.resume:
             args.model = run_family(args.out)
+        elif args.model is None and args.init_from is not None:
+            args.model = _checkpoint_family(args.init_from)
         elif args.model is None:  # a config that names its family needs no --model
             args.model = (config_family(args.config) if args.config else None) or "twostage"
-    except (ConfigError, TrainingError) as e:
+    except (ConfigError, TrainingError, CheckpointError) as e:
         raise CommandError(str(e)) from e
     if args.threads is not None:
         if args.threads < 1:
@@ -311,9 +337,10 @@ def _run_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             device=args.device,
             progress=not args.quiet,
+            init_from=args.init_from,
             log=lambda msg: print(msg, file=sys.stderr),
         )
-    except (ConfigError, DatasetError, TrainingError) as e:
+    except (ConfigError, DatasetError, TrainingError, CheckpointError) as e:
         raise CommandError(str(e)) from e
     how = "stopped early" if result.stopped_early else "finished"
     print(

@@ -217,9 +217,9 @@ def config_family(path: str | Path) -> str | None:
     return family
 
 
-def load_config(family: str, path: str | Path | None = None) -> Config:
-    """Defaults of ``family`` overlaid with the TOML file ``path`` (if any), validated."""
-    cfg = defaults_for(family)
+def load_config(family: str, path: str | Path | None = None, base: Config | None = None) -> Config:
+    """``base`` (the defaults of ``family`` if none) overlaid with the TOML file ``path`` (if any), validated."""
+    cfg = base or defaults_for(family)
     if path is None:
         validate(cfg)
         return cfg

@@ -109,8 +109,15 @@ def _start_state(
     max_steps: int | None,
     resume: bool,
     device: torch.device,
+    init_from: str | Path | None = None,
 ) -> State:
     existing = step_checkpoints(out)
+    if init_from is not None:
+        if resume:
+            raise TrainingError("--init-from starts a new run and --resume continues one: pass one of them")
+        if existing:
+            raise TrainingError(f"{out} already holds checkpoints; --init-from needs a new --out")
+        return _branch_state(data, family, config, max_steps, device, Path(init_from))
     if resume:
         path = latest_checkpoint(out)
         if path is None:
@@ -146,6 +153,58 @@ def _start_state(
             re, im = state.generator.stft(audio)
             state.generator.set_normalisation(torch.log(torch.sqrt(re**2 + im**2).clamp_min(1e-7)))
         state.ema.load_state_dict(state.generator.state_dict())
+    return state
+
+
+def _branch_state(
+    data: Dataset,
+    family: str,
+    config: str | Path | None,
+    max_steps: int | None,
+    device: torch.device,
+    source: Path,
+) -> State:
+    """A new run that goes on from ``source`` (a checkpoint, or a run folder's latest) with changed keys.
+
+    Weights, EMA, optimisers, step and random state carry over, so schedules such as
+    ``adversarial_from`` continue; the TOML ``config`` changes keys of the checkpoint's own config
+    (train keys freely, model keys only where every weight keeps its shape). The dataset may be
+    another one of the same shape and categories (fine-tuning on your own sounds); the new run's
+    score history starts empty, since scores on other data do not compare.
+    """
+    path = latest_checkpoint(source) if source.is_dir() else source
+    if path is None:
+        raise TrainingError(f"--init-from: {source} holds no checkpoints")
+    if not path.exists():
+        raise TrainingError(f"--init-from: {path} does not exist")
+    ckpt = read_checkpoint(path)
+    if ckpt["family"] != family:
+        raise TrainingError(f"--init-from: {path} is a {ckpt['family']!r} checkpoint, not {family!r}")
+    have, want = vars(data.shape), dict(ckpt["shape"])
+    if have != want or list(ckpt["categories"]) != list(data.categories):
+        raise TrainingError(
+            f"--init-from: {path} was trained on clips of {want} with categories {ckpt['categories']}, "
+            f"but {data.path} has {have} with {data.categories}; prepare the data the same way"
+        )
+    cfg = Config.from_dict(ckpt["config"])
+    if config is not None:
+        cfg = load_config(family, config, base=cfg)
+    if max_steps is not None:
+        cfg = replace(cfg, train=replace(cfg.train, max_steps=max_steps))
+    if cfg.train.max_steps <= ckpt["step"]:
+        raise ConfigError(
+            f"--init-from: {path} is at step {ckpt['step']}; give --max-steps past it, not {cfg.train.max_steps}"
+        )
+    try:
+        state = restore_state(ckpt, device, cfg)
+    except (RuntimeError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise TrainingError(
+            f"--init-from: the config changes the shape of {path}'s weights ({first}); "
+            "only keys that keep every weight's shape can change when going on from a checkpoint"
+        ) from e
+    state.data = _data_record(data)
+    state.history, state.best_score = [], math.inf
     return state
 
 
@@ -317,8 +376,13 @@ def train(
     device: str = "auto",
     progress: bool = True,
     log=print,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train ``family`` on the dataset at ``data_path`` into the run folder ``out``."""
+    """Train ``family`` on the dataset at ``data_path`` into the run folder ``out``.
+
+    ``init_from``: a checkpoint (or run folder) to go on from in a new run, with ``config``
+    changing its keys (see ``_branch_state``).
+    """
     from gesturegan.training.classifier import default_classifier
 
     out = Path(out)
@@ -328,11 +392,11 @@ def train(
         data = load_dataset(data_path)
         check_trainable(data)
         picked = ""
-        if config is None and not resume and dev.type == "cpu":
+        if config is None and not resume and init_from is None and dev.type == "cpu":
             # The family's defaults are sized for a GPU (seconds a step here): take the CPU config.
             config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
             picked = " (picked for a CPU; --config to choose another)"
-        state = _start_state(data, family, out, config, max_steps, resume, dev)
+        state = _start_state(data, family, out, config, max_steps, resume, dev, init_from)
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
         _wrap(state, dist)

@@ -336,3 +336,39 @@ def test_an_unmeasurable_generation_scores_nan_instead_of_losing_the_checkpoint(
         b = a.copy()
         b[0, 0] = bad
         assert np.isnan(frechet_distance(a, b))
+
+
+def test_a_new_run_goes_on_from_a_checkpoint_with_changed_keys(tiny_dataset, tiny_runs, tmp_path):
+    source = tiny_runs["gan"]
+    before = sorted(p.name for p in (source / "checkpoints").iterdir())
+    (tmp_path / "seek.toml").write_text("[train]\ndiversity_weight = 1.0\n")
+    branch = tmp_path / "branch"
+    res = run_cli(
+        "train", str(tiny_dataset), "--init-from", str(source), "--config", str(tmp_path / "seek.toml"),
+        "--out", str(branch), "--max-steps", "6", "--quiet",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    logs = [json.loads(line) for line in (branch / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [5, 6]  # the step carried over: 4 steps were done
+    assert all("loss/mode_seeking" in r for r in logs)
+    assert "diversity_weight = 1.0" in (branch / "config.toml").read_text()
+    assert "width = 32" in (branch / "config.toml").read_text()  # the rest is the source's (tiny)
+    start = read_checkpoint(step_checkpoints(source)[-1])
+    end = read_checkpoint(step_checkpoints(branch)[-1])
+    assert end["step"] == 6 and [h["step"] for h in end["history"]] == [6]
+    assert not torch.equal(start["generator"]["head.weight"], end["generator"]["head.weight"])
+    assert sorted(p.name for p in (source / "checkpoints").iterdir()) == before  # untouched
+
+    # refused, with nothing written: a key that changes a weight's shape, a step not past the source's
+    (tmp_path / "grow.toml").write_text("[model]\nminibatch_std = 2\n")
+    for extra, message in (
+        (["--config", str(tmp_path / "grow.toml"), "--max-steps", "6"], "changes the shape of"),
+        (["--max-steps", "3"], "is at step 4; give --max-steps past it"),
+        (["--resume"], "pass one of them"),
+        (["--model", "vae"], "is a 'gan' checkpoint, not 'vae'"),
+    ):
+        res = run_cli(
+            "train", str(tiny_dataset), "--init-from", str(source), "--out", str(tmp_path / "x"), *extra
+        )
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert not step_checkpoints(tmp_path / "x")
