@@ -88,6 +88,9 @@ class TrainConfig:
     # gan: mode-seeking term (Mao et al. 2019): two latents of one category should sound apart in
     # proportion to how far apart they are (0: off)
     diversity_weight: float = 0.0
+    # gan: the mode-seeking ratio counts only up to this (0: unbounded, as in Mao et al.); about
+    # the corpus's own ratio, so the latent is not pushed to drown out the category
+    diversity_cap: float = 0.0
     # gan: adaptive augmentation (Karras et al. 2020): each augmentation is applied with a
     # probability that rises while D is over-confident on real clips (mean sign of its real
     # scores above this target) and falls below it (0: off, every augmentation always; 0.6 in the paper)
@@ -275,6 +278,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.minibatch_std must be >= 0 (0: off), not {m.minibatch_std}")
     if t.diversity_weight < 0:
         raise ConfigError(f"train.diversity_weight must be >= 0 (0: off), not {t.diversity_weight}")
+    if t.diversity_cap < 0:
+        raise ConfigError(f"train.diversity_cap must be >= 0 (0: unbounded), not {t.diversity_cap}")
     if not 0 <= t.ada_target < 1:
         raise ConfigError(f"train.ada_target must be in [0, 1) (0: off), not {t.ada_target}")
     if t.ada_target > 0 and not t.diffaug:

@@ -40,19 +40,22 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator, p: float = 1.0) ->
 
 
 def mode_seeking(
-    spectra: torch.Tensor, z: torch.Tensor, eps: float = 1e-5
+    spectra: torch.Tensor, z: torch.Tensor, cap: float = 0.0, eps: float = 1e-5
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mao et al. 2019's term for pairs: the first half of the batch against the second.
 
     ``spectra [2P, ...]`` are what the generator made from ``z [2P, Z]``, where clip ``i`` and
     clip ``P + i`` share a category. Returns the loss ``1 / (ratio + eps)`` (to minimise) and
     the ratio itself: mean distance between the pairs' outputs over the mean distance between
-    their latents. A collapsed generator has a ratio near 0 and a large loss.
+    their latents. A collapsed generator has a ratio near 0 and a large loss. With ``cap > 0``
+    the ratio counts only up to ``cap`` (Yang et al. 2019's bound): a generator as varied as
+    the corpus is not pushed further, where the latent would drown out the category.
     """
     half = spectra.shape[0] // 2
     apart = (spectra[:half] - spectra[half : 2 * half]).abs().mean()
     ratio = apart / (z[:half] - z[half : 2 * half]).abs().mean()
-    return 1.0 / (ratio + eps), ratio
+    counted = ratio.clamp(max=cap) if cap > 0 else ratio
+    return 1.0 / (counted + eps), ratio
 
 
 def r1_penalty(score: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:

@@ -142,7 +142,7 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
         loss_g = -d(augment(fake), cond).float().mean()
     if seeking:  # distances between log-magnitudes: what a listener hears, not the waveform's phase
         logmag = _LOGMAG.setdefault(state.device, LogMagnitude(1024).to(state.device))
-        loss_ms, ratio = mode_seeking(logmag(fake), z)
+        loss_ms, ratio = mode_seeking(logmag(fake), z, t.diversity_cap)
         loss_g = loss_g + t.diversity_weight * loss_ms
         logs["loss/mode_seeking"] = float(loss_ms.detach())
         logs["diversity"] = float(ratio.detach())

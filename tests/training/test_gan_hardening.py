@@ -73,11 +73,19 @@ def test_mode_seeking_is_large_for_a_collapsed_generator():
     loss_v, ratio_v = mode_seeking(varied, z)
     assert float(ratio_c) == 0 and float(loss_c) == pytest.approx(1e5)
     assert float(ratio_v) > 0.5 and float(loss_v) < 2
+    # capped: past the cap the term no longer pushes (no gradient), below it it does as before
+    for scale, pushes in ((1.0, False), (0.01, True)):
+        spectra = (varied * scale).requires_grad_(True)
+        loss, ratio = mode_seeking(spectra, z, cap=0.3)
+        loss.backward()
+        assert (float(spectra.grad.abs().max()) > 0) == pushes
+        assert float(loss) == pytest.approx(1 / (min(float(ratio), 0.3) + 1e-5), rel=1e-5)
 
 
 def test_the_config_refuses_nonsense():
     for changes, match in (
         ({"diversity_weight": -1.0}, "diversity_weight"),
+        ({"diversity_cap": -0.1}, "diversity_cap"),
         ({"ada_target": 1.0}, "ada_target"),
         ({"ada_target": 0.6, "diffaug": False}, "needs train.diffaug"),
         ({"ada_steps": 0}, "ada_steps"),
