@@ -206,15 +206,19 @@ def resolve_path(name: str | Path) -> Path:
     raise ConfigError(f"config {str(name)!r} is neither a file nor a shipped config ({names})")
 
 
-def config_family(path: str | Path) -> str | None:
-    """The ``family`` a config file names (``None`` if it names none), so ``--model`` can be left out."""
-    path = resolve_path(path)
+def _read_toml(path: Path) -> dict:
     try:
-        family = tomllib.loads(path.read_text(encoding="utf-8")).get("family")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from e
+
+
+def config_family(path: str | Path) -> str | None:
+    """The ``family`` a config file names (``None`` if it names none), so ``--model`` can be left out."""
+    path = resolve_path(path)
+    family = _read_toml(path).get("family")
     if family is not None and family not in FAMILIES:
         raise ConfigError(f"{path} names an unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     return family
@@ -227,12 +231,7 @@ def load_config(family: str, path: str | Path | None = None, base: Config | None
         validate(cfg)
         return cfg
     path = resolve_path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    data = _read_toml(path)
     if data.get("family", family) != family:
         raise ConfigError(f"{path} is for family {data['family']!r}, not {family!r}")
     data.pop("family", None)
@@ -272,24 +271,23 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.hop must be in 1..n_fft/2, not {m.hop}")
     if m.prior not in PRIORS:
         raise ConfigError(f"model.prior must be one of {', '.join(PRIORS)}, not {m.prior!r}")
-    if m.prior_bandwidth < 0:
-        raise ConfigError(f"model.prior_bandwidth must be >= 0, not {m.prior_bandwidth}")
-    if m.minibatch_std < 0:
-        raise ConfigError(f"model.minibatch_std must be >= 0 (0: off), not {m.minibatch_std}")
-    if t.diversity_weight < 0:
-        raise ConfigError(f"train.diversity_weight must be >= 0 (0: off), not {t.diversity_weight}")
-    if t.diversity_cap < 0:
-        raise ConfigError(f"train.diversity_cap must be >= 0 (0: unbounded), not {t.diversity_cap}")
+    # keys that must not be negative, with what 0 means
+    non_negative = {
+        "model.prior_bandwidth": (m.prior_bandwidth, "no extra spread"),
+        "model.minibatch_std": (m.minibatch_std, "off"),
+        "train.diversity_weight": (t.diversity_weight, "off"),
+        "train.diversity_cap": (t.diversity_cap, "unbounded"),
+        "train.mix_weight": (t.mix_weight, "off"),
+        "train.grad_clip": (t.grad_clip, "no clipping"),
+        "train.adversarial_from": (t.adversarial_from, "never"),
+    }
+    for name, (value, zero) in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0 (0: {zero}), not {value}")
     if not 0 <= t.ada_target < 1:
         raise ConfigError(f"train.ada_target must be in [0, 1) (0: off), not {t.ada_target}")
     if t.ada_target > 0 and not t.diffaug:
         raise ConfigError("train.ada_target adapts the augmentation, so it needs train.diffaug = true")
-    if t.mix_weight < 0:
-        raise ConfigError(f"train.mix_weight must be >= 0 (0: off), not {t.mix_weight}")
-    if t.grad_clip < 0:
-        raise ConfigError(f"train.grad_clip must be >= 0 (0: no clipping), not {t.grad_clip}")
-    if t.adversarial_from < 0:
-        raise ConfigError(f"train.adversarial_from must be >= 0 (0: never), not {t.adversarial_from}")
     if t.precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not {t.precision!r}")
     if not 0.0 <= t.ema_decay < 1.0:
