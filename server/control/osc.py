@@ -117,7 +117,9 @@ def open_osc_socket(host: str, port: int) -> socket.socket:
     """The UDP socket OSC arrives on, bound to ``host:port``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # Room for a burst while the OSC thread waits for the interpreter; the kernel caps this
+        # at net.core.rmem_max (docs/reliability.md says how to raise it).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         sock.bind((host, port))
     except OSError as e:
         sock.close()

@@ -35,6 +35,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def udp_drops(port: int) -> int | None:
+    """Datagrams the kernel dropped for the UDP socket bound to ``port`` on this machine (a full
+    receive buffer), from /proc/net/udp; None where that file does not exist (not Linux)."""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    total = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 13 and int(fields[1].split(":")[1], 16) == port:
+            total = (total or 0) + int(fields[12])
+    return total
+
+
 def percentiles(values: list[float]) -> dict:
     a = np.asarray(values, np.float64)
     if a.size == 0:

@@ -22,7 +22,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
 from gesturegan.server.core.commands import SPEC
-from gesturegan.server.tools.harness import PlatformFloor, osc_packet
+from gesturegan.server.tools.harness import PlatformFloor, osc_packet, udp_drops
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -190,6 +190,9 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     fuzz_xruns = stage.xruns() - start_xruns
     machine = floor.result(256 / 48000)
     time.sleep(1.0)
+    # What the kernel threw away for a full receive buffer: UDP promises nothing, and a starved
+    # two-core machine can hold the OSC thread for longer than the buffer lasts.
+    kernel_drops = udp_drops(server.osc_port)
     # it still plays: the fuzz may have set gain, rate or stream mode; reset and trigger
     for address, args in (("/panic", ()), ("/stream/stop", ()), ("/gain", (0.0,)), ("/rate", (1.0,))):
         server.send(osc_packet(address, *args))
@@ -206,10 +209,14 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
         f"\n{sent} packets in {elapsed:.1f} s: accepted {s['accepted']}, rejected {s['rejected']}, "
         f"undecodable {s['undecodable']}, /error sent {s['errors_sent']} dropped {s['errors_dropped']}, "
         f"xruns {fuzz_xruns} (idle {idle} in 3 s), jack realtime {stage.jack.is_realtime()}; {stage.timing()}; "
-        f"the machine meanwhile (cyclictest): {machine}"
+        f"the machine meanwhile (cyclictest): {machine}; dropped by the kernel {kernel_drops}"
     )
     assert sent >= 100_000
-    assert s["packets"] >= sent, "UDP lost packets: the counts below would not hold"
+    assert kernel_drops is not None, "/proc/net/udp is needed to account for every packet"
+    # every packet sent was read by the engine or dropped by the kernel, and drops stay rare: a
+    # hung OSC thread (as once on a python-osc loop, docs/reliability.md) loses most of them
+    assert s["packets"] + kernel_drops >= sent
+    assert kernel_drops <= 0.05 * sent, f"the kernel dropped {kernel_drops} of {sent} packets"
     assert s["accepted"] + s["rejected"] == s["messages"] + s["undecodable"]  # every one counted
     assert s["undecodable"] > 1000 and s["rejected"] > 10_000
     assert s["errors_sent"] + s["errors_dropped"] >= s["rejected"]  # every refusal answered or limited

@@ -200,3 +200,30 @@ def test_liblo_clients_play_and_hear_a_running_server(server_models):
     assert '/error ss "/gain" "db must be in -120..24, not -200"' in lines, lines
     status = next(line.split()[2:] for line in lines if line.startswith("/status iiiiii"))
     assert status[1] == "1" and status[3] == "1"  # triggers, errors
+
+
+def test_udp_drops_accounts_for_what_a_full_buffer_threw_away():
+    """The fuzz test's packet accounting: read + dropped == sent, on a real socket nobody reads."""
+    from gesturegan.server.tools.harness import udp_drops
+
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
+    ):
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rx.bind(("127.0.0.1", 0))
+        port = rx.getsockname()[1]
+        assert udp_drops(port) == 0
+        for _ in range(500):
+            tx.sendto(b"x" * 64, ("127.0.0.1", port))
+        rx.setblocking(False)
+        read = 0
+        while True:
+            try:
+                rx.recv(128)
+            except BlockingIOError:
+                break
+            read += 1
+        drops = udp_drops(port)
+        assert drops is not None and drops > 0
+        assert read + drops == 500
