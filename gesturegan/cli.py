@@ -967,9 +967,7 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    import soundfile as sf
-
-    from gesturegan.files import atomic_path
+    from gesturegan.files import write_wav_atomic
     from gesturegan.server.audio.record import RecordError, compare_with_live, replay
 
     try:
@@ -977,8 +975,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     except RecordError as e:
         raise CommandError(str(e)) from e
     out = args.out or args.folder / "replay.wav"
-    with atomic_path(out) as tmp:
-        sf.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
+    write_wav_atomic(out, audio, rate, subtype="FLOAT")
     line = f"wrote {out}: {audio.shape[0] / rate:.2f} s, {audio.shape[1]} ch at {rate} Hz"
 
     diff = compare_with_live(args.folder, audio)

@@ -37,6 +37,31 @@ def atomic_path(path: str | Path, mode: int = 0o644) -> Iterator[Path]:
         raise
 
 
+# libsndfile's SFC_SET_ADD_PEAK_CHUNK (sndfile.h); soundfile does not name it. The PEAK chunk
+# of float WAVs holds the write time in seconds, so two writes of the same audio differ.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def write_wav_atomic(path: str | Path, audio, sample_rate: int, subtype: str = "PCM_24") -> None:
+    """Write ``audio`` ``[frames, channels]`` (or ``[frames]``) as WAV to ``path`` atomically.
+
+    Byte-reproducible: the same samples give the same file at any time on any machine,
+    because the timestamped PEAK chunk libsndfile adds to float WAVs is left out.
+    """
+    import soundfile as sf
+
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    # the SoundFile closes (and flushes) before atomic_path renames
+    with (
+        atomic_path(path) as tmp,
+        sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format="WAV") as out,
+    ):
+        snd = getattr(sf, "_snd", None)
+        if snd is not None:  # private in soundfile; without it the file is still valid
+            snd.sf_command(out._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        out.write(audio)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:

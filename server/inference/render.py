@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from gesturegan.files import atomic_path
+from gesturegan.files import write_wav_atomic
 from gesturegan.server.core.morph import latent_from_seed, normalise_weights
 from gesturegan.server.inference.model import Model
 
@@ -53,8 +52,7 @@ def _write_clip(path: Path, clip: np.ndarray, sample_rate: int, subtype: str) ->
     peak = float(np.abs(clip).max())
     if peak > 1.0:
         clip = clip / peak
-    with atomic_path(path) as tmp:
-        sf.write(tmp, clip.T, sample_rate, subtype=subtype, format="WAV")
+    write_wav_atomic(path, clip.T, sample_rate, subtype)
 
 
 def render_like(
@@ -125,7 +123,6 @@ def render(
             if peak > 1.0:
                 clip /= peak
             path = out_dir / f"{stem}-{seed + start + i:06d}.wav"
-            with atomic_path(path) as tmp:
-                sf.write(tmp, clip.T, model.info.sample_rate, subtype=subtype, format="WAV")
+            write_wav_atomic(path, clip.T, model.info.sample_rate, subtype)
             paths.append(path)
     return paths
