@@ -116,6 +116,8 @@ def test_second_opinion_tells_the_corpus_from_noise_and_collapse(tiny_dataset):
         # Flatness is bimodal in some categories (bells and cymbals): a median of 48 draws swings.
         assert 0.2 < r["flatness_ratio"] < 5.0, name
         assert n["flatness_ratio"] > 5 * r["flatness_ratio"], name  # noise is far flatter
+        lo, hi = r["flatness_ratio_90"]
+        assert lo <= r["flatness_ratio"] <= hi, name
         assert one["per_category"][name]["diversity_ratio"] < 0.01, name  # collapse is seen
         assert r["frechet"] < n["frechet"], name
     assert real["overall"]["accuracy"] > noise["overall"]["accuracy"]
@@ -153,3 +155,20 @@ def test_labels_chosen_by_the_same_classifier_are_pointed_out(tiny_dataset, tmp_
     assert result["labels_by_classifier"] == pytest.approx((n // 4) / n)
     assert "came from this classifier (--auto-label)" in summary_text(result)
     assert "were chosen by this same classifier" in (tmp_path / "report.md").read_text()
+
+
+def test_flatness_interval_brackets_the_ratio_and_separates_noisier_sounds():
+    from gesturegan.export.evaluate import median_ratio_interval
+
+    rng = np.random.default_rng(1)
+    # log-uniform over four decades, as per-clip flatness is within a category of the corpus
+    real = 10.0 ** rng.uniform(-6, -2, 64)
+    same = 10.0 ** rng.uniform(-6, -2, 64)
+    noisier = 10.0 ** rng.uniform(-4, 0, 64)  # two decades flatter
+    lo, hi = median_ratio_interval(same, real)
+    assert lo < 1.0 < hi and hi / lo > 3  # four decades of spread leave a wide interval
+    assert median_ratio_interval(same, real) == (lo, hi)  # seeded
+    lo_n, _ = median_ratio_interval(noisier, real)
+    assert lo_n > hi
+    assert median_ratio_interval(np.array([]), real) is None
+    assert median_ratio_interval(same, np.zeros(8)) is None
