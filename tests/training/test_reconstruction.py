@@ -1,0 +1,56 @@
+"""The reconstruction report: exact copies score zero, noisier copies are seen, checkpoints side by side."""
+
+import numpy as np
+import pytest
+
+from gesturegan.training.data import load_dataset
+from gesturegan.training.reconstruction import compare, main, measure, table
+
+
+def _clips(tiny_dataset, per_category: int = 6):
+    data = load_dataset(tiny_dataset)
+    index = np.concatenate(
+        [
+            data.train_index[data.labels[data.train_index] == k][:per_category]
+            for k in range(len(data.categories))
+        ]
+    )
+    audio = np.asarray(data.audio[index], dtype=np.float32)
+    return data, audio, data.labels[index], [data.sources[i] for i in index]
+
+
+def test_exact_copies_score_zero_and_added_noise_is_flatter_and_farther(tiny_dataset):
+    data, audio, labels, groups = _clips(tiny_dataset)
+    sr = data.shape.sample_rate
+    same = compare(audio, audio.copy(), labels, groups, data.categories, sr)
+    rng = np.random.default_rng(0)
+    peak = np.abs(audio).max(axis=(1, 2), keepdims=True)
+    noisy = audio + 0.05 * peak * rng.standard_normal(audio.shape).astype(np.float32)
+    worse = compare(audio, noisy, labels, groups, data.categories, sr)
+    assert set(same) == set(data.categories)
+    for name in data.categories:
+        assert same[name].distance_ratio == pytest.approx(0.0, abs=1e-9)
+        assert same[name].flatness_log_ratio == pytest.approx((0.0, 0.0, 0.0), abs=1e-9)
+        assert same[name].flatness_real == same[name].flatness_reconstructed
+        assert worse[name].flatness_log_ratio[1] > 0.1, name  # noise fills the spectrum
+        assert worse[name].distance_ratio > 0.05, name
+
+
+def test_a_checkpoint_is_measured_and_a_gan_one_refused(tiny_runs, tiny_dataset, tmp_path, capsys):
+    data = load_dataset(tiny_dataset)
+    checkpoint = tiny_runs["twostage"] / "checkpoints" / "best.pt"
+    result = measure(checkpoint, data)
+    assert (result.n_fft, result.hop) == (256, 64) and set(result.per_category) == set(data.categories)
+    assert all(np.isfinite(c.distance_ratio) and c.distance_ratio > 0 for c in result.per_category.values())
+    text = table([result, result])
+    assert text.count("step ") == 2 and len(text.splitlines()) == 2 + 3 * len(data.categories)
+
+    out = tmp_path / "recon.md"
+    assert main([str(checkpoint), "--data", str(tiny_dataset), "--out", str(out)]) == 0
+    assert out.read_text() == table([result])
+    assert (tmp_path / "recon.json").exists()
+
+    gan = tiny_runs["gan"] / "checkpoints" / "best.pt"
+    assert main([str(gan), "--data", str(tiny_dataset)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "only twostage ones have an encoder" in err

@@ -1,0 +1,179 @@
+"""How closely a two-stage checkpoint's autoencoder reconstructs the corpus, per category.
+
+    python -m gesturegan.training.reconstruction CKPT [CKPT ...] --data DATA [--out table.md]
+
+A two-stage model can only play what its decoder can draw: a drone whose reconstructions are
+noisy stays noisy whatever the prior does. For each checkpoint, the training clips of each
+category are encoded to their posterior means and decoded by the EMA decoder (what ships), and
+both sides are measured in ``evaluate``'s second space (22.05 kHz, 21.5 Hz bins):
+
+- median log10 spectral flatness of the real clips and of their reconstructions, and the
+  10th / 50th / 90th percentiles of the per-clip log10 ratio (over 0: noisier than the clip);
+- the mean second-space distance from a clip to its reconstruction over the mean distance
+  between two clips of the category (0: exact; 1: as far as another clip of the category).
+
+Checkpoints side by side in one table, so settings trained to the same step compare directly.
+Shapes: audio ``[N, C, T]``; codes ``[N, D]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gesturegan.training.data import Dataset, DatasetError, load_dataset
+from gesturegan.training.state import CheckpointError, read_checkpoint, restore_state
+
+
+@dataclass(frozen=True)
+class CategoryReconstruction:
+    """One category's figures for one checkpoint."""
+
+    clips: int
+    flatness_real: float  # median log10 spectral flatness of the clips
+    flatness_reconstructed: float  # the same for their reconstructions
+    flatness_log_ratio: tuple[float, float, float]  # per-clip log10(recon / real): p10, p50, p90
+    distance_ratio: float  # mean |embed(recon) - embed(clip)| / mean distance between two clips
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    checkpoint: str
+    step: int
+    n_fft: int
+    hop: int
+    per_category: dict[str, CategoryReconstruction]
+
+
+@torch.no_grad()
+def reconstruct(checkpoint: str | Path, audio: np.ndarray, batch: int = 16) -> tuple[np.ndarray, int, dict]:
+    """``audio [N, C, T]`` through the checkpoint's encoder (posterior means) and EMA decoder.
+
+    Returns the reconstructions ``[N, C, T]``, the checkpoint's step and its model config."""
+    from gesturegan.training.models.twostage import encode
+
+    ckpt = read_checkpoint(checkpoint)
+    if ckpt["config"].get("family") != "twostage":
+        raise CheckpointError(
+            f"{checkpoint} is a {ckpt['config'].get('family')!r} checkpoint; only twostage ones have an encoder"
+        )
+    state = restore_state(ckpt, torch.device("cpu"))
+    codes, _ = encode(state.critic.encoder, audio, batch=batch)
+    decoder = state.ema.decoder.eval()
+    out = [
+        decoder.decode(torch.from_numpy(codes[i : i + batch])).float().numpy()
+        for i in range(0, len(codes), batch)
+    ]
+    return np.concatenate(out), int(ckpt["step"]), dict(ckpt["config"]["model"])
+
+
+def measure(checkpoint: str | Path, data: Dataset, split: str = "train") -> Reconstruction:
+    """Every figure of this module for one checkpoint, on ``data``'s ``split`` clips."""
+    index = data.train_index if split == "train" else data.val_index
+    audio = np.asarray(data.audio[index], dtype=np.float32)
+    groups = [data.sources[i] for i in index] if data.sources else [str(i) for i in index]
+    recon, step, model = reconstruct(checkpoint, audio)
+    per_category = compare(audio, recon, data.labels[index], groups, data.categories, data.shape.sample_rate)
+    return Reconstruction(str(checkpoint), step, int(model["n_fft"]), int(model["hop"]), per_category)
+
+
+def compare(
+    real: np.ndarray,
+    made: np.ndarray,
+    labels: np.ndarray,
+    groups: list[str],
+    categories: list[str],
+    sample_rate: int,
+) -> dict[str, CategoryReconstruction]:
+    """Clips ``real [N, C, T]`` against their reconstructions ``made [N, C, T]``, per category.
+
+    The second space is fitted on the real clips (``labels [N]``, source files ``groups``)."""
+    from gesturegan.export.second_opinion import describe, fit_space
+
+    real_d, made_d = describe(real, sample_rate), describe(made, sample_rate)
+    space = fit_space(real_d.vectors, labels, groups, categories)
+    real_emb, made_emb = space.embed(real_d.vectors), space.embed(made_d.vectors)
+    per_category = {}
+    for k, name in enumerate(categories):
+        mine = np.flatnonzero(labels == k)
+        if mine.size < 2:
+            continue
+        log_real = np.log10(real_d.flatness[mine])
+        log_made = np.log10(made_d.flatness[mine])
+        emb = real_emb[mine]
+        between = np.sqrt(((emb[:, None] - emb[None]) ** 2).sum(-1))
+        mean_between = between[np.triu_indices(mine.size, 1)].mean()
+        to_recon = np.sqrt(((made_emb[mine] - emb) ** 2).sum(-1)).mean()
+        p10, p50, p90 = np.percentile(log_made - log_real, [10, 50, 90])
+        per_category[name] = CategoryReconstruction(
+            clips=int(mine.size),
+            flatness_real=float(np.median(log_real)),
+            flatness_reconstructed=float(np.median(log_made)),
+            flatness_log_ratio=(float(p10), float(p50), float(p90)),
+            distance_ratio=float(to_recon / mean_between),
+        )
+    return per_category
+
+
+def table(results: list[Reconstruction]) -> str:
+    """The checkpoints side by side: one row per category and figure, one column per checkpoint."""
+    head = "| category | figure | " + " | ".join(f"step {r.step}, n_fft {r.n_fft}" for r in results) + " |"
+    lines = [head, "|" + " --- |" * (2 + len(results))]
+    names = list(dict.fromkeys(n for r in results for n in r.per_category))
+    rows = (
+        (
+            "log10 flatness, real / reconstructed",
+            lambda c: f"{c.flatness_real:.2f} / {c.flatness_reconstructed:.2f}",
+        ),
+        (
+            "per-clip log10 ratio p10 / p50 / p90",
+            lambda c: " / ".join(f"{v:.2f}" for v in c.flatness_log_ratio),
+        ),
+        ("distance to clip / between clips", lambda c: f"{c.distance_ratio:.2f}"),
+    )
+    for name in names:
+        for label, cell in rows:
+            cells = [cell(r.per_category[name]) if name in r.per_category else "" for r in results]
+            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gesturegan.training.reconstruction",
+        description="How closely two-stage checkpoints reconstruct a dataset's clips, per category, side by side.",
+    )
+    parser.add_argument(
+        "checkpoints", nargs="+", type=Path, metavar="CKPT", help="twostage checkpoints (.pt)"
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the dataset the runs trained on")
+    parser.add_argument("--split", choices=("train", "val"), default="train")
+    parser.add_argument(
+        "--out", type=Path, help="also write the table (.md) and the figures (.json beside it)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        data = load_dataset(args.data)
+        results = [measure(c, data, args.split) for c in args.checkpoints]
+    except (DatasetError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = table(results)
+    print(text, end="")
+    if args.out:
+        import json
+
+        from gesturegan.files import write_text_atomic
+
+        write_text_atomic(args.out, text)
+        write_text_atomic(args.out.with_suffix(".json"), json.dumps([asdict(r) for r in results], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
