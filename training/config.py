@@ -81,6 +81,9 @@ class TrainConfig:
     # twostage: the adversarial stage trains the decoder only (RAVE's recipe): the codes the prior
     # is fitted on stop moving, and the discriminator cannot push the encoder off the corpus
     freeze_encoder: bool = False
+    # twostage: STFT sizes of the multi-resolution reconstruction loss (the finest sets how
+    # close two partials may sit before the loss stops telling them apart)
+    recon_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     grad_clip: float = 0.0  # twostage: largest gradient norm of decoder + encoder per step (0: no clipping)
     # twostage, adversarial stage: hinge weight on decoded mixes of two clips' codes (their
     # categories mixed alike), so what a morph plays between two sounds is trained to sound real
@@ -116,6 +119,7 @@ class Config:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["model"]["d_resolutions"] = list(self.model.d_resolutions)
+        d["train"]["recon_sizes"] = list(self.train.recon_sizes)
         return d
 
     @classmethod
@@ -264,7 +268,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{name} must be at least 1, not {value}")
     if m.blocks < 0:
         raise ConfigError(f"model.blocks must be >= 0, not {m.blocks}")
-    for name, n in [("model.n_fft", m.n_fft)] + [("model.d_resolutions", r) for r in m.d_resolutions]:
+    if not t.recon_sizes:
+        raise ConfigError("train.recon_sizes must name at least one STFT size, e.g. [512, 1024, 2048]")
+    sizes = [("model.n_fft", m.n_fft)] + [("model.d_resolutions", r) for r in m.d_resolutions]
+    for name, n in sizes + [("train.recon_sizes", r) for r in t.recon_sizes]:
         if n < 16 or n & (n - 1):
             raise ConfigError(f"{name} must hold powers of two >= 16, not {n}")
     if not 0 < m.hop <= m.n_fft // 2:

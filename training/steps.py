@@ -149,14 +149,22 @@ def gan_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     return _generator_update(state, loss_g, logs)
 
 
-_MRSTFT: dict[torch.device, MultiResolutionSTFTLoss] = {}
+_MRSTFT: dict[tuple[torch.device, tuple[int, ...]], MultiResolutionSTFTLoss] = {}
+
+
+def _recon_loss(device: torch.device, sizes: tuple[int, ...]) -> MultiResolutionSTFTLoss:
+    """One loss module per device and set of sizes (its DFT bases are built once)."""
+    key = (device, tuple(sizes))
+    if key not in _MRSTFT:
+        _MRSTFT[key] = MultiResolutionSTFTLoss(key[1]).to(device)
+    return _MRSTFT[key]
 
 
 def vae_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     """Multi-resolution STFT reconstruction plus a KL term that ramps up over ``kl_warmup``."""
     t = state.config.train
     real, _, cond = _real(state, sampler)
-    loss_fn = _MRSTFT.setdefault(state.device, MultiResolutionSTFTLoss().to(state.device))
+    loss_fn = _recon_loss(state.device, (512, 1024, 2048))
     with _autocast(state):
         mu, logvar = state.d_train(real, cond)
         eps = torch.randn(mu.shape, generator=state.rng).to(mu.device)
@@ -203,9 +211,7 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     """
     t = state.config.train
     real, _, cond = _real(state, sampler)
-    loss_fn = _MRSTFT.setdefault(
-        state.device, MultiResolutionSTFTLoss((256, 512, 1024, 2048)).to(state.device)
-    )
+    loss_fn = _recon_loss(state.device, t.recon_sizes)
     noise = torch.randn((real.shape[0], state.generator.code_dim), generator=state.rng).to(real.device)
     adversarial = bool(t.adversarial_from) and state.step >= t.adversarial_from
     frozen = adversarial and t.freeze_encoder

@@ -32,6 +32,8 @@ def test_family_defaults_differ_where_the_papers_do():
         ("[train\n", "not valid TOML"),
         ("family = 'vae'\n", "is for family 'vae'"),
         ("[train]\nprecision = 'fp8'\n", "train.precision must be one of"),
+        ("[train]\nrecon_sizes = [512, 1000]\n", "train.recon_sizes must hold powers of two"),
+        ("[train]\nrecon_sizes = []\n", "train.recon_sizes must name at least one"),
     ],
 )
 def test_bad_configs_are_refused_with_the_key_named(tmp_path, text, message):

@@ -218,3 +218,22 @@ def test_gradients_are_clipped_before_the_optimiser_sees_them(tiny_dataset):
         assert logs["grad_norm/g"] > 1e-2  # the norm before clipping is logged
         expected = logs["grad_norm/g"] if clip == 0 else clip
         assert abs(given - expected) < 1e-3 * expected
+
+
+def test_the_reconstruction_loss_takes_the_configured_stft_sizes(tiny_dataset):
+    """Same weights, same batch: only ``train.recon_sizes`` differs, so only it can move the loss."""
+    from gesturegan.training.data import BatchSampler, load_dataset
+    from gesturegan.training.loop import Dist, _wrap
+    from gesturegan.training.state import new_state
+    from gesturegan.training.steps import twostage_step
+
+    data = load_dataset(tiny_dataset)
+    losses = {}
+    for sizes in ((256, 512, 1024, 2048), (128, 4096)):
+        torch.manual_seed(0)
+        cfg = _tiny(recon_sizes=sizes, kl_weight=0.0)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        _wrap(state, Dist())
+        sampler = BatchSampler(data, cfg.train.batch_size, True, state.rng)
+        losses[sizes] = twostage_step(state, sampler)["loss/recon"]
+    assert losses[(256, 512, 1024, 2048)] != losses[(128, 4096)]
