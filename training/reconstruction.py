@@ -122,7 +122,11 @@ def compare(
 
 def table(results: list[Reconstruction]) -> str:
     """The checkpoints side by side: one row per category and figure, one column per checkpoint."""
-    head = "| category | figure | " + " | ".join(f"step {r.step}, n_fft {r.n_fft}" for r in results) + " |"
+    head = (
+        "| category | figure | "
+        + " | ".join(f"{_run_name(r)} step {r.step}, n_fft {r.n_fft}" for r in results)
+        + " |"
+    )
     lines = [head, "|" + " --- |" * (2 + len(results))]
     names = list(dict.fromkeys(n for r in results for n in r.per_category))
     rows = (
@@ -141,6 +145,12 @@ def table(results: list[Reconstruction]) -> str:
             cells = [cell(r.per_category[name]) if name in r.per_category else "" for r in results]
             lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _run_name(result: Reconstruction) -> str:
+    """``RUN`` of ``RUN/checkpoints/step-N.pt``, so two runs of one setting stay apart in a table."""
+    path = Path(result.checkpoint)
+    return f"{path.parent.parent.name}," if path.parent.name == "checkpoints" else ""
 
 
 def main(argv: list[str] | None = None) -> int:
