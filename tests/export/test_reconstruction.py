@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from gesturegan.export.reconstruction import compare, main, measure, table
 from gesturegan.training.data import load_dataset
-from gesturegan.training.reconstruction import compare, main, measure, table
 
 
 def _clips(tiny_dataset, per_category: int = 6):

@@ -1,6 +1,6 @@
 """How closely a two-stage checkpoint's autoencoder reconstructs the corpus, per category.
 
-    python -m gesturegan.training.reconstruction CKPT [CKPT ...] --data DATA [--out table.md]
+    python -m gesturegan.export.reconstruction CKPT [CKPT ...] --data DATA [--out table.md]
 
 A two-stage model can only play what its decoder can draw: a drone whose reconstructions are
 noisy stays noisy whatever the prior does. For each checkpoint, the training clips of each
@@ -155,7 +155,7 @@ def _run_name(result: Reconstruction) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m gesturegan.training.reconstruction",
+        prog="python -m gesturegan.export.reconstruction",
         description="How closely two-stage checkpoints reconstruct a dataset's clips, per category, side by side.",
     )
     parser.add_argument(
