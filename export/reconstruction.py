@@ -62,6 +62,12 @@ def reconstruct(checkpoint: str | Path, audio: np.ndarray, batch: int = 16) -> t
         raise CheckpointError(
             f"{checkpoint} is a {ckpt['config'].get('family')!r} checkpoint; only twostage ones have an encoder"
         )
+    shape = ckpt["shape"]
+    if audio.shape[1:] != (shape["channels"], shape["n_samples"]):
+        raise CheckpointError(
+            f"{checkpoint} was trained on clips of {shape['channels']} x {shape['n_samples']} samples, "
+            f"the dataset's are {audio.shape[1]} x {audio.shape[2]}: pass the dataset the run trained on"
+        )
     state = restore_state(ckpt, torch.device("cpu"))
     codes, _ = encode(state.critic.encoder, audio, batch=batch)
     decoder = state.ema.decoder.eval()
@@ -75,6 +81,8 @@ def reconstruct(checkpoint: str | Path, audio: np.ndarray, batch: int = 16) -> t
 def measure(checkpoint: str | Path, data: Dataset, split: str = "train") -> Reconstruction:
     """Every figure of this module for one checkpoint, on ``data``'s ``split`` clips."""
     index = data.train_index if split == "train" else data.val_index
+    if index.size == 0:
+        raise DatasetError(f"{data.path} has no {split} clips; measure another --split")
     audio = np.asarray(data.audio[index], dtype=np.float32)
     groups = [data.sources[i] for i in index] if data.sources else [str(i) for i in index]
     recon, step, model = reconstruct(checkpoint, audio)

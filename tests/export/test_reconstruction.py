@@ -54,3 +54,13 @@ def test_a_checkpoint_is_measured_and_a_gan_one_refused(tiny_runs, tiny_dataset,
     assert main([str(gan), "--data", str(tiny_dataset)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "only twostage ones have an encoder" in err
+
+    # a dataset of another clip length than the run's: one line, not a traceback from the encoder
+    short = tmp_path / "short"
+    short.mkdir()
+    for name in ("manifest.json", "stats.json", "labels.npy"):
+        (short / name).write_bytes((tiny_dataset / name).read_bytes())
+    np.save(short / "audio.npy", np.asarray(data.audio)[:, :, :4096])
+    assert main([str(checkpoint), "--data", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pass the dataset the run trained on" in err
