@@ -329,11 +329,12 @@ def parse_cyclictest(text: str, block_s: float) -> dict | None:
     """``cyclictest -h`` output: per-microsecond histogram lines, then ``# Max Latencies``."""
     half, whole = 0.5 * block_s * 1e6, block_s * 1e6
     late_half = late_block = total = 0
-    worst = 0
+    worst = processors = 0
     for line in text.splitlines():
         parts = line.split()
         if line.startswith("# Max Latencies:"):
             worst = max(int(x) for x in parts[3:]) if len(parts) > 3 else 0
+            processors = len(parts[3:])
         elif line.startswith("# Histogram Overflows:"):
             late_block += sum(int(x) for x in parts[3:])  # beyond the histogram: 30 ms
             late_half += sum(int(x) for x in parts[3:])
@@ -345,7 +346,29 @@ def parse_cyclictest(text: str, block_s: float) -> dict | None:
             late_block += n if us > whole else 0
     if not total:
         return None
-    return {"wakeups": total, "late_half_block": late_half, "late_block": late_block, "max_us": worst}
+    return {
+        "wakeups": total,
+        "late_half_block": late_half,
+        "late_block": late_block,
+        "max_us": worst,
+        "processors": max(1, processors),
+    }
+
+
+def xrun_allowance(seconds: float, idle_xruns: int, idle_seconds: float, machine: dict | None) -> float:
+    """How many xruns ``seconds`` of load may show before the engine is to blame.
+
+    A few (5), one every two seconds (a two-core VM's dummy driver wakes late now and then), the
+    rate counted while the same engine idled, and one for each stall of the machine's own
+    real-time wakeups (``PlatformFloor``) later than half a block during the same window: a stall
+    of that length lands in whichever callback is running, the engine's included. cyclictest
+    counts a stall once on each processor, so the stalls are its late count over the processors.
+    A regression in the engine (a callback that blocks, a lock held across a cycle) shows as
+    hundreds of xruns in a few seconds, far above this."""
+    allowed = 5.0 + seconds / 2.0 + idle_xruns * seconds / max(idle_seconds, 1e-9)
+    if machine:
+        allowed += machine["late_half_block"] / machine.get("processors", 1)
+    return allowed
 
 
 def jackd_xruns(text: str) -> dict[str, int]:

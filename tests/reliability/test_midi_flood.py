@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from gesturegan.server.tools.harness import PlatformFloor, xrun_allowance
+
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
 RATE = 10_000  # events per second
@@ -75,6 +77,8 @@ def test_ten_thousand_midi_events_a_second(midi_stage):
         time.sleep(1.0)
         idle = stage.xruns_during(SECONDS / 2)
         before = stage.xruns()
+        # what the machine does to any real-time thread meanwhile
+        floor = PlatformFloor(SECONDS + 2)
         proc.stdin.write("go\n")
         proc.stdin.flush()
         t0 = time.monotonic()
@@ -85,6 +89,8 @@ def test_ten_thousand_midi_events_a_second(midi_stage):
             time.sleep(0.05)
         written = int(proc.stdout.readline() or 0)
         flood_xruns = stage.xruns() - before
+        flood_seconds = time.monotonic() - t0
+        machine = floor.result(256 / 48000)
     finally:
         proc.kill()
         proc.wait()
@@ -94,9 +100,12 @@ def test_ten_thousand_midi_events_a_second(midi_stage):
         f"\nMIDI flood: {written} events written, {midi['received']} received, {midi['dropped']} over the "
         f"rate limit, triggers {e['triggers']}, trigger drops {e['dropped']}, voice peak {max(voices)}, "
         f"xruns {flood_xruns} (idle {idle} in {SECONDS / 2:.0f} s), jack realtime {stage.jack.is_realtime()}; "
-        f"{stage.timing()}"
+        f"{stage.timing()}; the machine meanwhile (cyclictest): {machine}"
     )
     assert written >= 0.99 * RATE * SECONDS
     assert midi["received"] > 50_000 and midi["dropped"] > 10_000 and e["triggers"] > 100
     assert max(voices) <= 32
-    assert flood_xruns <= 5 + 2 * idle
+    allowed = xrun_allowance(flood_seconds, idle, SECONDS / 2, machine)
+    assert flood_xruns <= allowed, (
+        f"{flood_xruns} xruns, {allowed:.1f} allowed on this machine's floor {machine}"
+    )

@@ -22,7 +22,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY
 from pythonosc.parsing import osc_types
 
 from gesturegan.server.core.commands import SPEC
-from gesturegan.server.tools.harness import PlatformFloor, osc_packet, udp_drops
+from gesturegan.server.tools.harness import PlatformFloor, osc_packet, udp_drops, xrun_allowance
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -224,5 +224,8 @@ def test_a_hundred_thousand_fuzzed_packets(stage, tmp_path):
     assert after["triggers"] == before["triggers"] + 1 and after["voices"] >= 1
     # The audio callback runs in the mixer process, which shares nothing with the OSC thread but a
     # pipe; what xruns remain are the machine's (its floor is printed above; docs/reliability.md).
-    # Bounded so a regression shows.
-    assert fuzz_xruns <= 5 + elapsed / 2 + idle * elapsed / 3.0
+    # Bounded so a regression shows, less the stalls the machine had meanwhile.
+    allowed = xrun_allowance(elapsed, idle, 3.0, machine)
+    assert fuzz_xruns <= allowed, (
+        f"{fuzz_xruns} xruns, {allowed:.1f} allowed on this machine's floor {machine}"
+    )

@@ -69,8 +69,23 @@ def test_jackd_log_and_cyclictest_output_are_read_as_they_are_printed():
         + "# Min Latencies: 00010 00010\n# Max Latencies: 06000 06000\n# Histogram Overflows: 00001 00000\n"
     )
     got = parse_cyclictest(text, 256 / 48000)
-    assert got == {"wakeups": 908, "late_half_block": 5, "late_block": 3, "max_us": 6000}
+    assert got == {"wakeups": 908, "late_half_block": 5, "late_block": 3, "max_us": 6000, "processors": 2}
     assert parse_cyclictest("", 0.005) is None
+
+
+def test_the_xrun_allowance_grows_with_the_machines_own_stalls_and_nothing_else():
+    from gesturegan.server.tools.harness import xrun_allowance
+
+    quiet = xrun_allowance(20.0, idle_xruns=0, idle_seconds=5.0, machine=None)
+    assert quiet == 15.0  # 5 + one every two seconds
+    # the idle rate counts at its rate over the window: 1 in 5 s idle is 4 over 20 s
+    assert xrun_allowance(20.0, idle_xruns=1, idle_seconds=5.0, machine=None) == quiet + 4.0
+    # a stall seen on both processors is one stall
+    stalls = {"wakeups": 40_000, "late_half_block": 20, "late_block": 4, "max_us": 59_000, "processors": 2}
+    assert xrun_allowance(20.0, 0, 5.0, stalls) == quiet + 10.0
+    # a quiet machine adds nothing: an engine that xruns every cycle (190 a second) is still caught
+    calm = dict(stalls, late_half_block=0, late_block=0, max_us=900)
+    assert xrun_allowance(20.0, 0, 5.0, calm) == quiet < 190 * 20
 
 
 def test_an_idle_engine_is_measured_against_the_machine(tmp_path):
