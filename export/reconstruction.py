@@ -4,8 +4,8 @@
 
 A two-stage model can only play what its decoder can draw: a drone whose reconstructions are
 noisy stays noisy whatever the prior does. For each checkpoint, the training clips of each
-category are encoded to their posterior means and decoded by the EMA decoder (what ships), and
-both sides are measured in ``evaluate``'s second space (22.05 kHz, 21.5 Hz bins):
+category are encoded to their posterior means and decoded by the EMA decoder and its postfilter
+at the clip's category (what ships), and both sides are measured in ``evaluate``'s second space (22.05 kHz, 21.5 Hz bins):
 
 - median log10 spectral flatness of the real clips and of their reconstructions, and the
   10th / 50th / 90th percentiles of the per-clip log10 ratio (over 0: noisier than the clip);
@@ -51,8 +51,12 @@ class Reconstruction:
 
 
 @torch.no_grad()
-def reconstruct(checkpoint: str | Path, audio: np.ndarray, batch: int = 16) -> tuple[np.ndarray, int, dict]:
-    """``audio [N, C, T]`` through the checkpoint's encoder (posterior means) and EMA decoder.
+def reconstruct(
+    checkpoint: str | Path, audio: np.ndarray, labels: np.ndarray | None = None, batch: int = 16
+) -> tuple[np.ndarray, int, dict]:
+    """``audio [N, C, T]`` through the checkpoint's encoder (posterior means) and EMA decoder,
+    and with ``labels [N]`` (category indices) through its postfilter at each clip's category,
+    as the model plays.
 
     Returns the reconstructions ``[N, C, T]``, the checkpoint's step and its model config."""
     from gesturegan.training.models.twostage import encode
@@ -70,11 +74,13 @@ def reconstruct(checkpoint: str | Path, audio: np.ndarray, batch: int = 16) -> t
         )
     state = restore_state(ckpt, torch.device("cpu"))
     codes, _ = encode(state.critic.encoder, audio, batch=batch)
-    decoder = state.ema.decoder.eval()
-    out = [
-        decoder.decode(torch.from_numpy(codes[i : i + batch])).float().numpy()
-        for i in range(0, len(codes), batch)
-    ]
+    generator = state.ema.eval()
+    onehot = None if labels is None else torch.eye(generator.detail_gain.numel())[torch.from_numpy(labels)]
+    out = []
+    for i in range(0, len(codes), batch):
+        features = generator.decoder.decode_features(torch.from_numpy(codes[i : i + batch]))
+        cond = None if onehot is None else onehot[i : i + batch]
+        out.append(generator.finish(features, cond).float().numpy())
     return np.concatenate(out), int(ckpt["step"]), dict(ckpt["config"]["model"])
 
 
@@ -85,7 +91,7 @@ def measure(checkpoint: str | Path, data: Dataset, split: str = "train") -> Reco
         raise DatasetError(f"{data.path} has no {split} clips; measure another --split")
     audio = np.asarray(data.audio[index], dtype=np.float32)
     groups = [data.sources[i] for i in index] if data.sources else [str(i) for i in index]
-    recon, step, model = reconstruct(checkpoint, audio)
+    recon, step, model = reconstruct(checkpoint, audio, np.asarray(data.labels[index]))
     per_category = compare(audio, recon, data.labels[index], groups, data.categories, data.shape.sample_rate)
     return Reconstruction(str(checkpoint), step, int(model["n_fft"]), int(model["hop"]), per_category)
 

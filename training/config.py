@@ -50,6 +50,11 @@ class ModelConfig:
     # component per training clip (its posterior, widened by prior_bandwidth x the category's spread)
     prior: str = "gmm"
     prior_bandwidth: float = 0.0  # twostage, prior = "posterior": extra spread, in category deviations
+    # twostage: after each prior fit, a per-category postfilter scales each frame's log-magnitude
+    # detail around its envelope (a moving average over this many bins) so the decoder's detail
+    # has the spread the category's clips have (global-variance compensation: regression-trained
+    # decoders draw partials too flat); 0: off
+    postfilter_bins: int = 9
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
@@ -282,6 +287,7 @@ def validate(cfg: Config) -> None:
     non_negative = {
         "model.prior_bandwidth": (m.prior_bandwidth, "no extra spread"),
         "model.minibatch_std": (m.minibatch_std, "off"),
+        "model.postfilter_bins": (m.postfilter_bins, "off"),
         "train.diversity_weight": (t.diversity_weight, "off"),
         "train.diversity_cap": (t.diversity_cap, "unbounded"),
         "train.mix_weight": (t.mix_weight, "off"),
@@ -291,6 +297,10 @@ def validate(cfg: Config) -> None:
     for name, (value, zero) in non_negative.items():
         if value < 0:
             raise ConfigError(f"{name} must be >= 0 (0: {zero}), not {value}")
+    if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
+        raise ConfigError(
+            f"model.postfilter_bins must be 0 (off) or an odd number >= 3, not {m.postfilter_bins}"
+        )
     if not 0 <= t.ada_target < 1:
         raise ConfigError(f"train.ada_target must be in [0, 1) (0: off), not {t.ada_target}")
     if t.ada_target > 0 and not t.diffaug:

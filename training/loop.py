@@ -258,7 +258,7 @@ def _fit_prior(state: State, data: Dataset) -> None:
     """Two-stage model: refit each category's prior to the current encoder's codes of its clips."""
     if state.config.family != "twostage":
         return
-    from gesturegan.training.models.twostage import fit_prior
+    from gesturegan.training.models.twostage import fit_postfilter, fit_prior
 
     train = data.train_index
     by_category = [
@@ -275,6 +275,10 @@ def _fit_prior(state: State, data: Dataset) -> None:
         state.config.train.seed,
         kind=state.config.model.prior,
         bandwidth=state.config.model.prior_bandwidth,
+    )
+    # after the prior: the postfilter is fitted through the EMA decoder, which is what ships
+    fit_postfilter(
+        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
     )
 
 

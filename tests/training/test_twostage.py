@@ -55,7 +55,8 @@ def test_invert_gives_the_z_that_decodes_a_code(tiny_runs):
     z = g.invert(code, cond)
     torch.testing.assert_close(g.codes(z, cond), code, atol=1e-4, rtol=1e-4)
     with torch.no_grad():
-        torch.testing.assert_close(g(z, cond), g.decoder.decode(code), atol=1e-4, rtol=1e-3)
+        played = g.finish(g.decoder.decode_features(code), cond)
+        torch.testing.assert_close(g(z, cond), played, atol=1e-4, rtol=1e-3)
 
 
 def _tiny(**changes):
@@ -237,3 +238,94 @@ def test_the_reconstruction_loss_takes_the_configured_stft_sizes(tiny_dataset):
         sampler = BatchSampler(data, cfg.train.batch_size, True, state.rng)
         losses[sizes] = twostage_step(state, sampler)["loss/recon"]
     assert losses[(256, 512, 1024, 2048)] != losses[(128, 4096)]
+
+
+def test_the_postfilter_scales_detail_around_each_frames_envelope():
+    from gesturegan.training.models.twostage import detail_spread, log_mag_envelope, postfilter
+
+    gen = torch.Generator().manual_seed(0)
+    # a smooth envelope falling with frequency, with a comb of partials on it (one per 9 bins, so
+    # the 9-bin envelope does not see them)
+    f = torch.arange(257.0)
+    partials = torch.cos(2 * torch.pi * f / 9.0).view(1, 1, -1, 1)
+    log_mag = (-f / 40).view(1, 1, -1, 1) + partials + 0.1 * torch.randn(2, 1, 257, 30, generator=gen)
+    same = postfilter(log_mag, torch.ones(2), 9)
+    torch.testing.assert_close(same, log_mag)
+    sharper = postfilter(log_mag, torch.tensor([2.0, 3.0]), 9)
+    ratio = detail_spread(sharper, 9) / detail_spread(log_mag, 9)
+    torch.testing.assert_close(ratio, torch.tensor([2.0, 3.0]), rtol=0.1, atol=0)
+    # the envelope, what the ear hears as the timbre's outline, stays
+    inner = slice(8, -8)  # away from the replicated edges
+    moved = (log_mag_envelope(sharper, 9) - log_mag_envelope(log_mag, 9))[:, :, inner].abs().max()
+    assert moved < 0.1 * (sharper - log_mag)[:, :, inner].abs().max()
+
+
+def test_fitted_detail_gains_bring_the_decoders_detail_to_its_clips(tiny_runs, tiny_dataset):
+    import numpy as np
+
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models.twostage import (
+        MAX_DETAIL_GAIN,
+        detail_spread,
+        encode,
+        fit_postfilter,
+        postfilter,
+    )
+    from gesturegan.training.representation import STFT, to_mag_phase
+    from gesturegan.training.state import read_checkpoint, restore_state
+
+    state = restore_state(
+        read_checkpoint(tiny_runs["twostage"] / "checkpoints" / "best.pt"), torch.device("cpu")
+    )
+    g, encoder = state.ema, state.critic.encoder
+    data = load_dataset(tiny_dataset)
+    train = data.train_index
+    by_category = [np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(4)]
+    g.detail_gain.fill_(1.0)
+    gains = fit_postfilter([g], g, encoder, by_category)
+    assert set(gains) == {0, 1, 2, 3} and all(1.0 <= v <= MAX_DETAIL_GAIN for v in gains.values())
+    torch.testing.assert_close(g.detail_gain, torch.tensor([gains[k] for k in range(4)]))
+    stft = STFT(g.decoder.stft_cfg)
+    for k, clips in enumerate(by_category):
+        with torch.no_grad():
+            mu, _ = encode(encoder, clips)
+            made, _, _ = g.decoder.head_spectra(g.decoder.decode_features(torch.from_numpy(mu)))
+            real, _ = to_mag_phase(torch.from_numpy(clips), stft)
+        before = (detail_spread(real, 9) / detail_spread(made, 9)).median()
+        filtered = postfilter(made, g.detail_gain[[k] * len(clips)], 9)
+        after = (detail_spread(real, 9) / detail_spread(filtered, 9)).median()
+        if gains[k] < MAX_DETAIL_GAIN and before > 1:  # matched: the median ratio is 1
+            assert abs(float(after) - 1) < 0.05 * float(before), (k, before, after)
+        assert abs(float(after.log())) <= abs(float(before.log())) + 1e-6
+
+
+def test_a_morph_mixes_the_categories_detail_gains_and_old_checkpoints_load(tiny_runs):
+    g, _ = _generator(tiny_runs)
+    g.detail_gain.copy_(torch.tensor([1.0, 3.0, 1.5, 2.0]))
+    code = g.codes(torch.zeros(1, g.latent_dim), torch.eye(4)[:1])
+    with torch.no_grad():
+        x = g.decoder.decode_features(code)
+        half = g.finish(x, torch.tensor([[0.5, 0.5, 0.0, 0.0]]))
+        torch.testing.assert_close(half, g.decoder.finish(x, torch.tensor([2.0])))
+        assert (half - g.decoder.decode(code)).abs().max() > 0
+
+    import copy
+
+    # a checkpoint from before the postfilter has no gains: it loads, and plays as it did
+    before_the_postfilter = {k: v for k, v in g.state_dict().items() if k != "detail_gain"}
+    other = copy.deepcopy(g)
+    other.detail_gain.fill_(7.0)
+    other.load_state_dict(before_the_postfilter)
+    torch.testing.assert_close(other.detail_gain, torch.ones(4))
+
+
+def test_postfilter_bins_must_be_odd_or_off():
+    import pytest
+
+    from gesturegan.training.config import ConfigError, validate
+
+    validate(_tiny(postfilter_bins=0))
+    validate(_tiny(postfilter_bins=5))
+    for bad in (4, 1, -3):
+        with pytest.raises(ConfigError, match="postfilter_bins"):
+            validate(_tiny(postfilter_bins=bad))

@@ -40,8 +40,9 @@ class Generator(nn.Module):
         """The network part (safe in half precision); ``finish`` turns its output into audio."""
         return self(z, cond)
 
-    def finish(self, x) -> torch.Tensor:
-        """The numerically fragile part (exp, phase, inverse transform), always float32."""
+    def finish(self, x, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The numerically fragile part (exp, phase, inverse transform), always float32; ``cond``
+        for a family whose finish depends on the category (the two-stage postfilter)."""
         return x.float()
 
     def describe(self) -> dict:

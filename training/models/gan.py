@@ -138,7 +138,7 @@ class SpectralGenerator(Generator):
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.features(z, cond)
 
-    def finish(self, x: torch.Tensor) -> torch.Tensor:
+    def finish(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
         # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
         with torch.autocast(device_type=x.device.type, enabled=False):

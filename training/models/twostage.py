@@ -42,6 +42,7 @@ class SpectralDecoder(SpectralGenerator):
     def __init__(self, m: ModelConfig, shape: DataShape):
         super().__init__(replace(m, latent_dim=m.code_dim), shape, "twostage")
         del self.embed  # the category lives in the prior, not in the decoder
+        self.postfilter_bins = m.postfilter_bins
         self.style = nn.Sequential(
             nn.Linear(m.code_dim, m.style_dim),
             nn.LeakyReLU(0.2),
@@ -55,6 +56,43 @@ class SpectralDecoder(SpectralGenerator):
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         return self.finish(self.decode_features(code))
+
+    def finish(self, x: torch.Tensor, detail_gain: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter first."""
+        if detail_gain is None:
+            return super().finish(x)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            log_mag, phase, change = self.head_spectra(x.float())
+            return self.out(postfilter(log_mag, detail_gain, self.postfilter_bins), phase, change)
+
+
+def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
+    """Each frame's envelope: ``log_mag [B, C, F, N]`` averaged over ``bins`` neighbouring bins."""
+    b, c, f, n = log_mag.shape
+    rows = log_mag.transpose(2, 3).reshape(b * c * n, 1, f)
+    half = bins // 2
+    envelope = F.avg_pool1d(F.pad(rows, (half, half), mode="replicate"), bins, stride=1)
+    return envelope.view(b, c, n, f).transpose(2, 3)
+
+
+def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> torch.Tensor:
+    """``log_mag [B, C, F, N]`` with its detail around the envelope scaled by ``detail_gain [B]``.
+
+    Peaks rise and the valleys between them fall, each frame's envelope stays: the global-variance
+    compensation of statistical speech synthesis (Toda and Tokuda 2007), for a decoder trained by
+    regression, whose partials come out flatter than the clips' (their valleys filled with noise).
+    """
+    envelope = log_mag_envelope(log_mag, bins)
+    return envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
+
+
+def detail_spread(log_mag: torch.Tensor, bins: int, range_db: float = 50.0) -> torch.Tensor:
+    """Per clip ``[B]``: the rms of ``log_mag [B, C, F, N]`` around its envelope, over the bins whose
+    envelope is within ``range_db`` of the clip's loudest (silence has no detail to match)."""
+    envelope = log_mag_envelope(log_mag, bins)
+    loud = envelope > envelope.amax(dim=(1, 2, 3), keepdim=True) - range_db * math.log(10) / 20
+    detail = (log_mag - envelope) ** 2 * loud
+    return (detail.sum(dim=(1, 2, 3)) / loud.sum(dim=(1, 2, 3)).clamp_min(1)).sqrt()
 
 
 class SpectralEncoder(nn.Module):
@@ -124,6 +162,11 @@ class TwoStageGenerator(Generator):
         self.register_buffer("prior_anchor", torch.zeros(k, c), persistent=False)
         self.register_load_state_dict_post_hook(lambda module, _: module.refresh_anchor())
         self.refresh_anchor()
+        # Per category: how much the postfilter scales the decoder's detail (1: unchanged until
+        # fitted, and in checkpoints from before it existed).
+        self.postfilter_bins = m.postfilter_bins
+        self.register_buffer("detail_gain", torch.ones(k))
+        self.register_load_state_dict_pre_hook(_default_detail_gain)
 
     @torch.no_grad()
     def refresh_anchor(self) -> None:
@@ -171,23 +214,38 @@ class TwoStageGenerator(Generator):
         return (cond.unsqueeze(-1) * per_category).sum(dim=1)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder.decode(self.codes(z, cond))
+        return self.finish(self.decoder.decode_features(self.codes(z, cond)), cond)
 
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # The prior's draw stays float32 (in the fp16 export too); only the decoder network may be half.
         code = self.codes(z.float(), cond.float())
         return self.decoder.decode_features(code.to(self.decoder.head.weight.dtype))
 
-    def finish(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder.finish(x)
+    def finish(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``[B, W, N]`` -> audio; with ``cond [B, K]``, through the postfilter at the
+        categories' gains mixed by ``cond`` (a morph's detail moves with its categories)."""
+        if cond is None or not self.postfilter_bins:
+            return self.decoder.finish(x)
+        return self.decoder.finish(x, cond.float() @ self.detail_gain)
 
     def describe(self) -> dict:
-        return {
+        facts = {
             **self.decoder.describe(),
             "family": self.family,
             "code_dim": self.code_dim,
             "prior": self.prior_text,
         }
+        if self.postfilter_bins:
+            facts["postfilter"] = {
+                "envelope_bins": self.postfilter_bins,
+                "detail_gain": [round(float(g), 3) for g in self.detail_gain],
+            }
+        return facts
+
+
+def _default_detail_gain(module, state_dict, prefix, *args) -> None:
+    """Checkpoints from before the postfilter: load with the identity gain."""
+    state_dict.setdefault(prefix + "detail_gain", torch.ones_like(module.detail_gain))
 
 
 class AutoencoderView(nn.Module):
@@ -327,3 +385,54 @@ def fit_prior(
         g.prior_cumulative.copy_(torch.from_numpy(cumulative))
         g.refresh_anchor()
     return PriorFit(used, n_codes)
+
+
+# The detail gain is fitted on at most this many clips per category (a few seconds per fit on a CPU).
+POSTFILTER_CLIPS = 48
+# At most this much: a decoder far flatter than its clips needs training, not a stronger filter.
+MAX_DETAIL_GAIN = 4.0
+
+
+@torch.no_grad()
+def fit_postfilter(
+    generators: list[TwoStageGenerator],
+    reference: TwoStageGenerator,
+    encoder: SpectralEncoder,
+    audio_by_category: list[np.ndarray],
+    seed: int = 0,
+) -> dict[str, float] | None:
+    """Fit each category's detail gain and write it into every generator: the median over clips
+    ``[N, C, T]`` of the clip's detail spread over its reconstruction's, through ``reference``'s
+    decoder (what ships), at the decoder's own STFT, between 1 and ``MAX_DETAIL_GAIN``.
+
+    Returns the gains by category index (a category without clips keeps 1), or None when the
+    postfilter is off."""
+    from gesturegan.training.representation import STFT, to_mag_phase
+
+    bins = reference.postfilter_bins
+    if not bins:
+        return None
+    decoder = reference.decoder
+    was_training = decoder.training
+    decoder.eval()
+    stft = STFT(decoder.stft_cfg).to(decoder.head.weight.device)
+    rng = np.random.default_rng(seed)
+    gains = torch.ones_like(reference.detail_gain)
+    for k, audio in enumerate(audio_by_category):
+        if len(audio) == 0:
+            continue
+        chosen = np.sort(rng.permutation(len(audio))[:POSTFILTER_CLIPS])
+        clips = np.ascontiguousarray(audio[chosen])
+        mu, _ = encode(encoder, clips)
+        ratios = []
+        for i in range(0, len(clips), 16):
+            dev = decoder.head.weight.device
+            code = torch.from_numpy(mu[i : i + 16]).to(dev)
+            made, _, _ = decoder.head_spectra(decoder.decode_features(code).float())
+            real, _ = to_mag_phase(torch.from_numpy(clips[i : i + 16]).to(dev), stft)
+            ratios.append((detail_spread(real, bins) / detail_spread(made, bins).clamp_min(1e-6)).cpu())
+        gains[k] = float(torch.cat(ratios).median().clamp(1.0, MAX_DETAIL_GAIN))
+    decoder.train(was_training)
+    for g in generators:
+        g.detail_gain.copy_(gains)
+    return {k: float(v) for k, v in enumerate(gains)}
