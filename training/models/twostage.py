@@ -78,21 +78,19 @@ def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
 def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> torch.Tensor:
     """``log_mag [B, C, F, N]`` with its detail around the envelope scaled by ``detail_gain [B]``.
 
-    Peaks rise and the valleys between them fall, each frame's envelope stays: the global-variance
+    Peaks rise and the valleys between them fall; each frame's envelope keeps its shape and the
+    frame its power. It is the global-variance
     compensation of statistical speech synthesis (Toda and Tokuda 2007), for a decoder trained by
     regression, whose partials come out flatter than the clips' (their valleys filled with noise).
     """
     envelope = log_mag_envelope(log_mag, bins)
-    return envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
-
-
-def detail_spread(log_mag: torch.Tensor, bins: int, range_db: float = 50.0) -> torch.Tensor:
-    """Per clip ``[B]``: the rms of ``log_mag [B, C, F, N]`` around its envelope, over the bins whose
-    envelope is within ``range_db`` of the clip's loudest (silence has no detail to match)."""
-    envelope = log_mag_envelope(log_mag, bins)
-    loud = envelope > envelope.amax(dim=(1, 2, 3), keepdim=True) - range_db * math.log(10) / 20
-    detail = (log_mag - envelope) ** 2 * loud
-    return (detail.sum(dim=(1, 2, 3)) / loud.sum(dim=(1, 2, 3)).clamp_min(1)).sqrt()
+    sharper = envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
+    # each frame keeps its power: a sharper frame is not a louder one (raised peaks clipped 11 %
+    # of the triggers when it was not kept)
+    keep = torch.logsumexp(2 * log_mag, dim=2, keepdim=True) - torch.logsumexp(
+        2 * sharper, dim=2, keepdim=True
+    )
+    return sharper + 0.5 * keep
 
 
 class SpectralEncoder(nn.Module):
@@ -387,10 +385,33 @@ def fit_prior(
     return PriorFit(used, n_codes)
 
 
-# The detail gain is fitted on at most this many clips per category (a few seconds per fit on a CPU).
+# The detail gain is fitted on at most this many clips per category (seconds per fit on a CPU).
 POSTFILTER_CLIPS = 48
-# At most this much: a decoder far flatter than its clips needs training, not a stronger filter.
-MAX_DETAIL_GAIN = 4.0
+# The gains tried; the fitted one is interpolated between the two that bracket the clips.
+DETAIL_GAINS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+# Flatness is read finer than the decoder draws (10.8 Hz bins at 44.1 kHz): partials it smears
+# between its own bins show there as noise between them. Only up to 11 kHz, where tones have
+# their partials: above, a geometric mean compares noise floors (near silence in most clips).
+FLATNESS_FFT = 4096
+FLATNESS_MAX_HZ = 11025.0
+_ACTIVE_DB = 40.0  # frames within this of the clip's loudest count
+
+
+def log_flatness(
+    audio: torch.Tensor, sample_rate: int, n_fft: int = FLATNESS_FFT, max_hz: float = FLATNESS_MAX_HZ
+) -> torch.Tensor:
+    """Per clip ``[B]``: log10 spectral flatness of ``audio [B, C, T]`` (mono mix) below ``max_hz``,
+    the geometric over the arithmetic mean of each frame's power, averaged over the frames within
+    40 dB of the loudest."""
+    mono = audio.float().mean(dim=1)
+    window = torch.hann_window(n_fft, device=audio.device)
+    spectrum = torch.stft(mono, n_fft, n_fft // 4, window=window, return_complex=True)
+    bins = min(spectrum.shape[1], int(max_hz * n_fft / sample_rate) + 1)
+    power = spectrum[:, :bins].abs() ** 2 + 1e-10  # [B, F, N]
+    flat = torch.exp(torch.log(power).mean(dim=1)) / power.mean(dim=1)  # [B, N]
+    level = 10 * torch.log10(power.mean(dim=1))
+    active = (level > level.amax(dim=1, keepdim=True) - _ACTIVE_DB).float()
+    return torch.log10((flat * active).sum(dim=1) / active.sum(dim=1))
 
 
 @torch.no_grad()
@@ -400,39 +421,52 @@ def fit_postfilter(
     encoder: SpectralEncoder,
     audio_by_category: list[np.ndarray],
     seed: int = 0,
-) -> dict[str, float] | None:
-    """Fit each category's detail gain and write it into every generator: the median over clips
-    ``[N, C, T]`` of the clip's detail spread over its reconstruction's, through ``reference``'s
-    decoder (what ships), at the decoder's own STFT, between 1 and ``MAX_DETAIL_GAIN``.
+) -> dict[int, float] | None:
+    """Fit each category's detail gain and write it into every generator.
+
+    Up to ``POSTFILTER_CLIPS`` clips ``[N, C, T]`` per category are reconstructed through
+    ``reference``'s decoder (what ships) at each of ``DETAIL_GAINS``; the gain is where the
+    median per-clip log10 flatness ratio, reconstruction over clip (``log_flatness``), crosses 0:
+    the reconstructions are then as tonal as the clips they reconstruct. 1 where they already
+    are, 4 at most (a decoder that far off needs training, not a stronger filter).
 
     Returns the gains by category index (a category without clips keeps 1), or None when the
     postfilter is off."""
-    from gesturegan.training.representation import STFT, to_mag_phase
-
     bins = reference.postfilter_bins
     if not bins:
         return None
     decoder = reference.decoder
     was_training = decoder.training
     decoder.eval()
-    stft = STFT(decoder.stft_cfg).to(decoder.head.weight.device)
+    dev, rate = decoder.head.weight.device, reference.shape.sample_rate
     rng = np.random.default_rng(seed)
     gains = torch.ones_like(reference.detail_gain)
     for k, audio in enumerate(audio_by_category):
         if len(audio) == 0:
             continue
         chosen = np.sort(rng.permutation(len(audio))[:POSTFILTER_CLIPS])
-        clips = np.ascontiguousarray(audio[chosen])
-        mu, _ = encode(encoder, clips)
-        ratios = []
+        clips = torch.from_numpy(np.ascontiguousarray(audio[chosen])).to(dev)
+        mu, _ = encode(encoder, clips.cpu().numpy())
+        ratios = torch.zeros(len(DETAIL_GAINS), len(clips))
         for i in range(0, len(clips), 16):
-            dev = decoder.head.weight.device
-            code = torch.from_numpy(mu[i : i + 16]).to(dev)
-            made, _, _ = decoder.head_spectra(decoder.decode_features(code).float())
-            real, _ = to_mag_phase(torch.from_numpy(clips[i : i + 16]).to(dev), stft)
-            ratios.append((detail_spread(real, bins) / detail_spread(made, bins).clamp_min(1e-6)).cpu())
-        gains[k] = float(torch.cat(ratios).median().clamp(1.0, MAX_DETAIL_GAIN))
+            features = decoder.decode_features(torch.from_numpy(mu[i : i + 16]).to(dev))
+            real = log_flatness(clips[i : i + 16], rate).cpu()
+            for j, gain in enumerate(DETAIL_GAINS):
+                made = decoder.finish(features, torch.full((len(features),), gain, device=dev))
+                ratios[j, i : i + 16] = log_flatness(made, rate).cpu() - real
+        gains[k] = _crossing(DETAIL_GAINS, ratios.median(dim=1).values.tolist())
     decoder.train(was_training)
     for g in generators:
         g.detail_gain.copy_(gains)
     return {k: float(v) for k, v in enumerate(gains)}
+
+
+def _crossing(xs: tuple[float, ...], ys: list[float]) -> float:
+    """Where ``ys`` (falling with ``xs``) first reaches 0, linearly between grid points; the ends outside."""
+    if ys[0] <= 0:
+        return xs[0]
+    for j in range(1, len(xs)):
+        if ys[j] <= 0:
+            x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
+            return x0 + (x1 - x0) * y0 / (y0 - y1)
+    return xs[-1]

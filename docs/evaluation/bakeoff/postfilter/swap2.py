@@ -1,20 +1,25 @@
 """Drones: which property of the decoder's magnitudes makes them noisy (variants beside the plain reconstruction)."""
+
 import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gesturegan.export.second_opinion import describe
 from gesturegan.training.data import load_dataset
-from gesturegan.training.state import read_checkpoint, restore_state
 from gesturegan.training.models.twostage import encode
 from gesturegan.training.representation import STFT, to_mag_phase
-from gesturegan.export.second_opinion import describe
+from gesturegan.training.state import read_checkpoint, restore_state
 
 torch.set_num_threads(1)
 ckpt_path, data_path = sys.argv[1], sys.argv[2]
 cats = sys.argv[3].split(",") if len(sys.argv) > 3 else None
 data = load_dataset(data_path)
 idx = data.train_index
-keep = np.isin(data.labels[idx], [data.categories.index(c) for c in cats]) if cats else np.ones(len(idx), bool)
+keep = (
+    np.isin(data.labels[idx], [data.categories.index(c) for c in cats]) if cats else np.ones(len(idx), bool)
+)
 idx = idx[keep]
 audio = np.asarray(data.audio[idx], dtype=np.float32)
 labels = data.labels[idx]
@@ -24,11 +29,14 @@ codes, _ = encode(state.critic.encoder, audio, batch=16)
 dec = state.ema.decoder.eval()
 stft = STFT(dec.stft_cfg)
 
+
 def tsmooth(x, k):
-    w = torch.hann_window(k + 2)[1:-1]; w = w / w.sum()
+    w = torch.hann_window(k + 2)[1:-1]
+    w = w / w.sum()
     b, c, f, n = x.shape
     y = F.conv1d(F.pad(x.reshape(-1, 1, n), (k // 2, k // 2), mode="replicate"), w.view(1, 1, -1))
     return y.view(b, c, f, n)
+
 
 def fsharpen(x, k, gamma):
     b, c, f, n = x.shape
@@ -36,6 +44,7 @@ def fsharpen(x, k, gamma):
     env = F.avg_pool1d(F.pad(xt, (k // 2, k // 2), mode="replicate"), k, stride=1)
     env = env.view(b, c, n, f).permute(0, 1, 3, 2)
     return env + gamma * (x - env)
+
 
 variants = {
     "A dec": lambda lm, ph, ch, tl, tp: (lm, ph, ch),
@@ -51,8 +60,8 @@ out = {k: [] for k in variants}
 rough = {"dec": [], "clip": []}
 with torch.no_grad():
     for i in range(0, len(codes), 16):
-        lm, ph, ch = dec.head_spectra(dec.decode_features(torch.from_numpy(codes[i:i+16])).float())
-        tl, tp = to_mag_phase(torch.from_numpy(audio[i:i+16]), stft)
+        lm, ph, ch = dec.head_spectra(dec.decode_features(torch.from_numpy(codes[i : i + 16])).float())
+        tl, tp = to_mag_phase(torch.from_numpy(audio[i : i + 16]), stft)
         if dec.out.phase_advance:
             tp = tp - dec.out.advance
         for k, fn in variants.items():
@@ -74,7 +83,9 @@ for k, name in enumerate(data.categories):
     mine = labels == k
     if not mine.any():
         continue
-    print(f"{name}: real {np.median(np.log10(real[mine])):.2f}; |dt log mag| in loud bins: dec {np.median(np.array(rough['dec'])[mine]):.3f} clip {np.median(np.array(rough['clip'])[mine]):.3f}")
+    print(
+        f"{name}: real {np.median(np.log10(real[mine])):.2f}; |dt log mag| in loud bins: dec {np.median(np.array(rough['dec'])[mine]):.3f} clip {np.median(np.array(rough['clip'])[mine]):.3f}"
+    )
     for v in variants:
         f = describe(np.concatenate(out[v])[mine], sr).flatness
         print(f"    {v:24s} {np.median(np.log10(f)):.2f}")
