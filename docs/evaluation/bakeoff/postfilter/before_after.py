@@ -1,6 +1,6 @@
 """Spectrograms of the example WAVs beside each other: the shipped decoder without and with its postfilter.
 
-    python docs/evaluation/bakeoff/postfilter/before_after.py   (writes examples/before-after.png)
+python docs/evaluation/bakeoff/postfilter/before_after.py   (writes examples/before-after.png)
 """
 
 from pathlib import Path
@@ -10,9 +10,9 @@ import librosa.display
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile as sf
 
 HERE = Path(__file__).parent / "examples"
 CATEGORIES = ("trigger", "trigger_continuous", "continuous_variation")
@@ -23,7 +23,9 @@ for row, category in enumerate(CATEGORIES):
         power = np.abs(librosa.stft(audio, n_fft=4096, hop_length=512)) ** 2
         db = librosa.power_to_db(power, ref=power.max(), top_db=90)
         ax = axes[row, col]
-        librosa.display.specshow(db, sr=rate, hop_length=512, x_axis="time", y_axis="log", ax=ax, cmap="magma")
+        librosa.display.specshow(
+            db, sr=rate, hop_length=512, x_axis="time", y_axis="log", ax=ax, cmap="magma"
+        )
         ax.set_ylim(40, 16000)
         ax.set_title(f"{category}, {'without' if when == 'before' else 'with'} the postfilter", fontsize=9)
 fig.tight_layout()

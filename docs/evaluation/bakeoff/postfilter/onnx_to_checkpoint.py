@@ -51,7 +51,9 @@ def main() -> int:
     shape = DataShape(
         len(categories), int(meta["channels"]), int(meta["n_samples"]), int(meta["sample_rate"])
     )
-    state = new_state(cfg, shape, categories, training["data"], torch.device("cpu"))
+    # what export writes back as the model's training data and per-category loudness
+    data_facts = {"summary": training["data"], "stats": {"loudness": json.loads(meta.get("loudness", "{}"))}}
+    state = new_state(cfg, shape, categories, data_facts, torch.device("cpu"))
 
     gen_w = weights(args.model)
     enc_w = weights(args.model.with_suffix(".encoder.onnx"))
