@@ -254,10 +254,18 @@ def _score(state: State, real: dict[str, np.ndarray], classifier) -> float:
     return checkpoint_score(generated, real, state.shape.sample_rate, classifier)
 
 
-def _fit_prior(state: State, data: Dataset) -> None:
-    """Two-stage model: refit each category's prior to the current encoder's codes of its clips."""
+def _refit(state: State, data: Dataset, writer) -> None:
+    """``_fit_prior``, with the postfilter's gains shown in tensorboard (``postfilter/CATEGORY``;
+    log.jsonl keeps one row per step)."""
+    for key, value in _fit_prior(state, data).items():
+        writer.add_scalar(key, value, state.step)
+
+
+def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
+    """Two-stage model: refit each category's prior to the current encoder's codes of its clips,
+    then the postfilter; returns its gains as ``{"postfilter/CATEGORY": gain}`` (empty if none)."""
     if state.config.family != "twostage":
-        return
+        return {}
     from gesturegan.training.models.twostage import fit_postfilter, fit_prior
 
     train = data.train_index
@@ -277,9 +285,10 @@ def _fit_prior(state: State, data: Dataset) -> None:
         bandwidth=state.config.model.prior_bandwidth,
     )
     # after the prior: the postfilter is fitted through the EMA decoder, which is what ships
-    fit_postfilter(
+    gains = fit_postfilter(
         [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
     )
+    return {f"postfilter/{data.categories[k]}": v for k, v in (gains or {}).items()}
 
 
 def run_family(out: str | Path) -> str:
@@ -482,7 +491,7 @@ def train(
                 preview_due = state.step % t.preview_every == 0 or last
                 checkpoint_due = state.step % t.checkpoint_every == 0 or last
                 if preview_due or checkpoint_due:
-                    _fit_prior(state, data)
+                    _refit(state, data, writer)
                 if preview_due:
                     _preview(state, out, writer)
                 if checkpoint_due:
@@ -490,7 +499,7 @@ def train(
             if stop["signal"] is not None and dist.main and state.step > start_step:
                 say(f"stopped by signal {stop['signal']} at step {state.step}; writing a checkpoint")
                 if not (out / "checkpoints" / f"step-{state.step:07d}.pt").exists():
-                    _fit_prior(state, data)
+                    _refit(state, data, writer)
                     _preview(state, out, writer)  # so a stopped run has its progress pictures too
                     _checkpoint(state, out, real, classifier, say)
         finally:

@@ -47,6 +47,15 @@ def test_every_family_leaves_a_complete_run_folder(tiny_runs, family):
     with Image.open(previews / "progress.gif") as gif:
         assert gif.n_frames == 2
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    if family == "twostage":  # the postfilter's fitted gains, one curve per category
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(run / "tensorboard")).Reload()
+        tags = events.Tags()["scalars"]
+        assert {f"postfilter/{c}" for c in ("trigger", "continuous_repetition")} <= set(tags)
+        gains = [e.value for e in events.Scalars("postfilter/trigger")]
+        assert [e.step for e in events.Scalars("postfilter/trigger")] == [2, 4]
+        assert all(1.0 <= g <= 4.0 for g in gains)
 
 
 def _weights(run: Path) -> dict:
