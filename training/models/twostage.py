@@ -77,9 +77,9 @@ def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> t
     """``log_mag [B, C, F, N]`` with its detail around the envelope scaled by ``detail_gain [B]``.
 
     Peaks rise and the valleys between them fall; each frame's envelope keeps its shape and the
-    frame its power. It is the global-variance
-    compensation of statistical speech synthesis (Toda and Tokuda 2007), for a decoder trained by
-    regression, whose partials come out flatter than the clips' (their valleys filled with noise).
+    frame its power. It is the global-variance compensation of statistical speech synthesis (Toda
+    and Tokuda 2007), for a decoder trained by regression, whose partials come out flatter than
+    the clips' (their valleys filled with noise).
     """
     envelope = log_mag_envelope(log_mag, bins)
     sharper = envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
