@@ -5,7 +5,8 @@
 A two-stage model can only play what its decoder can draw: a drone whose reconstructions are
 noisy stays noisy whatever the prior does. For each checkpoint, the training clips of each
 category are encoded to their posterior means and decoded by the EMA decoder and its postfilter
-at the clip's category (what ships), and both sides are measured in ``evaluate``'s second space (22.05 kHz, 21.5 Hz bins):
+at the clip's category (what ships), and both sides are measured in ``evaluate``'s second space
+(22.05 kHz, 21.5 Hz bins):
 
 - median log10 spectral flatness of the real clips and of their reconstructions, and the
   10th / 50th / 90th percentiles of the per-clip log10 ratio (over 0: noisier than the clip);

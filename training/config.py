@@ -50,9 +50,9 @@ class ModelConfig:
     # component per training clip (its posterior, widened by prior_bandwidth x the category's spread)
     prior: str = "gmm"
     prior_bandwidth: float = 0.0  # twostage, prior = "posterior": extra spread, in category deviations
-    # twostage: after each prior fit, a per-category postfilter scales each frame's log-magnitude
-    # detail around its envelope (a moving average over this many bins) so the decoder's detail
-    # has the spread the category's clips have (global-variance compensation: regression-trained
+    # twostage: a per-category postfilter scales each frame's log-magnitude detail around its
+    # envelope (a moving average over this many bins), by a gain fitted with each prior so that
+    # reconstructions are as tonal as their clips (global-variance compensation: regression-trained
     # decoders draw partials too flat); 0: off
     postfilter_bins: int = 9
     # gan, twostage discriminators: group size of the minibatch standard deviation feature

@@ -442,9 +442,9 @@ def fit_postfilter(
     for k, audio in enumerate(audio_by_category):
         if len(audio) == 0:
             continue
-        chosen = np.sort(rng.permutation(len(audio))[:POSTFILTER_CLIPS])
-        clips = torch.from_numpy(np.ascontiguousarray(audio[chosen])).to(dev)
-        mu, _ = encode(encoder, clips.cpu().numpy())
+        chosen = np.ascontiguousarray(audio[np.sort(rng.permutation(len(audio))[:POSTFILTER_CLIPS])])
+        mu, _ = encode(encoder, chosen)
+        clips = torch.from_numpy(chosen).to(dev)
         ratios = torch.zeros(len(DETAIL_GAINS), len(clips))
         for i in range(0, len(clips), 16):
             features = decoder.decode_features(torch.from_numpy(mu[i : i + 16]).to(dev))

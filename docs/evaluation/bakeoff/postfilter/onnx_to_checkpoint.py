@@ -47,6 +47,12 @@ def main() -> int:
     meta = {p.key: p.value for p in onnx.load(str(args.model), load_external_data=False).metadata_props}
     training = json.loads(meta["training"])
     cfg = Config.from_dict(training["run"]["config"])
+    if training["run"]["config"].get("family") != "twostage" or cfg.model.prior != "posterior":
+        print(
+            f"error: {args.model} is not a two-stage model with the posterior prior; nothing written",
+            file=sys.stderr,
+        )
+        return 2
     categories = json.loads(meta["categories"])
     shape = DataShape(
         len(categories), int(meta["channels"]), int(meta["n_samples"]), int(meta["sample_rate"])

@@ -5,29 +5,14 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import envelope, load
 
 from gesturegan.export.second_opinion import describe
-from gesturegan.training.data import load_dataset
-from gesturegan.training.models.twostage import encode
-from gesturegan.training.representation import STFT, to_mag_phase
-from gesturegan.training.state import read_checkpoint, restore_state
+from gesturegan.training.representation import to_mag_phase
 
-torch.set_num_threads(1)
-ckpt_path, data_path = sys.argv[1], sys.argv[2]
-cats = sys.argv[3].split(",") if len(sys.argv) > 3 else None
-data = load_dataset(data_path)
-idx = data.train_index
-keep = (
-    np.isin(data.labels[idx], [data.categories.index(c) for c in cats]) if cats else np.ones(len(idx), bool)
-)
-idx = idx[keep]
-audio = np.asarray(data.audio[idx], dtype=np.float32)
-labels = data.labels[idx]
-ckpt = read_checkpoint(ckpt_path)
-state = restore_state(ckpt, torch.device("cpu"))
-codes, _ = encode(state.critic.encoder, audio, batch=16)
-dec = state.ema.decoder.eval()
-stft = STFT(dec.stft_cfg)
+clips = load(sys.argv[1], sys.argv[2], sys.argv[3].split(",") if len(sys.argv) > 3 else None)
+data, audio, labels, codes = clips.data, clips.audio, clips.labels, clips.codes
+dec, stft = clips.decoder, clips.stft
 
 
 def tsmooth(x, k):
@@ -39,10 +24,7 @@ def tsmooth(x, k):
 
 
 def fsharpen(x, k, gamma):
-    b, c, f, n = x.shape
-    xt = x.permute(0, 1, 3, 2).reshape(-1, 1, f)
-    env = F.avg_pool1d(F.pad(xt, (k // 2, k // 2), mode="replicate"), k, stride=1)
-    env = env.view(b, c, n, f).permute(0, 1, 3, 2)
+    env = envelope(x, k)
     return env + gamma * (x - env)
 
 
@@ -78,7 +60,7 @@ with torch.no_grad():
             rough[name].extend(((d * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp_min(1)).tolist())
 sr = data.shape.sample_rate
 real = describe(audio, sr).flatness
-print("step", ckpt["step"])
+print("step", clips.step)
 for k, name in enumerate(data.categories):
     mine = labels == k
     if not mine.any():
