@@ -85,10 +85,18 @@ def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> t
     sharper = envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
     # each frame keeps its power: a sharper frame is not a louder one (raised peaks clipped 11 %
     # of the triggers when it was not kept)
-    keep = torch.logsumexp(2 * log_mag, dim=2, keepdim=True) - torch.logsumexp(
-        2 * sharper, dim=2, keepdim=True
-    )
-    return sharper + 0.5 * keep
+    return sharper + 0.5 * (_log_power(log_mag) - _log_power(sharper))
+
+
+def _log_power(log_mag: torch.Tensor) -> torch.Tensor:
+    """Each frame's ``log sum |S|^2`` ``[B, C, 1, N]`` from ``log_mag [B, C, F, N]``.
+
+    Not ``torch.logsumexp``: onnxruntime's ReduceLogSumExp takes several times as long as Exp,
+    ReduceSum and Log (docs/benchmarks/generate-half-istft.md). Safe without its max shift: the
+    clamp keeps the sum finite (``e^80`` times 513 bins is below float32's largest), and the floor
+    keeps a silent frame's log finite.
+    """
+    return torch.log(torch.exp((2 * log_mag).clamp(max=80.0)).sum(dim=2, keepdim=True) + 1e-30)
 
 
 class SpectralEncoder(nn.Module):
