@@ -274,6 +274,22 @@ def test_the_postfilter_scales_detail_around_each_frames_envelope_and_keeps_its_
     assert shape_change < 0.1 * (sharper - log_mag)[:, :, inner].abs().max()
 
 
+def test_the_postfilter_stays_finite_on_silent_and_absurdly_loud_frames():
+    """Its power is summed without logsumexp's max shift (onnxruntime's is slow): the clamp and floor
+    must keep a frame of digital silence and one far past any real level finite."""
+    from gesturegan.training.models.twostage import postfilter
+
+    log_mag = torch.randn(2, 1, 513, 6)
+    log_mag[..., 0] = -200.0  # e^-400: every bin underflows to 0
+    log_mag[..., 1] = 60.0  # e^120: past float32's largest number
+    sharper = postfilter(log_mag, torch.tensor([1.0, 4.0]), 9)
+    assert torch.isfinite(sharper).all()
+    # a silent frame stays silent, and ordinary frames keep their power
+    assert float(sharper[..., 0].max()) < -150
+    power = torch.logsumexp(2 * log_mag[..., 2:], dim=2)
+    torch.testing.assert_close(torch.logsumexp(2 * sharper[..., 2:], dim=2), power, rtol=0, atol=1e-4)
+
+
 @torch.no_grad()
 def _flatness_off(decoder, features: torch.Tensor, real: torch.Tensor, rate: int, gain: float) -> float:
     """Median log10 flatness of the reconstructions at ``gain`` over their clips' (``real [B]``)."""
