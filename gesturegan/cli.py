@@ -1102,7 +1102,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "--beside",
         type=Path,
         metavar="OTHER.onnx",
-        help="also measure this model's generation, interleaved with MODEL's in the same run",
+        help="also measure this model's generation, in turns with MODEL's (12 rounds of a quarter second each) in the same run: compare the two rows, since a shared machine's speed drifts",
     )
     p.add_argument("--no-audio", action="store_true", help="generation speed only: no JACK latency or stress")
     p.add_argument(
