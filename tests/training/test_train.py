@@ -228,6 +228,13 @@ def test_speed_script_measures_the_real_step(tiny_dataset):
 
     row = measure(tiny_dataset, "vae", "tiny", steps=1, device="cpu")
     assert row["batch_size"] == 4 and row["steps_per_s"] > 0 and row["device"] == "cpu"
+    # past adversarial_from the two-stage step runs its adversarial stage (discriminator, R1)
+    from gesturegan.training.config import load_config
+
+    late = load_config("twostage", "tiny").train.adversarial_from + 1
+    recon = measure(tiny_dataset, "twostage", "tiny", steps=2, device="cpu")
+    adversarial = measure(tiny_dataset, "twostage", "tiny", steps=2, device="cpu", from_step=late)
+    assert adversarial["from_step"] == late and recon["from_step"] == 0
 
 
 class _Payload:
