@@ -35,10 +35,10 @@ def measure(
     _wrap(state, Dist())
     state.step = from_step
     sampler = BatchSampler(data, cfg.train.batch_size, cfg.train.balanced, state.rng)
-    times = []
+    times, logs = [], {}
     for i in range(steps + 1):
         start = time.perf_counter()
-        STEPS[family](state, sampler)
+        logs = STEPS[family](state, sampler)
         state.step += 1
         update_ema(state)
         if dev.type == "cuda":
@@ -54,6 +54,7 @@ def measure(
         "threads": torch.get_num_threads(),
         "steps": steps,
         "from_step": from_step,
+        "losses": sorted(k for k in logs if k.startswith("loss/")),  # what the timed step computed
         "median_s_per_step": med,
         "steps_per_s": 1.0 / med,
     }

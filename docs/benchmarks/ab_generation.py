@@ -2,9 +2,9 @@
 
 python docs/benchmarks/ab_generation.py A.onnx B.onnx [ROUNDS]
 
-`gesturegan bench --beside` interleaves whole rounds (a fresh session, a second of calls); on a
-machine whose speed drifts within a minute, alternating single calls gives a steadier ratio.
-Spinning is off so neither session's idle threads steal the other's cores.
+A cross-check of `gesturegan bench --beside` (which takes quarter-second turns with spinning
+sessions): here single calls alternate, with spinning off so that neither session's idle threads
+take the other's cores. Absolute times are higher without spinning; read the ratio.
 """
 
 import sys
