@@ -104,10 +104,28 @@ def compare(results: dict[str, dict]) -> str:
                 cells.append("n/a")
                 continue
             mark = "✓" if m["midpoint_in_pair"] >= 0.8 else "✗"
-            cells.append(f"{m['midpoint_in_pair']:.2f} {mark}, jump {m['max_step_over_median']:.1f}")
+            real = m.get("midpoint_in_pair_real")
+            beside = f" (real {real:.2f})" if real is not None else ""
+            cells.append(f"{m['midpoint_in_pair']:.2f} {mark}{beside}, jump {m['max_step_over_median']:.1f}")
         lines.append(
             f"| {pair}: midpoints in the pair, largest step / median | >= 0.80 | " + " | ".join(cells) + " |"
         )
+    if pairs:
+        cells = []
+        for name in names:
+            o = (results[name].get("second_opinion") or {}).get("overall") or {}
+            value, real = o.get("morph_midpoints_in_pair"), o.get("morph_midpoints_real")
+            if value is None:
+                cells.append("n/a")
+                continue
+            mark = "✓" if value >= 0.8 else "✗"
+            cells.append(f"{value:.2f} {mark}" + (f" (real {real:.2f})" if real is not None else ""))
+        lines.append("| all pairs: midpoints in the pair | >= 0.80 | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "(real x): the same share for the midpoints, in the second space, between real clips of the two "
+        "categories: what real sounds reach where a third category lies between two.",
+    ]
     return "\n".join(lines)
 
 

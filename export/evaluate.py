@@ -192,7 +192,7 @@ def evaluate(
         "diversity_real": mean_pairwise_distance(real_all),
         **_level_stats(np.concatenate(list(generated.values()))),
     }
-    second = _second_opinion(source, data, generated, rng, progress, count)
+    second = _second_opinion(source, data, generated, rng, progress, count, seed)
     for name, row in per_category.items():
         row["diversity_ratio"] = row["diversity"] / row["diversity_real"] if row["diversity_real"] else None
         row["second_opinion"] = second["per_category"].get(name)
@@ -250,7 +250,9 @@ def median_ratio_interval(
     return float(lo), float(hi)
 
 
-def _second_opinion(source: Source, data: Dataset, generated: dict, rng, progress: bool, count: int) -> dict:
+def _second_opinion(
+    source: Source, data: Dataset, generated: dict, rng, progress: bool, count: int, seed: int = 0
+) -> dict:
     """Every figure of the second space (see ``second_opinion``), per category, overall and per morph pair."""
     from gesturegan.export.second_opinion import (
         describe,
@@ -304,6 +306,12 @@ def _second_opinion(source: Source, data: Dataset, generated: dict, rng, progres
             else None,
         }
     morphs = _morph_figures(source, space, describe, rng, progress, min(MORPH_LATENTS, count))
+    references = real_midpoint_references(space, describe, data, real_emb, np.random.default_rng([seed, 3]))
+    for (a, b), reference in references.items():
+        pair = morphs.get(f"{cats[a]} -> {cats[b]}")
+        if pair is not None:
+            pair["midpoint_in_pair_real"] = reference.embedding
+            pair["midpoint_in_pair_crossfade"] = reference.crossfade
     gen_all = np.concatenate(gen_all)
     accs = [r["accuracy"] for r in per_category.values()]
     return {
@@ -319,6 +327,8 @@ def _second_opinion(source: Source, data: Dataset, generated: dict, rng, progres
             if morphs
             else None,
             "morph_worst_step_ratio": max((m["max_step_over_median"] for m in morphs.values()), default=None),
+            "morph_midpoints_real": _mean_of(morphs, "midpoint_in_pair_real"),
+            "morph_midpoints_crossfade": _mean_of(morphs, "midpoint_in_pair_crossfade"),
             "morph_latents": min(MORPH_LATENTS, count),
         },
         "per_category": per_category,
@@ -350,6 +360,50 @@ def _morph_figures(source: Source, space, describe, rng, progress: bool, latents
             "max_step_over_median": float(steps.max() / max(np.median(steps), 1e-12)),
         }
     return out
+
+
+# Pairs of real clips drawn per pair of categories for the morph references (model-independent:
+# their own generator, so every model is read against the same figures).
+MORPH_REAL_PAIRS = 48
+
+
+@dataclass(frozen=True)
+class MidpointReference:
+    """Where midpoints between real clips of two categories land: shares given to one of the two."""
+
+    embedding: float  # the middle of the two clips' embeddings in the second space
+    crossfade: float  # the two clips mixed 50/50, described like any audio
+
+
+def real_midpoint_references(
+    space, describe, data: Dataset, real_emb: np.ndarray, rng, pairs_per: int = MORPH_REAL_PAIRS
+) -> dict[tuple[int, int], MidpointReference]:
+    """Per pair of categories ``(a, b)``: how often real clips' midpoints are given to ``a`` or ``b``.
+
+    The morph target reads a 50/50 mix's class. Where a third category lies between two in this
+    space, even the straight line between real clips of the two crosses it; these figures say how
+    often, so a model's midpoints can be read against what real sounds do. ``real_emb [N, 16]``."""
+    audio = np.asarray(data.audio)
+    k = len(data.categories)
+    out = {}
+    for a in range(k):
+        for b in range(a + 1, k):
+            ia, ib = np.flatnonzero(data.labels == a), np.flatnonzero(data.labels == b)
+            if ia.size == 0 or ib.size == 0:
+                continue
+            ia, ib = rng.choice(ia, pairs_per), rng.choice(ib, pairs_per)
+            middle = space.predict_proba(0.5 * (real_emb[ia] + real_emb[ib])).argmax(axis=1)
+            mixed = describe(0.5 * (audio[ia] + audio[ib]), data.shape.sample_rate).vectors
+            faded = space.predict_proba(space.embed(mixed)).argmax(axis=1)
+            out[(a, b)] = MidpointReference(
+                float(np.mean((middle == a) | (middle == b))), float(np.mean((faded == a) | (faded == b)))
+            )
+    return out
+
+
+def _mean_of(morphs: dict, key: str) -> float | None:
+    values = [m[key] for m in morphs.values() if m.get(key) is not None]
+    return float(np.mean(values)) if values else None
 
 
 def morph_path(k: int, steps_between: int = 3) -> np.ndarray:
@@ -496,11 +550,23 @@ def second_opinion_lines(result: dict, f) -> list[str]:
         "the 90 % interval of that ratio over bootstrap resamples of both sides: per-clip flatness spans "
         "decades, so one draw's figure can be far from the model's.",
         "",
-        "| morph pair | midpoints given to one of the two | largest step / median step |",
-        "| --- | --- | --- |",
+        "| morph pair | midpoints given to one of the two | real clips' midpoints (their crossfades) "
+        "| largest step / median step |",
+        "| --- | --- | --- | --- |",
     ]
     for pair, m in second["morph"].items():
-        lines.append(f"| {pair} | {f(m['midpoint_in_pair'], 2)} | {f(m['max_step_over_median'], 2)} |")
+        lines.append(
+            f"| {pair} | {f(m['midpoint_in_pair'], 2)} | {f(m.get('midpoint_in_pair_real'), 2)} "
+            f"({f(m.get('midpoint_in_pair_crossfade'), 2)}) | {f(m['max_step_over_median'], 2)} |"
+        )
+    lines += [
+        f"| all | {f(o['morph_midpoints_in_pair'], 2)} | {f(o.get('morph_midpoints_real'), 2)} "
+        f"({f(o.get('morph_midpoints_crossfade'), 2)}) | {f(o['morph_worst_step_ratio'], 2)} |",
+        "",
+        "Real clips' midpoints: for random pairs of real clips, one of each category, the middle of their "
+        "two embeddings in this space and (in brackets) the two mixed 50/50, classified the same way. Where a "
+        "third category lies between two, real sounds' midpoints land in it too.",
+    ]
     return lines
 
 
@@ -542,8 +608,14 @@ def summary_text(result: dict) -> str:
     if second and second["overall"]["morph_midpoints_in_pair"] is not None:
         o = second["overall"]
         lines.append(
-            f"  morph midpoints given to one of their two categories {o['morph_midpoints_in_pair']:.2f}, "
-            f"largest step / median step {o['morph_worst_step_ratio']:.2f}"
+            f"  morph midpoints given to one of their two categories {o['morph_midpoints_in_pair']:.2f}"
+            + (
+                f" (real clips' midpoints {o['morph_midpoints_real']:.2f}, their crossfades "
+                f"{o['morph_midpoints_crossfade']:.2f})"
+                if o.get("morph_midpoints_real") is not None
+                else ""
+            )
+            + f", largest step / median step {o['morph_worst_step_ratio']:.2f}"
         )
     share = result.get("labels_by_classifier") or 0.0
     if share > 0:

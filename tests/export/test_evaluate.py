@@ -121,6 +121,14 @@ def test_second_opinion_tells_the_corpus_from_noise_and_collapse(tiny_dataset):
         assert one["per_category"][name]["diversity_ratio"] < 0.01, name  # collapse is seen
         assert r["frechet"] < n["frechet"], name
     assert real["overall"]["accuracy"] > noise["overall"]["accuracy"]
+    # The real clips' midpoints are a reference, not a figure of the model: the same for any model.
+    for pair, m in real["morph"].items():
+        assert 0.0 <= m["midpoint_in_pair_real"] <= 1.0 and 0.0 <= m["midpoint_in_pair_crossfade"] <= 1.0
+        assert m["midpoint_in_pair_real"] == noise["morph"][pair]["midpoint_in_pair_real"], pair
+        assert m["midpoint_in_pair_crossfade"] == noise["morph"][pair]["midpoint_in_pair_crossfade"], pair
+    assert real["overall"]["morph_midpoints_real"] == pytest.approx(
+        np.mean([m["midpoint_in_pair_real"] for m in real["morph"].values()])
+    )
 
 
 def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
@@ -137,6 +145,9 @@ def test_report_has_the_second_opinion(tiny_models, tiny_dataset, tmp_path):
     cells = row.split(" | ")[3:]
     assert cells[0] == cells[1].rstrip(" |") and cells[0][-1] in "✓✗"  # the same result, the same verdict
     assert sum(line.startswith("| trigger -> ") for line in table) == 3
+    real = result["second_opinion"]["overall"]["morph_midpoints_real"]
+    assert "real clips' midpoints" in text
+    assert any(line.startswith("| all pairs:") and f"(real {real:.2f})" in line for line in table)
 
 
 @pytest.mark.slow
