@@ -183,3 +183,42 @@ def test_flatness_interval_brackets_the_ratio_and_separates_noisier_sounds():
     assert lo_n > hi
     assert median_ratio_interval(np.array([]), real) is None
     assert median_ratio_interval(same, np.zeros(8)) is None
+
+
+def test_real_midpoints_land_in_a_category_that_lies_between(tmp_path):
+    """Loud, quiet and middling noise: in the second space (levels in dB, so linear) the middling
+    class lies between the other two, so the middle of a loud and a quiet clip's embeddings is
+    heard as middling, while their crossfade is dominated by the loud clip."""
+    from gesturegan.export.evaluate import real_midpoint_references
+    from gesturegan.export.second_opinion import describe, fit_space
+    from gesturegan.training.data import Dataset
+
+    rate, n, per = 22050, 11025, 12
+    rng = np.random.default_rng(0)
+    levels_db = (0.0, -48.0, -24.0)  # loud, quiet, middling
+    audio, labels = [], []
+    for k, level in enumerate(levels_db):
+        for _ in range(per):
+            gain = 10 ** ((level + rng.uniform(-3, 3)) / 20)
+            audio.append(0.3 * gain * rng.standard_normal((1, n)).astype(np.float32))
+            labels.append(k)
+    audio, labels = np.stack(audio), np.asarray(labels)
+    cats = ["loud", "quiet", "middling"]
+    data = Dataset(
+        tmp_path,
+        audio,
+        labels,
+        {"categories": cats, "sample_rate": rate},
+        np.arange(len(audio)),
+        np.arange(0),
+        sources=[str(i) for i in range(len(audio))],
+    )
+    real = describe(audio, rate)
+    space = fit_space(real.vectors, labels, data.sources, cats)
+    refs = real_midpoint_references(
+        space, describe, data, space.embed(real.vectors), np.random.default_rng(1), crossfades_per=8
+    )
+    assert set(refs) == {(0, 1), (0, 2), (1, 2)}
+    assert refs[(0, 1)].embedding < 0.1  # loud-quiet midpoints are middling: neither of the pair
+    assert refs[(0, 2)].embedding > 0.9 and refs[(1, 2)].embedding > 0.9
+    assert refs[(0, 1)].crossfade > 0.9  # a 50/50 mix of loud and quiet noise is loud
