@@ -123,11 +123,11 @@ def compare(results: dict[str, dict]) -> str:
             mark = "✓" if value >= 0.8 else "✗"
             cells.append(f"{value:.2f} {mark}" + (f" (real {real:.2f})" if real is not None else ""))
         lines.append("| all pairs: midpoints in the pair | >= 0.80 | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "(real x): the same share for the midpoints, in the second space, between real clips of the two "
-        "categories: what real sounds reach where a third category lies between two.",
-    ]
+        lines += [
+            "",
+            "(real x): the same share for the midpoints, in the second space, between real clips of the two "
+            "categories: what real sounds reach where a third category lies between two.",
+        ]
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gesturegan.export.second_opinion import Descriptors, SecondSpace
 from gesturegan.files import write_json_atomic, write_text_atomic
 from gesturegan.training.classifier import default_classifier
 from gesturegan.training.data import Dataset, load_dataset
@@ -379,11 +380,11 @@ class MidpointReference:
 
 
 def real_midpoint_references(
-    space,
-    describe,
+    space: SecondSpace,
+    describe: Callable[[np.ndarray, int], Descriptors],
     data: Dataset,
     real_emb: np.ndarray,
-    rng,
+    rng: np.random.Generator,
     pairs_per: int = MORPH_REAL_PAIRS,
     crossfades_per: int = MORPH_CROSSFADES,
 ) -> dict[tuple[int, int], MidpointReference]:
@@ -579,9 +580,9 @@ def second_opinion_lines(result: dict, f) -> list[str]:
         f"| all | {f(o['morph_midpoints_in_pair'], 2)} | {f(o.get('morph_midpoints_real'), 2)} "
         f"({f(o.get('morph_midpoints_crossfade'), 2)}) | {f(o['morph_worst_step_ratio'], 2)} |",
         "",
-        "Real clips' midpoints: for random pairs of real clips, one of each category, the middle of their "
-        "two embeddings in this space and (in brackets) the two mixed 50/50, classified the same way. Where a "
-        "third category lies between two, real sounds' midpoints land in it too.",
+        "Real clips' midpoints: for every pair of real clips, one of each category, the middle of their "
+        "two embeddings in this space, and (in brackets) 48 random such pairs mixed 50/50 as audio, classified "
+        "the same way. Where a third category lies between two, real sounds' midpoints land in it too.",
     ]
     return lines
 
