@@ -826,10 +826,16 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         help="half-precision network for GPUs; exp, phase and the inverse transform stay float32",
     )
     p.add_argument(
+        "--half-weights",
+        action="store_true",
+        help="store the weights in half precision (about half the file) and compute in float32: "
+        "the choice for CPUs, where it runs as fast as float32 and faster than --fp16",
+    )
+    p.add_argument(
         "--tolerance",
         metavar="T",
         type=float,
-        help="largest |onnxruntime - torch| allowed (default 1e-3, with --fp16 2e-2)",
+        help="largest |onnxruntime - torch| allowed (default 1e-3, with --fp16 or --half-weights 2e-2)",
     )
     p.add_argument("--opset", metavar="N", type=int, default=17, help="ONNX opset (17 or newer; default 17)")
     p.add_argument(
@@ -854,6 +860,7 @@ def _run_export(args: argparse.Namespace) -> int:
             opset=args.opset,
             fp16=args.fp16,
             overwrite=args.overwrite,
+            half_weights=args.half_weights,
         )
     except ExportError as e:
         raise CommandError(str(e)) from e
@@ -861,12 +868,18 @@ def _run_export(args: argparse.Namespace) -> int:
     print(f"from {r.checkpoint} (step {r.step}{'; ' + r.note if r.note else ''})")
     print(
         f"wrote {r.path} ({r.size_bytes / 1e6:.1f} MB): {i.family}, {', '.join(i.categories)}, "
-        f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz, {i.precision}; "
+        f"{i.channels} ch x {i.n_samples} samples at {i.sample_rate} Hz, {_precision(i)}; "
         f"max |onnxruntime - torch| = {r.max_error:.2e}"
     )
     if r.encoder_path is not None:
         print(f"wrote {r.encoder_path}: encoder, max |onnxruntime - torch| = {r.encoder_error:.2e}")
     return 0
+
+
+def _precision(info) -> str:
+    """``fp32``, ``fp16``, or ``fp32, weights stored fp16`` (export's ``--half-weights``)."""
+    storage = info.details.get("weight_storage")
+    return f"{info.precision}, weights stored {storage}" if storage else info.precision
 
 
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
@@ -908,7 +921,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     run = info.training.get("run", {})
     lines = [
         f"{args.model}: gesturegan contract v{info.contract_version}, {info.role}",
-        f"  family          {info.family} ({info.representation}, {info.precision})",
+        f"  family          {info.family} ({info.representation}, {_precision(info)})",
         f"  audio           {info.channels} ch x {info.n_samples} samples at {info.sample_rate} Hz "
         f"({info.duration_s:.3f} s)",
         f"  latent_dim      {info.latent_dim}",

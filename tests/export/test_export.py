@@ -158,3 +158,42 @@ def test_render_like_refusals_name_the_problem(tiny_models, corpus, tmp_path, ca
     assert main(["render", model, "--like", sound, "--amount", "9", "--out", str(tmp_path / "x")]) == 2
     assert "amount must be in 0..4" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("family", ("gan", "twostage"))
+def test_half_weights_halve_the_file_and_keep_float32_arithmetic(tiny_runs, tmp_path, family):
+    """--half-weights: weights stored in fp16, every tensor float32 once onnxruntime has loaded it."""
+    import onnx
+    import onnxruntime as ort
+
+    full = export_run(tiny_runs[family], tmp_path / "full.onnx")
+    half = export_run(tiny_runs[family], tmp_path / "half.onnx", half_weights=True)
+    generator, _ = load_generator(tiny_runs[family])
+    weights = sum(p.numel() for p in generator.parameters())
+    assert full.size_bytes - half.size_bytes > 0.9 * 2 * weights  # (nearly) every weight: 2 bytes saved
+    model = load_model(half.path, provider="cpu")
+    assert model.info.precision == "fp32" and model.info.details["weight_storage"] == "fp16"
+    graph = onnx.load(half.path).graph
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.initializer)
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, model.info.latent_dim)).astype(np.float32)
+    got = model.generate(z, np.eye(4, dtype=np.float32)).copy()
+    with torch.no_grad():
+        want = generator(torch.from_numpy(z), torch.eye(4)).clamp(-1, 1).numpy()
+    assert 0 < np.abs(got - want).max() < 2e-2  # rounded weights: close, not identical
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(tmp_path / "loaded.onnx")
+    ort.InferenceSession(str(half.path), options, providers=["CPUExecutionProvider"])
+    loaded = onnx.load(tmp_path / "loaded.onnx").graph
+    assert not any(t.data_type == onnx.TensorProto.FLOAT16 for t in loaded.initializer)
+    assert "Cast" not in {n.op_type for n in loaded.node if n.input and n.input[0].endswith(".fp16")}
+
+
+def test_fp16_and_half_weights_exclude_each_other(tiny_runs, tmp_path, capsys):
+    from gesturegan.cli import main
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--fp16", "--half-weights"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    assert not out.exists()
