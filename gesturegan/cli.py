@@ -42,7 +42,11 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset folder to create")
     p.add_argument(
-        "--labels", type=Path, metavar="CSV", help="CSV with header file,category (paths relative to SRC)"
+        "--labels",
+        type=Path,
+        metavar="CSV",
+        help="CSV with header file,category (paths relative to SRC); without it, a labels.csv "
+        "inside a SRC folder labels that folder's files",
     )
     p.add_argument(
         "--auto-label", action="store_true", help="label files that have no label with the classifier"
@@ -142,7 +146,12 @@ def _run_prepare(args: argparse.Namespace) -> int:
         f"{res.n_examples} examples in {res.out} (fingerprint {res.fingerprint}); {len(res.skipped)} files skipped"
         + (" (listed in report.md)" if args.quiet and res.skipped else "")
     )
-    words = {"folder": "from sub-folders", "csv": "from --labels", "auto": "by the classifier"}
+    words = {
+        "folder": "from sub-folders",
+        "csv": "from --labels",
+        "own-csv": "from the labels.csv in their SRC",
+        "auto": "by the classifier",
+    }
     print(
         "labels: "
         + ", ".join(f"{n} files {words[k]}" for k, n in sorted(res.label_from.items()))

@@ -28,7 +28,9 @@ class Dataset:
     train_index: np.ndarray
     val_index: np.ndarray
     sources: list[str] | None = None  # the source file of each example (windows of one file share it)
-    label_from: list[str] | None = None  # per example: "folder", "csv" or "auto" (the classifier's)
+    label_from: list[str] | None = (
+        None  # per example: "folder", "csv", "own-csv" or "auto" (the classifier's)
+    )
 
     @property
     def categories(self) -> list[str]:

@@ -100,7 +100,7 @@ class Source:
     key: str  # stable name: "<src folder name>/<path relative to it>", sorts and splits on this
     relative: str  # path relative to the SRC it was found under (as in a labels CSV)
     category: str | None
-    label_from: str  # "folder", "csv", "auto"
+    label_from: str  # "folder", "csv" (--labels), "own-csv" (SRC/labels.csv), "auto"
 
 
 @dataclass
@@ -118,6 +118,10 @@ class Cut:
 
 
 # -- finding files and labels ------------------------------------------------------------
+#: A SRC folder's own labels (``file,category`` rows relative to it), used when no --labels is given.
+OWN_LABELS = "labels.csv"
+
+
 def check_label_names(labels: dict[str, str], path: Path, given: list[str] | None) -> None:
     """Refuse a category that is a near miss of a gesture category (``triger``): a typo would
     silently become a category of its own. Names far from all four (``drums``) are the user's
@@ -154,15 +158,20 @@ def read_label_csv(path: Path) -> dict[str, str]:
 
 
 def find_sources(
-    srcs: list[Path], labels: dict[str, str] | None, auto_label: bool
+    srcs: list[Path],
+    labels: dict[str, str] | None,
+    auto_label: bool,
+    own_labels: dict[Path, dict[str, str]] | None = None,
 ) -> tuple[list[Source], list[tuple[str, str]]]:
     """All audio files under ``srcs`` with their label source; ``(sources, skipped)``.
 
-    Label precedence: ``--labels`` CSV, then the first sub-folder name under SRC, then the
-    classifier when ``--auto-label`` is given. With ``--auto-label`` a sub-folder counts only
-    when it names a gesture category (``drums/`` or ``pads/`` are hints, not categories: the
-    classifier decides for them). A file with none of these is skipped.
+    Label precedence: ``--labels`` CSV; without it, the ``labels.csv`` a SRC folder holds
+    (``own_labels``, by SRC); then the first sub-folder name under SRC, then the classifier when
+    ``--auto-label`` is given. With ``--auto-label`` a sub-folder counts only when it names a
+    gesture category (``drums/`` or ``pads/`` are hints, not categories: the classifier decides
+    for them). A file with none of these is skipped.
     """
+    own_labels = own_labels or {}
     sources: list[Source] = []
     skipped: list[tuple[str, str]] = []
     try:
@@ -175,14 +184,23 @@ def find_sources(
     for p, root, rel in found:
         key = f"{root.name}/{rel}"
         parts = Path(rel).parts
+        own = own_labels.get(root, {}) if labels is None else {}
         if labels is not None and rel in labels:
             sources.append(Source(p, key, rel, labels[rel], "csv"))
+        elif rel in own:
+            sources.append(Source(p, key, rel, own[rel], "own-csv"))
         elif labels is None and len(parts) > 1 and (not auto_label or parts[0] in GESTURE_CATEGORIES):
             sources.append(Source(p, key, rel, parts[0], "folder"))
         elif auto_label:
             sources.append(Source(p, key, rel, None, "auto"))
         else:
-            why = "not in the --labels CSV" if labels is not None else "no category sub-folder"
+            why = (
+                "not in the --labels CSV"
+                if labels is not None
+                else f"not in {root / OWN_LABELS}, no category sub-folder"
+                if root in own_labels
+                else "no category sub-folder"
+            )
             skipped.append((key, f"no label ({why}; or pass --auto-label)"))
     return sources, skipped
 
@@ -389,7 +407,7 @@ class PrepareResult:
     counts: dict[str, dict[str, int]]
     skipped: list[tuple[str, str]]
     fingerprint: str
-    label_from: dict[str, int] = field(default_factory=dict)  # "folder"/"csv"/"auto" -> files
+    label_from: dict[str, int] = field(default_factory=dict)  # "folder"/"csv"/"own-csv"/"auto" -> files
     least_confident: list[_LabelRow] = field(default_factory=list)  # of the classifier's labels
     notes: list[str] = field(default_factory=list)  # warnings for the user (unmatched CSV rows)
 
@@ -428,17 +446,30 @@ def prepare(
     labels = read_label_csv(labels_csv) if labels_csv else None
     if labels is not None:
         check_label_names(labels, labels_csv, categories)
-    sources, skipped = find_sources(srcs, labels, auto_label)
     notes: list[str] = []
-    if labels is not None:
-        unmatched = sorted(
-            set(labels) - {s.relative for s in sources} - {k.split("/", 1)[-1] for k, _ in skipped}
+    own_csvs = {s: s / OWN_LABELS for s in srcs if (s / OWN_LABELS).is_file()}
+    own_labels: dict[Path, dict[str, str]] = {}
+    if labels is None:
+        for src, csv_path in own_csvs.items():
+            own_labels[src] = read_label_csv(csv_path)
+            check_label_names(own_labels[src], csv_path, categories)
+    elif own_csvs:
+        notes.append(
+            f"--labels {labels_csv} is used, not {', '.join(str(p) for p in own_csvs.values())} "
+            "beside the sounds"
         )
+    sources, skipped = find_sources(srcs, labels, auto_label, own_labels)
+    found = [(s.key, s.relative) for s in sources] + [(k, k.split("/", 1)[-1]) for k, _ in skipped]
+    checks = [(labels_csv, set(labels) - {rel for _, rel in found})] if labels is not None else []
+    for src, own in own_labels.items():  # a folder's own CSV names files under that folder
+        checks.append((own_csvs[src], {r for r in own if f"{src.name}/{r}" not in {k for k, _ in found}}))
+    for csv_path, missing in checks:
+        unmatched = sorted(missing)
         if unmatched:
             shown = ", ".join(unmatched[:5]) + (
                 f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
             )
-            notes.append(f"{labels_csv} names {len(unmatched)} files not found under the sources: {shown}")
+            notes.append(f"{csv_path} names {len(unmatched)} files not found under the sources: {shown}")
     if not sources:
         raise PrepareError(
             f"none of the {len(skipped)} audio files has a label: put files in category sub-folders "
@@ -666,7 +697,12 @@ def _write_report(tmp, manifest, cats, counts, skipped, cfg, stats, chosen) -> N
         "",
     ]
     by = Counter(r.source.label_from for r in chosen)
-    words = {"folder": "from category sub-folders", "csv": "from --labels", "auto": "by the classifier"}
+    words = {
+        "folder": "from category sub-folders",
+        "csv": "from --labels",
+        "own-csv": f"from the {OWN_LABELS} beside them",
+        "auto": "by the classifier",
+    }
     lines += [
         "## Labels",
         "",

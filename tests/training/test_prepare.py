@@ -365,3 +365,31 @@ def test_a_long_file_is_streamed_and_cut_as_if_read_whole(corpus, tmp_path, monk
     mb = json.loads((tmp_path / "whole" / "manifest.json").read_text())
     assert [r["offset"] for r in ma] == [r["offset"] for r in mb]
     assert [r["category"] for r in ma] == [r["category"] for r in mb]  # the classifier hears an excerpt
+
+
+def test_a_folders_own_labels_csv_labels_it_without_being_named(corpus, tmp_path):
+    """A library laid out like sonic-pi (flat, with labels.csv beside the sounds) needs no --labels."""
+    import shutil
+
+    src = tmp_path / "library"
+    src.mkdir()
+    for name in ("bd_haus.flac", "elec_blip.flac", "ambi_drone.flac", "bd_boom.flac"):
+        shutil.copy(corpus / name, src / name)
+    (src / "labels.csv").write_text(
+        "file,category\nbd_haus.flac,trigger\nelec_blip.flac,trigger\n"
+        "ambi_drone.flac,continuous_repetition\ngone.flac,trigger\n"
+    )
+    res = prepare([src], tmp_path / "own", progress=False)
+    assert res.label_from == {"own-csv": 3}
+    assert res.counts["trigger"]["files"] == 2 and res.counts["continuous_repetition"]["files"] == 1
+    assert dict(res.skipped)["library/bd_boom.flac"].startswith(f"no label (not in {src / 'labels.csv'}")
+    assert res.notes == [f"{src / 'labels.csv'} names 1 files not found under the sources: gone.flac"]
+    with open(tmp_path / "own" / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["label_from"] for r in rows} == {"own-csv"}
+
+    given = tmp_path / "mine.csv"  # --labels wins, and the CSV it passed over is named
+    given.write_text("file,category\nbd_boom.flac,trigger\n")
+    res = prepare([src], tmp_path / "given", labels_csv=given, progress=False)
+    assert res.label_from == {"csv": 1}
+    assert res.notes[0] == f"--labels {given} is used, not {src / 'labels.csv'} beside the sounds"
