@@ -5,6 +5,7 @@ config that changes a weight's shape, so the branch is written here and passed t
     python docs/evaluation/bakeoff/disc4096/add_disc.py runs/fine-early/checkpoints/step-0007054.pt branch.pt 4096
     gesturegan train data/both --init-from branch.pt --out runs/disc4096 --max-steps 8500 --threads 2
 """
+
 import sys
 
 import torch
@@ -17,7 +18,7 @@ src, out, res = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ckpt = read_checkpoint(src)
 cfg = ckpt["config"]
 old = list(cfg["model"]["d_resolutions"])
-cfg["model"]["d_resolutions"] = old + [res]
+cfg["model"]["d_resolutions"] = [*old, res]
 _, critic = build(Config.from_dict(cfg), DataShape(**ckpt["shape"]))
 fresh = critic.state_dict()
 merged = dict(ckpt["critic"])
@@ -31,5 +32,7 @@ n_params_new = len(list(critic.discriminator.parameters()))
 opt["param_groups"][0]["params"] = list(range(n_params_new))
 ckpt["critic"], ckpt["opt_d"], ckpt["config"] = merged, opt, cfg
 torch.save(ckpt, out)
-print(f"{src}: d_resolutions {old} -> {cfg['model']['d_resolutions']}; {len(added)} new critic tensors, "
-      f"discriminator params {n_params_old} -> {n_params_new}")
+print(
+    f"{src}: d_resolutions {old} -> {cfg['model']['d_resolutions']}; {len(added)} new critic tensors, "
+    f"discriminator params {n_params_old} -> {n_params_new}"
+)
