@@ -108,7 +108,11 @@ def compare(results: dict[str, dict]) -> str:
             mark = "✓" if m["midpoint_in_pair"] >= 0.8 else "✗"
             real = m.get("midpoint_in_pair_real")
             beside = f" (real {real:.2f})" if real is not None else ""
-            cells.append(f"{m['midpoint_in_pair']:.2f} {mark}{beside}, jump {m['max_step_over_median']:.1f}")
+            walk = m.get("max_step_over_median_crossfade")
+            fade = f" (real crossfades {walk:.1f})" if walk is not None else ""
+            cells.append(
+                f"{m['midpoint_in_pair']:.2f} {mark}{beside}, jump {m['max_step_over_median']:.1f}{fade}"
+            )
         lines.append(
             f"| {pair}: midpoints in the pair, largest step / median | >= 0.80 | " + " | ".join(cells) + " |"
         )

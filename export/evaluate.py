@@ -313,6 +313,7 @@ def _second_opinion(
         if pair is not None:
             pair["midpoint_in_pair_real"] = reference.embedding
             pair["midpoint_in_pair_crossfade"] = reference.crossfade
+            pair["max_step_over_median_crossfade"] = reference.crossfade_step_ratio
     gen_all = np.concatenate(gen_all)
     accs = [r["accuracy"] for r in per_category.values()]
     return {
@@ -328,6 +329,14 @@ def _second_opinion(
             if morphs
             else None,
             "morph_worst_step_ratio": max((m["max_step_over_median"] for m in morphs.values()), default=None),
+            "morph_worst_step_ratio_crossfade": max(
+                (
+                    m["max_step_over_median_crossfade"]
+                    for m in morphs.values()
+                    if m.get("max_step_over_median_crossfade")
+                ),
+                default=None,
+            ),
             "morph_midpoints_real": _mean_of(morphs, "midpoint_in_pair_real"),
             "morph_midpoints_crossfade": _mean_of(morphs, "midpoint_in_pair_crossfade"),
             "morph_latents": min(MORPH_LATENTS, count),
@@ -369,6 +378,9 @@ def _morph_figures(source: Source, space, describe, rng, progress: bool, latents
 # between seeds); each crossfade is described anew, so those are drawn.
 MORPH_REAL_PAIRS = 200_000
 MORPH_CROSSFADES = 48
+# Crossfade walks (MORPH_POINTS mixes of one pair, for the evenness reference): the first this
+# many of the drawn pairs, about a minute of describing for six pairs of categories on two cores.
+MORPH_CROSSFADE_WALKS = 16
 
 
 @dataclass(frozen=True)
@@ -377,6 +389,9 @@ class MidpointReference:
 
     embedding: float  # the middle of the two clips' embeddings in the second space
     crossfade: float  # the two clips mixed 50/50, described like any audio
+    # the largest step over the median step of walks from one clip to the other in MORPH_POINTS
+    # crossfades: how uneven the plainest morph of real sounds is in this space
+    crossfade_step_ratio: float | None = None
 
 
 def real_midpoint_references(
@@ -387,15 +402,19 @@ def real_midpoint_references(
     rng: np.random.Generator,
     pairs_per: int = MORPH_REAL_PAIRS,
     crossfades_per: int = MORPH_CROSSFADES,
+    walks_per: int = MORPH_CROSSFADE_WALKS,
 ) -> dict[tuple[int, int], MidpointReference]:
     """Per pair of categories ``(a, b)``: how often real clips' midpoints are given to ``a`` or ``b``:
     the middle of the embeddings of every pair of clips (``pairs_per`` drawn when there are more),
-    and ``crossfades_per`` random pairs mixed 50/50 and described.
+    and ``crossfades_per`` random pairs mixed 50/50 and described. The first ``walks_per`` of those
+    pairs are also crossfaded in ``MORPH_POINTS`` steps, the model's morph walk for real sounds:
+    their largest step over their median step is the evenness a plain crossfade reaches.
 
     The morph target reads a 50/50 mix's class. Where a third category lies between two in this
     space, even the straight line between real clips of the two crosses it; these figures say how
     often, so a model's midpoints can be read against what real sounds do. ``real_emb [N, 16]``."""
     audio = np.asarray(data.audio)
+    rate = data.shape.sample_rate
     k = len(data.categories)
     out = {}
     for a in range(k):
@@ -409,13 +428,36 @@ def real_midpoint_references(
                 every_a, every_b = every_a[keep], every_b[keep]
             middle = space.predict_proba(0.5 * (real_emb[every_a] + real_emb[every_b])).argmax(axis=1)
             fa, fb = rng.choice(ia, crossfades_per), rng.choice(ib, crossfades_per)
-            mixed = describe(0.5 * (audio[fa] + audio[fb]), data.shape.sample_rate).vectors
+            mixed = describe(0.5 * (audio[fa] + audio[fb]), rate).vectors
             faded = space.predict_proba(space.embed(mixed)).argmax(axis=1)
             out[(a, b)] = MidpointReference(
                 float(np.mean((middle == a) | (middle == b))),
                 float(np.mean((faded == a) | (faded == b))),
+                crossfade_walk_ratio(space, describe, audio, real_emb, fa[:walks_per], fb[:walks_per], rate)
+                if walks_per
+                else None,
             )
     return out
+
+
+def crossfade_walk_ratio(
+    space: SecondSpace,
+    describe: Callable[[np.ndarray, int], Descriptors],
+    audio: np.ndarray,
+    real_emb: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    sample_rate: int,
+) -> float:
+    """Largest step over median step of the walks ``audio[first[i]] -> audio[second[i]]`` in
+    ``MORPH_POINTS`` crossfades, embedded like the model's morph walk (``audio [N, C, T]``; the ends
+    are the clips, whose embeddings ``real_emb [N, 16]`` already hold)."""
+    t = np.linspace(0.0, 1.0, MORPH_POINTS, dtype=np.float32)[1:-1, None, None]  # [P-2, 1, 1]
+    inner = np.concatenate([(1 - t) * audio[i] + t * audio[j] for i, j in zip(first, second, strict=True)])
+    inner_emb = space.embed(describe(inner, sample_rate).vectors).reshape(len(first), len(t), -1)
+    walk = np.concatenate([real_emb[first][:, None], inner_emb, real_emb[second][:, None]], axis=1)
+    steps = np.sqrt(((walk[:, 1:] - walk[:, :-1]) ** 2).sum(-1)).ravel()
+    return float(steps.max() / max(np.median(steps), 1e-12))
 
 
 def _mean_of(morphs: dict, key: str) -> float | None:
@@ -568,21 +610,25 @@ def second_opinion_lines(result: dict, f) -> list[str]:
         "decades, so one draw's figure can be far from the model's.",
         "",
         "| morph pair | midpoints given to one of the two | real clips' midpoints (their crossfades) "
-        "| largest step / median step |",
+        "| largest step / median step (real crossfades') |",
         "| --- | --- | --- | --- |",
     ]
     for pair, m in second["morph"].items():
         lines.append(
             f"| {pair} | {f(m['midpoint_in_pair'], 2)} | {f(m.get('midpoint_in_pair_real'), 2)} "
-            f"({f(m.get('midpoint_in_pair_crossfade'), 2)}) | {f(m['max_step_over_median'], 2)} |"
+            f"({f(m.get('midpoint_in_pair_crossfade'), 2)}) | {f(m['max_step_over_median'], 2)} "
+            f"({f(m.get('max_step_over_median_crossfade'), 2)}) |"
         )
     lines += [
         f"| all | {f(o['morph_midpoints_in_pair'], 2)} | {f(o.get('morph_midpoints_real'), 2)} "
-        f"({f(o.get('morph_midpoints_crossfade'), 2)}) | {f(o['morph_worst_step_ratio'], 2)} |",
+        f"({f(o.get('morph_midpoints_crossfade'), 2)}) | {f(o['morph_worst_step_ratio'], 2)} "
+        f"({f(o.get('morph_worst_step_ratio_crossfade'), 2)}) |",
         "",
         "Real clips' midpoints: for every pair of real clips, one of each category, the middle of their "
         "two embeddings in this space, and (in brackets) 48 random such pairs mixed 50/50 as audio, classified "
-        "the same way. Where a third category lies between two, real sounds' midpoints land in it too.",
+        "the same way. Where a third category lies between two, real sounds' midpoints land in it too. "
+        f"The steps' reference walks {MORPH_CROSSFADE_WALKS} of those pairs from one clip to the other in "
+        f"{MORPH_POINTS} crossfades: a plain crossfade's own unevenness in this space.",
     ]
     return lines
 
@@ -633,6 +679,11 @@ def summary_text(result: dict) -> str:
                 else ""
             )
             + f", largest step / median step {o['morph_worst_step_ratio']:.2f}"
+            + (
+                f" (real crossfades {o['morph_worst_step_ratio_crossfade']:.2f})"
+                if o.get("morph_worst_step_ratio_crossfade") is not None
+                else ""
+            )
         )
     share = result.get("labels_by_classifier") or 0.0
     if share > 0:

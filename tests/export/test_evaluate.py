@@ -126,6 +126,8 @@ def test_second_opinion_tells_the_corpus_from_noise_and_collapse(tiny_dataset):
         assert 0.0 <= m["midpoint_in_pair_real"] <= 1.0 and 0.0 <= m["midpoint_in_pair_crossfade"] <= 1.0
         assert m["midpoint_in_pair_real"] == noise["morph"][pair]["midpoint_in_pair_real"], pair
         assert m["midpoint_in_pair_crossfade"] == noise["morph"][pair]["midpoint_in_pair_crossfade"], pair
+        walk = m["max_step_over_median_crossfade"]
+        assert walk >= 1.0 and walk == noise["morph"][pair]["max_step_over_median_crossfade"], pair
     assert real["overall"]["morph_midpoints_real"] == pytest.approx(
         np.mean([m["midpoint_in_pair_real"] for m in real["morph"].values()])
     )
@@ -222,3 +224,7 @@ def test_real_midpoints_land_in_a_category_that_lies_between(tmp_path):
     assert refs[(0, 1)].embedding < 0.1  # loud-quiet midpoints are middling: neither of the pair
     assert refs[(0, 2)].embedding > 0.9 and refs[(1, 2)].embedding > 0.9
     assert refs[(0, 1)].crossfade > 0.9  # a 50/50 mix of loud and quiet noise is loud
+    # Crossfading loud into quiet noise keeps it loud until the last step, which drops ~30 dB; into
+    # middling noise (24 dB down, not 48) the last step is smaller: the walk is more even.
+    steps = {pair: ref.crossfade_step_ratio for pair, ref in refs.items()}
+    assert steps[(0, 1)] > 1.5 * steps[(0, 2)] and steps[(0, 2)] > 2
