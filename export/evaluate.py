@@ -333,7 +333,7 @@ def _second_opinion(
                 (
                     m["max_step_over_median_crossfade"]
                     for m in morphs.values()
-                    if m.get("max_step_over_median_crossfade")
+                    if m.get("max_step_over_median_crossfade") is not None
                 ),
                 default=None,
             ),

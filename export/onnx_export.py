@@ -154,10 +154,10 @@ def store_weights_half(raw: bytes, names: set[str]) -> bytes:
     """The graph with the float32 initializers in ``names`` stored as float16, each behind a Cast.
 
     The arithmetic stays float32: onnxruntime folds each Cast of a constant into a float32
-    initializer when the session loads, so the file is about half the size and runs as fast as the
-    float32 graph. A half-precision graph (``--fp16``) runs slower on CPUs: onnxruntime's CPU
-    kernels are mostly float32, so it wraps nodes in casts at run time and the casts break its
-    fusions (GELU, Conv with activation). Only the network's weights are stored in half: the
+    initializer when the session loads, so the file is about half the float32 one and runs the
+    float32 graph. A half-precision graph (``--fp16``) is a little slower on CPUs (1 to 5 % for the
+    bundled model, docs/benchmarks/generate-half-weights.md): onnxruntime's CPU kernels are mostly
+    float32, so it wraps nodes in casts at run time and the casts block its GELU fusion. Only the network's weights are stored in half: the
     transform's bases, the phase advance and the prior's components keep their float32 values.
     """
     import onnx
@@ -267,7 +267,7 @@ def export_run(
 
     ``fp16``: the network in half precision for GPUs, exp/phase/inverse transform in float32.
     ``half_weights``: the network's weights stored in half precision, all arithmetic in float32
-    (about half the file; on CPUs as fast as float32, faster than ``fp16``).
+    (about half the float32 file; on CPUs slightly faster than ``fp16``).
     ``overwrite``: replace existing files at ``out`` (refused otherwise, as prepare and train do).
     """
     if fp16 and half_weights:

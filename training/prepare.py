@@ -448,21 +448,25 @@ def prepare(
         check_label_names(labels, labels_csv, categories)
     notes: list[str] = []
     own_csvs = {s: s / OWN_LABELS for s in srcs if (s / OWN_LABELS).is_file()}
+    passed_over = [
+        p for p in own_csvs.values() if labels_csv is None or p.resolve() != Path(labels_csv).resolve()
+    ]
     own_labels: dict[Path, dict[str, str]] = {}
     if labels is None:
         for src, csv_path in own_csvs.items():
             own_labels[src] = read_label_csv(csv_path)
             check_label_names(own_labels[src], csv_path, categories)
-    elif own_csvs:
+    elif passed_over:  # unless --labels names that very file
         notes.append(
-            f"--labels {labels_csv} is used, not {', '.join(str(p) for p in own_csvs.values())} "
-            "beside the sounds"
+            f"--labels {labels_csv} is used, not {', '.join(map(str, passed_over))} beside the sounds"
         )
     sources, skipped = find_sources(srcs, labels, auto_label, own_labels)
-    found = [(s.key, s.relative) for s in sources] + [(k, k.split("/", 1)[-1]) for k, _ in skipped]
-    checks = [(labels_csv, set(labels) - {rel for _, rel in found})] if labels is not None else []
+    found_keys = {s.key for s in sources} | {k for k, _ in skipped}
+    checks = []
+    if labels is not None:  # --labels names paths relative to any SRC
+        checks.append((labels_csv, set(labels) - {k.split("/", 1)[-1] for k in found_keys}))
     for src, own in own_labels.items():  # a folder's own CSV names files under that folder
-        checks.append((own_csvs[src], {r for r in own if f"{src.name}/{r}" not in {k for k, _ in found}}))
+        checks.append((own_csvs[src], {r for r in own if f"{src.name}/{r}" not in found_keys}))
     for csv_path, missing in checks:
         unmatched = sorted(missing)
         if unmatched:

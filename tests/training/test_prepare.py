@@ -393,3 +393,5 @@ def test_a_folders_own_labels_csv_labels_it_without_being_named(corpus, tmp_path
     res = prepare([src], tmp_path / "given", labels_csv=given, progress=False)
     assert res.label_from == {"csv": 1}
     assert res.notes[0] == f"--labels {given} is used, not {src / 'labels.csv'} beside the sounds"
+    res = prepare([src], tmp_path / "same", labels_csv=src / "labels.csv", progress=False)
+    assert res.label_from == {"csv": 3} and not any("is used, not" in n for n in res.notes)
