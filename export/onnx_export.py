@@ -187,9 +187,31 @@ def probe_conds(k: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
+def _oscillates(module: nn.Module) -> bool:
+    """Whether ``module`` holds a harmonic branch (sines whose phase is integrated over the clip)."""
+    from gesturegan.training.models.harmonic import HarmonicBranch
+
+    return any(isinstance(m, HarmonicBranch) for m in module.modules())
+
+
+def _magnitudes(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
+    """``|STFT|`` of ``audio [B, C, T]`` in amplitude units (a sine of amplitude A peaks at A)."""
+    window = torch.hann_window(n_fft)
+    flat = torch.from_numpy(audio).reshape(-1, audio.shape[-1])
+    spectrum = torch.stft(flat, n_fft, n_fft // 4, window=window, return_complex=True).abs()
+    return (spectrum / (window.sum() / 2)).numpy()
+
+
 def verify_generator(raw: bytes, module: nn.Module, info: ModelInfo, seed: int = 0) -> float:
-    """Max |onnxruntime - torch| over random z with pure and mixed cond, at two batch sizes."""
+    """Max |onnxruntime - torch| over random z with pure and mixed cond, at two batch sizes.
+
+    With a harmonic branch the two are compared as STFT magnitudes (amplitude units): a partial's
+    phase is integrated over 65,536 samples, so float32's last bit in its f0 (which differs between
+    any two implementations) drifts the waveform by more than the tolerance with no audible change.
+    """
     import onnxruntime as ort
+
+    compare = _magnitudes if _oscillates(module) else (lambda audio: audio)
 
     session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
@@ -203,7 +225,7 @@ def verify_generator(raw: bytes, module: nn.Module, info: ModelInfo, seed: int =
             want = module(torch.from_numpy(z), torch.from_numpy(cond)).numpy()
         if got.shape != want.shape:
             raise ExportError(f"onnxruntime gave {got.shape}, torch {want.shape}")
-        worst = max(worst, float(np.abs(got - want).max()))
+        worst = max(worst, float(np.abs(compare(got) - compare(want)).max()))
     return worst
 
 

@@ -59,6 +59,11 @@ class ModelConfig:
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
     minibatch_std: int = 0
+    # gan, vae, twostage: a harmonic branch beside the STFT head plays this many partials of one
+    # f0 per frame as sines (DDSP), so drones keep sharp partials; in twostage its f0 is taught
+    # from pYIN tracks of the clips (computed once per dataset), in gan and vae by the audio
+    # losses alone; 0: off
+    harmonics: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class TrainConfig:
     # twostage, adversarial stage: hinge weight on decoded mixes of two clips' codes (their
     # categories mixed alike), so what a morph plays between two sounds is trained to sound real
     mix_weight: float = 0.0
+    # twostage with model.harmonics: weight of the harmonic branch's octave error against the
+    # clips' pYIN tracks (reconstructions only)
+    pitch_weight: float = 1.0
     # gan: mode-seeking term (Mao et al. 2019): two latents of one category should sound apart in
     # proportion to how far apart they are (0: off)
     diversity_weight: float = 0.0
@@ -291,12 +299,18 @@ def validate(cfg: Config) -> None:
         "train.diversity_weight": (t.diversity_weight, "off"),
         "train.diversity_cap": (t.diversity_cap, "unbounded"),
         "train.mix_weight": (t.mix_weight, "off"),
+        "model.harmonics": (m.harmonics, "off"),
+        "train.pitch_weight": (t.pitch_weight, "f0 learnt from the audio losses alone"),
         "train.grad_clip": (t.grad_clip, "no clipping"),
         "train.adversarial_from": (t.adversarial_from, "never"),
     }
     for name, (value, zero) in non_negative.items():
         if value < 0:
             raise ConfigError(f"{name} must be >= 0 (0: {zero}), not {value}")
+    if m.harmonics > 64:
+        raise ConfigError(
+            f"model.harmonics must be at most 64 (each costs a sine per sample), not {m.harmonics}"
+        )
     if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
         raise ConfigError(
             f"model.postfilter_bins must be 0 (off) or an odd number >= 3, not {m.postfilter_bins}"

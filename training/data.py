@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from gesturegan.training.models.base import DataShape
+from gesturegan.training.pitch import PitchTracks
 from gesturegan.training.prepare import DATASET_FORMAT
 
 
@@ -31,6 +32,7 @@ class Dataset:
     label_from: list[str] | None = (
         None  # per example: "folder", "csv", "own-csv" or "auto" (the classifier's)
     )
+    pitch: PitchTracks | None = None  # pYIN tracks, loaded by training when a model needs them
 
     @property
     def categories(self) -> list[str]:
@@ -136,10 +138,15 @@ class BatchSampler:
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``audio [B, C, T]`` float32 and ``labels [B]`` int64."""
+        audio, labels, _ = self.sample_indexed()
+        return audio, labels
+
+    def sample_indexed(self) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """``audio [B, C, T]``, ``labels [B]`` and which examples they are ``[B]`` (into the dataset)."""
         cats = torch.multinomial(self.category_weights(), self.batch_size, True, generator=self.generator)
         idx = []
         for k in cats.tolist():
             pool = self.by_category[k]
             idx.append(int(pool[int(torch.randint(len(pool), (1,), generator=self.generator))]))
         audio = torch.from_numpy(np.stack([self.data.audio[i] for i in idx]))
-        return audio, torch.from_numpy(self.data.labels[idx])
+        return audio, torch.from_numpy(self.data.labels[idx]), np.asarray(idx)

@@ -34,6 +34,7 @@ from gesturegan.training.data import BatchSampler, Dataset, check_trainable, loa
 from gesturegan.training.state import (
     CheckpointError,
     State,
+    grow_checkpoint,
     latest_checkpoint,
     new_state,
     prune_checkpoints,
@@ -110,6 +111,7 @@ def _start_state(
     resume: bool,
     device: torch.device,
     init_from: str | Path | None = None,
+    log=print,
 ) -> State:
     existing = step_checkpoints(out)
     if init_from is not None:
@@ -117,7 +119,7 @@ def _start_state(
             raise TrainingError("--init-from starts a new run and --resume continues one: pass one of them")
         if existing:
             raise TrainingError(f"{out} already holds checkpoints; --init-from needs a new --out")
-        return _branch_state(data, family, config, max_steps, device, Path(init_from))
+        return _branch_state(data, family, config, max_steps, device, Path(init_from), log)
     if resume:
         path = latest_checkpoint(out)
         if path is None:
@@ -163,12 +165,14 @@ def _branch_state(
     max_steps: int | None,
     device: torch.device,
     source: Path,
+    log=print,
 ) -> State:
     """A new run that goes on from ``source`` (a checkpoint, or a run folder's latest) with changed keys.
 
     Weights, EMA, optimisers, step and random state carry over, so schedules such as
     ``adversarial_from`` continue; the TOML ``config`` changes keys of the checkpoint's own config
-    (train keys freely, model keys only where every weight keeps its shape). The dataset may be
+    (train keys freely, model keys only where every weight keeps its shape or new weights are
+    added, such as a harmonic branch: those start fresh). The dataset may be
     another one of the same shape and categories (fine-tuning on your own sounds); the new run's
     score history starts empty, since scores on other data do not compare.
     """
@@ -196,16 +200,56 @@ def _branch_state(
             f"--init-from: {path} is at step {ckpt['step']}; give --max-steps past it, not {cfg.train.max_steps}"
         )
     try:
+        ckpt, added = grow_checkpoint(ckpt, cfg)
         state = restore_state(ckpt, device, cfg)
     except (RuntimeError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0]
         raise TrainingError(
             f"--init-from: the config changes the shape of {path}'s weights ({first}); "
-            "only keys that keep every weight's shape can change when going on from a checkpoint"
+            "only keys that keep every weight's shape, or add new ones, can change when going on "
+            "from a checkpoint"
         ) from e
+    if added:
+        log(f"--init-from: {len(added)} new tensors start fresh ({_summarise(added)})")
     state.data = _data_record(data)
     state.history, state.best_score = [], math.inf
     return state
+
+
+def _pitch_tracks(data: Dataset, state: State, dist: Dist, progress: bool, log):
+    """The harmonic branch's f0 targets: pYIN tracks of every clip, tracked once per dataset
+    (by the first process; the others wait and read its file)."""
+    from gesturegan.training.pitch import PITCH_FILE, load_or_track
+
+    def tracks(show: bool):
+        return load_or_track(
+            data.path,
+            data.audio,
+            data.shape.sample_rate,
+            state.config.model.hop,
+            data.stats.get("fingerprint"),
+            progress=show,
+        )
+
+    if not (data.path / PITCH_FILE).exists() and dist.main:
+        log(
+            f"pitch tracks: pYIN over {len(data.audio)} clips, once for {data.path} (about 2 s a clip per core)"
+        )
+    if dist.world > 1:
+        if dist.main:
+            found = tracks(progress)
+        torch.distributed.barrier()
+        return found if dist.main else tracks(False)
+    return tracks(progress)
+
+
+def _summarise(names: list[str]) -> str:
+    """Tensor names grouped by the module that holds them: ``generator.decoder.harmonic (2)``."""
+    groups: dict[str, int] = {}
+    for name in names:
+        module = name.rsplit(".", 1)[0]
+        groups[module] = groups.get(module, 0) + 1
+    return ", ".join(f"{m} ({n})" if n > 1 else m for m, n in groups.items())
 
 
 def _wrap(state: State, dist: Dist) -> None:
@@ -409,7 +453,7 @@ def train(
             # The family's defaults are sized for a GPU (seconds a step here): take the CPU config.
             config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
             picked = " (picked for a CPU; --config to choose another)"
-        state = _start_state(data, family, out, config, max_steps, resume, dev, init_from)
+        state = _start_state(data, family, out, config, max_steps, resume, dev, init_from, log)
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
         _wrap(state, dist)
@@ -425,6 +469,8 @@ def train(
             writer = SummaryWriter(str(out / "tensorboard"), purge_step=state.step if resume else None)
             classifier = default_classifier()
             real = _real_embeddings(data, classifier)
+        if family == "twostage" and state.config.model.harmonics and t.pitch_weight > 0:
+            data.pitch = _pitch_tracks(data, state, dist, progress, log)
         sampler = BatchSampler(data, t.batch_size, t.balanced, state.rng)
         step_fn = STEPS[family]
         stop = {"signal": None}

@@ -178,6 +178,59 @@ def restore_state(ckpt: dict, device: torch.device, cfg: Config | None = None) -
     return state
 
 
+def _optimizer_names(state: State) -> dict[str, list[str]]:
+    """Each optimiser's parameters by name (``generator.*``, ``critic.*``), in its own order."""
+    names = {id(p): f"generator.{n}" for n, p in state.generator.named_parameters()}
+    names.update({id(p): f"critic.{n}" for n, p in state.critic.named_parameters()})
+    out = {}
+    for key, opt in (("opt_g", state.opt_g), ("opt_d", state.opt_d)):
+        if opt is not None:
+            out[key] = [names[id(p)] for group in opt.param_groups for p in group["params"]]
+    return out
+
+
+def grow_checkpoint(ckpt: dict, cfg: Config) -> tuple[dict, list[str]]:
+    """``ckpt`` rewritten for ``cfg``, a config that only *adds* weights (a harmonic branch, a
+    discriminator resolution): every weight of the checkpoint keeps its value and its Adam
+    moments, the added ones start as a fresh model of ``cfg`` would. Returns the checkpoint and
+    the names of the added tensors.
+
+    Raises ``ValueError`` naming the first weight that ``cfg`` drops or reshapes: that is not
+    growing, and going on from the checkpoint would lose what it learnt there.
+    """
+    old = new_state(Config.from_dict(ckpt["config"]), DataShape(**ckpt["shape"]), [], {}, torch.device("cpu"))
+    new = new_state(cfg, DataShape(**ckpt["shape"]), [], {}, torch.device("cpu"))
+    grown = dict(ckpt)
+    added: list[str] = []
+    for key, module in (("generator", new.generator), ("ema", new.ema), ("critic", new.critic)):
+        fresh, saved = module.state_dict(), ckpt[key]
+        for name, tensor in saved.items():
+            if name not in fresh:
+                raise ValueError(f"{key}.{name} is not in the new model")
+            if fresh[name].shape != tensor.shape:
+                raise ValueError(
+                    f"{key}.{name} changes shape {tuple(tensor.shape)} -> {tuple(fresh[name].shape)}"
+                )
+        if key != "ema":
+            added += [f"{key}.{n}" for n in fresh if n not in saved]
+        grown[key] = {**fresh, **saved}
+    old_names, new_names = _optimizer_names(old), _optimizer_names(new)
+    for key, names in new_names.items():
+        saved = ckpt.get(key)
+        if saved is None:
+            continue
+        where = {name: i for i, name in enumerate(old_names.get(key, []))}
+        fresh = getattr(new, key).state_dict()
+        fresh["state"] = {
+            i: saved["state"][where[name]]
+            for i, name in enumerate(names)
+            if name in where and where[name] in saved["state"]
+        }
+        grown[key] = fresh
+    grown["config"] = cfg.to_dict()
+    return grown, added
+
+
 def step_checkpoints(run: Path) -> list[Path]:
     """``RUN/checkpoints/step-*.pt``, oldest first."""
     folder = run / "checkpoints"

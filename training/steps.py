@@ -21,6 +21,7 @@ from gesturegan.training.losses import (
     r1_penalty,
 )
 from gesturegan.training.models.gan import LogMagnitude
+from gesturegan.training.models.harmonic import pitch_loss
 from gesturegan.training.state import State
 
 StepFn = Callable[[State, BatchSampler], dict[str, float]]
@@ -210,7 +211,9 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     them sound real, which is what a morph between categories plays.
     """
     t = state.config.train
-    real, _, cond = _real(state, sampler)
+    audio, labels, index = sampler.sample_indexed()
+    real = audio.to(state.device)
+    cond = F.one_hot(labels, state.shape.n_categories).float().to(state.device)
     loss_fn = _recon_loss(state.device, t.recon_sizes)
     noise = torch.randn((real.shape[0], state.generator.code_dim), generator=state.rng).to(real.device)
     adversarial = bool(t.adversarial_from) and state.step >= t.adversarial_from
@@ -218,13 +221,20 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     mixing = adversarial and t.mix_weight > 0
     mix = torch.rand(real.shape[0], generator=state.rng).to(real.device) if mixing else None
     with _autocast(state):  # frozen: the decoder alone learns, so the prior's codes stay put
-        recon, mu, logvar, mixed = state.g_train(real, noise, frozen, mix)
+        recon, mu, logvar, mixed, log2_f0 = state.g_train(real, noise, frozen, mix)
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     rec = loss_fn(recon, real)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
     beta = t.kl_weight * min(1.0, (state.step + 1) / max(t.kl_warmup, 1))
     loss = rec + (0.0 if frozen else beta) * kl
     logs = {"loss/recon": float(rec.detach()), "loss/kl": float(kl.detach()), "kl_beta": beta}
+    pitch = sampler.data.pitch
+    if log2_f0 is not None and pitch is not None and t.pitch_weight > 0:
+        target = torch.from_numpy(pitch.f0_hz[index]).to(real.device)
+        voiced = torch.from_numpy(pitch.voiced[index]).to(real.device)
+        octaves = pitch_loss(log2_f0, target, voiced)
+        loss = loss + t.pitch_weight * octaves
+        logs["loss/pitch_octaves"] = float(octaves.detach())
     if adversarial:
         d = state.d_train
         if mixing:  # a mix's category is the same mix of its two clips' categories

@@ -22,6 +22,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gesturegan.training.config import ModelConfig
 from gesturegan.training.models.base import DataShape, Generator, ShapeError
+from gesturegan.training.models.harmonic import HarmonicBranch
 from gesturegan.training.representation import STFT, MagPhase, STFTConfig
 
 
@@ -102,6 +103,11 @@ class SpectralGenerator(Generator):
             # no change until it is learned: a run that gains the part plays as before
             self.head.weight.view(shape.channels, self.parts, self.bins, -1)[:, 2:].zero_()
         self.out = MagPhase(self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance)
+        self.harmonic = (
+            HarmonicBranch(widths[-1], shape.channels, m.harmonics, m.hop, shape.n_samples, shape.sample_rate)
+            if m.harmonics
+            else None
+        )
 
     def features(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """The network's last features ``[B, W, N]``, one column per STFT frame."""
@@ -142,7 +148,11 @@ class SpectralGenerator(Generator):
         # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
         # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.out(*self.head_spectra(x.float()))
+            return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float())
+
+    def with_harmonics(self, audio: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The STFT head's ``audio [B, C, T]`` plus the harmonic branch's from features ``x [B, W, N]``."""
+        return audio if self.harmonic is None else audio + self.harmonic(x)
 
     def describe(self) -> dict:
         return {
@@ -151,6 +161,7 @@ class SpectralGenerator(Generator):
             "frames": self.n_frames,
             "phase": ("deviation from each bin's rotation" if self.out.phase_advance else "absolute")
             + (", plus a change per frame summed over frames" if self.parts == 3 else ""),
+            **({"harmonics": self.harmonic.harmonics} if self.harmonic is not None else {}),
         }
 
 

@@ -63,7 +63,8 @@ class SpectralDecoder(SpectralGenerator):
             return super().finish(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
-            return self.out(postfilter(log_mag, detail_gain, self.postfilter_bins), phase, change)
+            sharpened = postfilter(log_mag, detail_gain, self.postfilter_bins)
+            return self.with_harmonics(self.out(sharpened, phase, change), x.float())
 
 
 def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -255,10 +256,11 @@ def _default_detail_gain(module, state_dict, prefix, *args) -> None:
 class AutoencoderView(nn.Module):
     """Stage one as one module (so DDP sees one forward).
 
-    ``audio [B, C, T] -> (recon [B, C, T], mu [B, D], logvar [B, D], mixed [B, C, T] | None)``.
-    With ``mix [B]`` (weights in [0, 1]), ``mixed`` decodes each clip's code moved ``mix`` of
-    the way to the next clip's (``roll(1)`` along the batch): what a morph plays between two
-    categories, in the same decoder pass as the reconstructions.
+    ``audio [B, C, T] -> (recon [B, C, T], mu [B, D], logvar [B, D], mixed [B, C, T] | None,
+    log2_f0 [B, C, N] | None)``. With ``mix [B]`` (weights in [0, 1]), ``mixed`` decodes each
+    clip's code moved ``mix`` of the way to the next clip's (``roll(1)`` along the batch): what a
+    morph plays between two categories, in the same decoder pass as the reconstructions.
+    ``log2_f0`` is the harmonic branch's f0 for the reconstructions (None without the branch).
     """
 
     def __init__(self, generator: TwoStageGenerator, encoder: SpectralEncoder):
@@ -271,16 +273,24 @@ class AutoencoderView(nn.Module):
         noise: torch.Tensor,
         frozen_encoder: bool = False,
         mix: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             mu, logvar = self.encoder(audio)
         code = mu + noise * torch.exp(0.5 * logvar)
+        decoder = self.generator.decoder
+        if mix is not None:
+            mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
+            code = torch.cat([code, mixed])
+        features = decoder.decode_features(code)
+        both = decoder.finish(features)
+        log2_f0 = None
+        if decoder.harmonic is not None:
+            with torch.autocast(device_type=features.device.type, enabled=False):
+                log2_f0 = decoder.harmonic.log2_f0(features[: len(audio)].float())
         if mix is None:
-            return self.generator.decoder.decode(code), mu, logvar, None
-        mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
-        both = self.generator.decoder.decode(torch.cat([code, mixed]))
+            return both, mu, logvar, None, log2_f0
         recon, decoded_mix = both.chunk(2, dim=0)
-        return recon, mu, logvar, decoded_mix
+        return recon, mu, logvar, decoded_mix, log2_f0
 
 
 class LikeEncoder(nn.Module):

@@ -1,0 +1,171 @@
+"""The harmonic branch: sines at its f0, taught from pYIN tracks, grown onto a trained run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gesturegan.training.models.harmonic import HarmonicBranch, pitch_loss
+from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ
+
+
+def _branch(
+    harmonics: int, f0_start: float, f0_end: float, rate: int = 16000, n: int = 16384, hop: int = 256
+):
+    """A branch whose f0 glides from ``f0_start`` to ``f0_end`` in log frequency (feature 0 is a ramp)."""
+    branch = HarmonicBranch(2, 1, harmonics, hop, n, rate)
+    frames = n // hop + 1
+    start, end = (math.log2(f / F0_MIN_HZ) / math.log2(F0_MAX_HZ / F0_MIN_HZ) for f in (f0_start, f0_end))
+    logit = torch.logit(torch.linspace(start, end, frames, dtype=torch.float64)).float()
+    with torch.no_grad():
+        branch.proj.weight.zero_()
+        branch.proj.bias.zero_()
+        branch.proj.weight[0, 0, 0] = 1.0  # f0 logit = feature 0
+        branch.proj.bias[1] = 2.0  # loud
+    features = torch.stack([logit, torch.zeros(frames)]).unsqueeze(0)  # [1, 2, N]
+    return branch, features
+
+
+def test_a_steady_f0_plays_its_partials_and_nothing_between():
+    branch, features = _branch(6, 220.0, 220.0)
+    with torch.no_grad():
+        audio = branch(features)[0, 0].numpy()
+    power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2
+    hz = np.fft.rfftfreq(len(audio), 1 / 16000)
+    near = np.zeros_like(power, bool)
+    for h in range(1, 7):
+        near |= np.abs(hz - 220.0 * h) < 4.0
+    assert power[near].sum() / power.sum() > 0.999
+    # the softmax over six partials starts even: each partial carries about a sixth
+    shares = [power[np.abs(hz - 220.0 * h) < 4.0].sum() for h in range(1, 7)]
+    assert max(shares) / min(shares) < 1.2
+
+
+def test_a_glide_is_continuous_across_hops():
+    """A single partial's instantaneous frequency follows the glide sample by sample: no phase
+    step where one hop ends and the next begins."""
+    from scipy.signal import hilbert
+
+    branch, features = _branch(1, 110.0, 440.0)
+    with torch.no_grad():
+        audio = branch(features)[0, 0].double().numpy()
+    phase = np.unwrap(np.angle(hilbert(audio)))
+    inst_hz = np.diff(phase) * 16000 / (2 * np.pi)
+    log_f0 = torch.linspace(math.log2(110.0), math.log2(440.0), 16384 // 256 + 1, dtype=torch.float64)
+    expected = np.interp(np.arange(len(inst_hz)) + 0.5, np.arange(len(log_f0)) * 256, 2 ** log_f0.numpy())
+    middle = slice(512, -512)  # the analytic signal is unreliable at the clip's two ends
+    smoothed = np.convolve(inst_hz, np.ones(256) / 256, "same")
+    assert np.abs(smoothed[middle] - expected[middle]).max() < 1.0  # follows the glide
+    # a phase step of 0.1 rad at a hop boundary would be a spike of 250 Hz in one sample; the
+    # analytic signal's own jitter is a few Hz
+    assert np.abs(inst_hz[middle] - expected[middle]).max() < 15.0
+
+
+def test_partials_above_nyquist_are_silent():
+    branch, features = _branch(32, 1010.0, 1010.0)  # partials 8 to 32 would be above 8 kHz
+    with torch.no_grad():
+        _, amplitudes = branch.controls(features)
+    assert torch.all(amplitudes[0, 0, 7:] == 0) and torch.all(amplitudes[0, 0, :7] > 0)
+    with torch.no_grad():
+        audio = branch(features)[0, 0].numpy()
+    power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2
+    hz = np.fft.rfftfreq(len(audio), 1 / 16000)
+    assert power[hz > 7600].sum() / power.sum() < 1e-6
+
+
+def test_the_pitch_loss_counts_voiced_frames_only():
+    target = torch.tensor([[[220.0, 0.0, 440.0]]])
+    voiced = torch.tensor([[[1.0, 0.9, 0.0]]])
+    right = torch.log2(torch.tensor([[[220.0, 55.0, 880.0]]]))  # frame 1 has no pitch, frame 2 no voicing
+    assert float(pitch_loss(right, target, voiced)) == pytest.approx(0.0, abs=1e-6)
+    octave_up = right + torch.tensor([[[1.0, 0.0, 0.0]]])
+    assert float(pitch_loss(octave_up, target, voiced)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_the_branch_exports_and_onnxruntime_plays_the_same_partials(tmp_path):
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import _magnitudes
+
+    branch, features = _branch(8, 110.0, 330.0)
+    path = tmp_path / "branch.onnx"
+    torch.onnx.export(branch, (features,), path, input_names=["x"], output_names=["audio"], dynamo=False)
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": features.numpy()}
+    )
+    with torch.no_grad():
+        want = branch(features).numpy()
+    assert got.shape == want.shape == (1, 1, 16384)
+    assert np.abs(_magnitudes(got) - _magnitudes(want)).max() < 1e-3
+
+
+def _few_clips(corpus, out, per_category: int = 6):
+    """The tiny dataset's shape (16 kHz, 8192 samples) from ``per_category`` corpus files of each
+    category: pYIN over the whole corpus would take a minute."""
+    import csv
+
+    from gesturegan.training.prepare import PrepareConfig, prepare
+
+    rows = list(csv.DictReader((corpus / "labels.csv").open()))
+    chosen: list[dict] = []
+    for category in sorted({r["category"] for r in rows}):
+        chosen += [r for r in rows if r["category"] == category][:per_category]
+    src = out.parent / "few"
+    src.mkdir()
+    for r in chosen:
+        (src / r["file"]).symlink_to(corpus / r["file"])
+    with (src / "labels.csv").open("w") as f:
+        f.write("file,category\n" + "".join(f"{r['file']},{r['category']}\n" for r in chosen))
+    prepare([src], out, PrepareConfig(sample_rate=16000, n_samples=8192), progress=False)
+    return out
+
+
+@pytest.mark.slow
+def test_a_run_grows_a_harmonic_branch_and_learns_its_pitch(tiny_runs, corpus, tmp_path):
+    """--init-from with a config that adds the branch: every old weight goes on, the branch starts
+    silent, pYIN tracks are written once beside the data and the pitch loss is logged."""
+    from gesturegan.training.loop import train
+    from gesturegan.training.pitch import PITCH_FILE
+    from gesturegan.training.state import latest_checkpoint, read_checkpoint
+
+    data = _few_clips(corpus, tmp_path / "data")
+    source = latest_checkpoint(tiny_runs["twostage"])
+    config = tmp_path / "grow.toml"
+    config.write_text("[model]\nharmonics = 4\n[train]\nmax_steps = 6\n")
+    lines: list[str] = []
+    run = train(
+        data, "twostage", tmp_path / "run", config=config, init_from=source, progress=False, log=lines.append
+    )
+    assert any("new tensors start fresh (generator.decoder.harmonic.proj" in line for line in lines), lines
+    assert (data / PITCH_FILE).exists()
+    with np.load(data / PITCH_FILE) as tracks:
+        assert tracks["f0_hz"].shape[0] == len(np.load(data / "labels.npy"))
+        assert (tracks["voiced"] > 0.5).any()  # the corpus has pitched sounds
+    logged = [json.loads(line) for line in (run.run / "log.jsonl").read_text().splitlines()]
+    assert any("loss/pitch_octaves" in entry for entry in logged)
+    old, new = read_checkpoint(source), read_checkpoint(latest_checkpoint(run.run))
+    assert "decoder.harmonic.proj.weight" in new["generator"]
+    assert new["config"]["model"]["harmonics"] == 4 and new["step"] == 6
+    assert set(old["generator"]) <= set(new["generator"])
+
+
+def test_growing_refuses_a_config_that_reshapes_a_weight(tiny_runs):
+    from dataclasses import replace
+
+    from gesturegan.training.config import Config
+    from gesturegan.training.state import grow_checkpoint, latest_checkpoint, read_checkpoint
+
+    ckpt = read_checkpoint(latest_checkpoint(tiny_runs["twostage"]))
+    cfg = Config.from_dict(ckpt["config"])
+    grown, added = grow_checkpoint(ckpt, replace(cfg, model=replace(cfg.model, harmonics=4)))
+    assert added == ["generator.decoder.harmonic.proj.weight", "generator.decoder.harmonic.proj.bias"]
+    for name, tensor in ckpt["generator"].items():
+        assert torch.equal(grown["generator"][name], tensor)
+    # Adam's moments follow their weights by name, not by position
+    assert len(grown["opt_g"]["state"]) == len(ckpt["opt_g"]["state"])
+    with pytest.raises(ValueError, match="changes shape"):
+        grow_checkpoint(ckpt, replace(cfg, model=replace(cfg.model, code_dim=cfg.model.code_dim * 2)))
