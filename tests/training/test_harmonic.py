@@ -16,24 +16,32 @@ from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ
 def _branch(
     harmonics: int, f0_start: float, f0_end: float, rate: int = 16000, n: int = 16384, hop: int = 256
 ):
-    """A branch whose f0 glides from ``f0_start`` to ``f0_end`` in log frequency (feature 0 is a ramp)."""
+    """A branch and logits ``[1, 1, 2 + H, N]`` whose f0 glides from ``f0_start`` to ``f0_end``
+    (in log frequency), loud, with every partial alike."""
     branch = HarmonicBranch(2, 1, harmonics, hop, n, rate)
     frames = n // hop + 1
     start, end = (math.log2(f / F0_MIN_HZ) / math.log2(F0_MAX_HZ / F0_MIN_HZ) for f in (f0_start, f0_end))
-    logit = torch.logit(torch.linspace(start, end, frames, dtype=torch.float64)).float()
-    with torch.no_grad():
-        branch.proj.weight.zero_()
-        branch.proj.bias.zero_()
-        branch.proj.weight[0, 0, 0] = 1.0  # f0 logit = feature 0
-        branch.proj.bias[1] = 2.0  # loud
-    features = torch.stack([logit, torch.zeros(frames)]).unsqueeze(0)  # [1, 2, N]
-    return branch, features
+    logits = torch.zeros(1, 1, 2 + harmonics, frames)
+    logits[0, 0, 0] = torch.logit(torch.linspace(start, end, frames, dtype=torch.float64)).float()
+    logits[0, 0, 1] = 2.0  # loud
+    return branch, logits
+
+
+class _Play(torch.nn.Module):
+    """The branch from its logits, for export."""
+
+    def __init__(self, branch: HarmonicBranch):
+        super().__init__()
+        self.branch = branch
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.branch.synthesize(*self.branch.controls(logits))
 
 
 def test_a_steady_f0_plays_its_partials_and_nothing_between():
-    branch, features = _branch(6, 220.0, 220.0)
+    branch, logits = _branch(6, 220.0, 220.0)
     with torch.no_grad():
-        audio = branch(features)[0, 0].numpy()
+        audio = _Play(branch)(logits)[0, 0].numpy()
     power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2
     hz = np.fft.rfftfreq(len(audio), 1 / 16000)
     near = np.zeros_like(power, bool)
@@ -50,9 +58,9 @@ def test_a_glide_is_continuous_across_hops():
     step where one hop ends and the next begins."""
     from scipy.signal import hilbert
 
-    branch, features = _branch(1, 110.0, 440.0)
+    branch, logits = _branch(1, 110.0, 440.0)
     with torch.no_grad():
-        audio = branch(features)[0, 0].double().numpy()
+        audio = _Play(branch)(logits)[0, 0].double().numpy()
     phase = np.unwrap(np.angle(hilbert(audio)))
     inst_hz = np.diff(phase) * 16000 / (2 * np.pi)
     log_f0 = torch.linspace(math.log2(110.0), math.log2(440.0), 16384 // 256 + 1, dtype=torch.float64)
@@ -66,12 +74,12 @@ def test_a_glide_is_continuous_across_hops():
 
 
 def test_partials_above_nyquist_are_silent():
-    branch, features = _branch(32, 1010.0, 1010.0)  # partials 8 to 32 would be above 8 kHz
+    branch, logits = _branch(32, 1010.0, 1010.0)  # partials 8 to 32 would be above 8 kHz
     with torch.no_grad():
-        _, amplitudes = branch.controls(features)
+        _, amplitudes = branch.controls(logits)
     assert torch.all(amplitudes[0, 0, 7:] == 0) and torch.all(amplitudes[0, 0, :7] > 0)
     with torch.no_grad():
-        audio = branch(features)[0, 0].numpy()
+        audio = _Play(branch)(logits)[0, 0].numpy()
     power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2
     hz = np.fft.rfftfreq(len(audio), 1 / 16000)
     assert power[hz > 7600].sum() / power.sum() < 1e-6
@@ -91,14 +99,15 @@ def test_the_branch_exports_and_onnxruntime_plays_the_same_partials(tmp_path):
 
     from gesturegan.export.onnx_export import _magnitudes
 
-    branch, features = _branch(8, 110.0, 330.0)
+    branch, logits = _branch(8, 110.0, 330.0)
     path = tmp_path / "branch.onnx"
-    torch.onnx.export(branch, (features,), path, input_names=["x"], output_names=["audio"], dynamo=False)
+    play = _Play(branch)
+    torch.onnx.export(play, (logits,), path, input_names=["x"], output_names=["audio"], dynamo=False)
     (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"x": features.numpy()}
+        None, {"x": logits.numpy()}
     )
     with torch.no_grad():
-        want = branch(features).numpy()
+        want = play(logits).numpy()
     assert got.shape == want.shape == (1, 1, 16384)
     assert np.abs(_magnitudes(got) - _magnitudes(want)).max() < 1e-3
 
@@ -140,7 +149,7 @@ def test_a_run_grows_a_harmonic_branch_and_learns_its_pitch(tiny_runs, corpus, t
     run = train(
         data, "twostage", tmp_path / "run", config=config, init_from=source, progress=False, log=lines.append
     )
-    assert any("new tensors start fresh (generator.decoder.harmonic.proj" in line for line in lines), lines
+    assert any("new tensors start fresh (generator.decoder.harmonic.proj." in line for line in lines), lines
     assert (data / PITCH_FILE).exists()
     with np.load(data / PITCH_FILE) as tracks:
         assert tracks["f0_hz"].shape[0] == len(np.load(data / "labels.npy"))
@@ -148,7 +157,7 @@ def test_a_run_grows_a_harmonic_branch_and_learns_its_pitch(tiny_runs, corpus, t
     logged = [json.loads(line) for line in (run.run / "log.jsonl").read_text().splitlines()]
     assert any("loss/pitch_octaves" in entry for entry in logged)
     old, new = read_checkpoint(source), read_checkpoint(latest_checkpoint(run.run))
-    assert "decoder.harmonic.proj.weight" in new["generator"]
+    assert "decoder.harmonic.proj.2.weight" in new["generator"]
     assert new["config"]["model"]["harmonics"] == 4 and new["step"] == 6
     assert set(old["generator"]) <= set(new["generator"])
 
@@ -162,7 +171,7 @@ def test_growing_refuses_a_config_that_reshapes_a_weight(tiny_runs):
     ckpt = read_checkpoint(latest_checkpoint(tiny_runs["twostage"]))
     cfg = Config.from_dict(ckpt["config"])
     grown, added = grow_checkpoint(ckpt, replace(cfg, model=replace(cfg.model, harmonics=4)))
-    assert added == ["generator.decoder.harmonic.proj.weight", "generator.decoder.harmonic.proj.bias"]
+    assert added == [f"generator.decoder.harmonic.proj.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")]
     for name, tensor in ckpt["generator"].items():
         assert torch.equal(grown["generator"][name], tensor)
     # Adam's moments follow their weights by name, not by position

@@ -40,15 +40,23 @@ class HarmonicBranch(nn.Module):
         super().__init__()
         self.channels, self.harmonics, self.hop = channels, harmonics, hop
         self.n_samples, self.sample_rate = n_samples, sample_rate
-        # per channel: f0, loudness, and the distribution over harmonics
-        self.proj = nn.Conv1d(width, channels * (2 + harmonics), 1)
+        # per channel: f0, loudness, and the distribution over harmonics. Two layers, with a
+        # frame either side: where the partials sit is spread over many features (the STFT head
+        # reads them per bin), which one linear map does not turn into one f0 (a linear readout
+        # was still an octave off after 400 steps).
+        self.proj = nn.Sequential(
+            nn.Conv1d(width, width, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(width, channels * (2 + harmonics), 1),
+        )
+        last = self.proj[-1]
         with torch.no_grad():
-            self.proj.weight.mul_(0.1)
-            weight = self.proj.weight.view(channels, 2 + harmonics, width)
+            last.weight.mul_(0.1)
+            weight = last.weight.view(channels, 2 + harmonics, width)
             # f0 and loudness start the same in every frame (about 240 Hz, -46 dB): a branch added
             # to a trained decoder must not play random partials over it until it has learnt them
             weight[:, :2].zero_()
-            bias = self.proj.bias.view(channels, 2 + harmonics)
+            bias = last.bias.view(channels, 2 + harmonics)
             bias.zero_()
             bias[:, 1].fill_(-2.5)
         self.register_buffer(
@@ -59,24 +67,30 @@ class HarmonicBranch(nn.Module):
         self.register_buffer("ramp", torch.arange(hop, dtype=torch.float32) / hop, persistent=False)  # [hop]
         self.log2_min, self.log2_range = math.log2(F0_MIN_HZ), math.log2(F0_MAX_HZ / F0_MIN_HZ)
 
-    def controls(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``log2 f0 [B, C, N]`` and harmonic amplitudes ``[B, C, H, N]`` (0 above Nyquist)."""
-        b, _, n = x.shape
-        y = self.proj(x).view(b, self.channels, 2 + self.harmonics, n)
-        log2_f0 = self.log2_min + self.log2_range * torch.sigmoid(y[:, :, 0])
-        loudness = exp_sigmoid(y[:, :, 1:2])  # [B, C, 1, N]
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``[B, W, N]`` -> per channel f0, loudness and harmonic logits ``[B, C, 2 + H, N]``."""
+        return self.proj(x).view(x.shape[0], self.channels, 2 + self.harmonics, x.shape[-1])
+
+    def controls(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``logits [B, C, 2 + H, N]`` -> ``log2 f0 [B, C, N]`` and harmonic amplitudes
+        ``[B, C, H, N]`` (0 at and above Nyquist)."""
+        log2_f0 = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
+        loudness = exp_sigmoid(logits[:, :, 1:2])  # [B, C, 1, N]
         f0 = torch.pow(2.0, log2_f0).unsqueeze(2)  # [B, C, 1, N]
-        audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(y.dtype)
-        weights = torch.softmax(y[:, :, 2:], dim=2) * audible
+        audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(logits.dtype)
+        weights = torch.softmax(logits[:, :, 2:], dim=2) * audible
         weights = weights / (weights.sum(dim=2, keepdim=True) + 1e-7)
         return log2_f0, loudness * weights
 
     def log2_f0(self, x: torch.Tensor) -> torch.Tensor:
-        """``log2 f0 [B, C, N]`` alone, for the pitch loss."""
-        return self.controls(x)[0]
+        """``log2 f0 [B, C, N]`` from features ``[B, W, N]`` alone, for the pitch loss."""
+        return self.log2_min + self.log2_range * torch.sigmoid(self.logits(x)[:, :, 0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log2_f0, amplitudes = self.controls(x)
+        return self.synthesize(*self.controls(self.logits(x)))
+
+    def synthesize(self, log2_f0: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
+        """``log2 f0 [B, C, N]`` and amplitudes ``[B, C, H, N]`` -> audio ``[B, C, T]``."""
         b, c, n = log2_f0.shape
         hop, segments = self.hop, n - 1
         cycles_per_sample = torch.pow(2.0, log2_f0) / self.sample_rate  # [B, C, N]
