@@ -220,19 +220,23 @@ def twostage_step(state: State, sampler: BatchSampler) -> dict[str, float]:
     frozen = adversarial and t.freeze_encoder
     mixing = adversarial and t.mix_weight > 0
     mix = torch.rand(real.shape[0], generator=state.rng).to(real.device) if mixing else None
+    pitch = sampler.data.pitch
+    targets = None
+    if pitch is not None and t.pitch_weight > 0:
+        targets = (
+            torch.from_numpy(pitch.f0_hz[index]).to(real.device),
+            torch.from_numpy(pitch.voiced[index]).to(real.device),
+        )
     with _autocast(state):  # frozen: the decoder alone learns, so the prior's codes stay put
-        recon, mu, logvar, mixed, log2_f0 = state.g_train(real, noise, frozen, mix)
+        recon, mu, logvar, mixed, log2_f0 = state.g_train(real, noise, frozen, mix, targets)
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     rec = loss_fn(recon, real)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1).mean()
     beta = t.kl_weight * min(1.0, (state.step + 1) / max(t.kl_warmup, 1))
     loss = rec + (0.0 if frozen else beta) * kl
     logs = {"loss/recon": float(rec.detach()), "loss/kl": float(kl.detach()), "kl_beta": beta}
-    pitch = sampler.data.pitch
-    if log2_f0 is not None and pitch is not None and t.pitch_weight > 0:
-        target = torch.from_numpy(pitch.f0_hz[index]).to(real.device)
-        voiced = torch.from_numpy(pitch.voiced[index]).to(real.device)
-        octaves = pitch_loss(log2_f0, target, voiced)
+    if log2_f0 is not None and targets is not None:
+        octaves = pitch_loss(log2_f0, *targets)
         loss = loss + t.pitch_weight * octaves
         logs["loss/pitch_octaves"] = float(octaves.detach())
     if adversarial:

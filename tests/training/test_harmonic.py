@@ -178,3 +178,44 @@ def test_growing_refuses_a_config_that_reshapes_a_weight(tiny_runs):
     assert len(grown["opt_g"]["state"]) == len(ckpt["opt_g"]["state"])
     with pytest.raises(ValueError, match="changes shape"):
         grow_checkpoint(ckpt, replace(cfg, model=replace(cfg.model, code_dim=cfg.model.code_dim * 2)))
+
+
+def test_reconstructions_play_the_tracked_pitch_and_the_branch_learns_its_own_from_the_pitch_loss(
+    tiny_dataset,
+):
+    """Teacher forcing: with tracks, voiced frames play the tracked f0 whatever the branch says, so
+    the audio losses cannot pull the branch's f0 (or silence its partials while that f0 is wrong)."""
+    from dataclasses import replace
+
+    from gesturegan.training.config import load_config
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models import build
+    from gesturegan.training.models.twostage import AutoencoderView
+
+    data = load_dataset(tiny_dataset)
+    cfg = load_config("twostage", "tiny")
+    cfg = replace(cfg, model=replace(cfg.model, harmonics=4))
+    generator, critic = build(cfg, data.shape)
+    view = AutoencoderView(generator, critic.encoder).eval()
+    last = generator.decoder.harmonic.proj[-1]
+    with torch.no_grad():
+        last.bias[1] = 2.0  # loud partials, so where they sit shows in the audio
+    audio = torch.from_numpy(np.stack([data.audio[i] for i in range(2)]))
+    noise = torch.zeros(2, generator.code_dim)
+    frames = generator.decoder.n_frames
+    pitch = (torch.full((2, 1, frames), 220.0), torch.ones(2, 1, frames))
+    with torch.no_grad():
+        forced, *_, predicted = view(audio, noise, pitch=pitch)
+        free = view(audio, noise)[0]
+        last.bias[0] += 1.0  # the branch's own f0 moves up
+        forced_again, *_, predicted_again = view(audio, noise, pitch=pitch)
+        free_again = view(audio, noise)[0]
+    torch.testing.assert_close(forced_again, forced)  # the tracked f0 plays, not the branch's
+    assert (free_again - free).abs().max() > 1e-3  # without tracks the branch's own f0 plays
+    assert torch.all(predicted_again > predicted)  # and is what the pitch loss sees
+    # the audio's gradient does not reach the f0 the branch would play
+    last.zero_grad()
+    recon, *_ = view(audio, noise, pitch=pitch)
+    recon.square().sum().backward()
+    grad = last.weight.grad.view(1, 2 + 4, -1)
+    assert torch.all(grad[:, 0] == 0) and grad[:, 1].abs().sum() > 0

@@ -146,8 +146,8 @@ def test_a_mix_decodes_the_code_between_two_clips(tiny_dataset):
     noise = torch.zeros(3, gen.code_dim)
     mu, _ = critic.encoder(audio)
     with torch.no_grad():
-        recon, _, _, none = view(audio, noise)
-        _, _, _, mixed = view(audio, noise, mix=torch.tensor([0.0, 1.0, 0.5]))
+        recon, _, _, none, _ = view(audio, noise)
+        _, _, _, mixed, _ = view(audio, noise, mix=torch.tensor([0.0, 1.0, 0.5]))
         assert none is None
         torch.testing.assert_close(mixed[0], recon[0], atol=1e-5, rtol=1e-4)  # no way towards clip 2
         torch.testing.assert_close(mixed[1], recon[0], atol=1e-5, rtol=1e-4)  # all the way to clip 0

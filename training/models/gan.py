@@ -150,9 +150,12 @@ class SpectralGenerator(Generator):
         with torch.autocast(device_type=x.device.type, enabled=False):
             return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float())
 
-    def with_harmonics(self, audio: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The STFT head's ``audio [B, C, T]`` plus the harmonic branch's from features ``x [B, W, N]``."""
-        return audio if self.harmonic is None else audio + self.harmonic(x)
+    def with_harmonics(
+        self, audio: torch.Tensor, x: torch.Tensor, log2_f0: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The STFT head's ``audio [B, C, T]`` plus the harmonic branch's from features ``x [B, W, N]``
+        (at ``log2_f0 [B, C, N]`` when given)."""
+        return audio if self.harmonic is None else audio + self.harmonic(x, log2_f0)
 
     def describe(self) -> dict:
         return {

@@ -71,10 +71,13 @@ class HarmonicBranch(nn.Module):
         """Features ``[B, W, N]`` -> per channel f0, loudness and harmonic logits ``[B, C, 2 + H, N]``."""
         return self.proj(x).view(x.shape[0], self.channels, 2 + self.harmonics, x.shape[-1])
 
-    def controls(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def controls(
+        self, logits: torch.Tensor, log2_f0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``logits [B, C, 2 + H, N]`` -> ``log2 f0 [B, C, N]`` and harmonic amplitudes
-        ``[B, C, H, N]`` (0 at and above Nyquist)."""
-        log2_f0 = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
+        ``[B, C, H, N]`` (0 at and above Nyquist); ``log2_f0`` given plays that f0 instead."""
+        if log2_f0 is None:
+            log2_f0 = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
         loudness = exp_sigmoid(logits[:, :, 1:2])  # [B, C, 1, N]
         f0 = torch.pow(2.0, log2_f0).unsqueeze(2)  # [B, C, 1, N]
         audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(logits.dtype)
@@ -86,8 +89,10 @@ class HarmonicBranch(nn.Module):
         """``log2 f0 [B, C, N]`` from features ``[B, W, N]`` alone, for the pitch loss."""
         return self.log2_min + self.log2_range * torch.sigmoid(self.logits(x)[:, :, 0])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.synthesize(*self.controls(self.logits(x)))
+    def forward(self, x: torch.Tensor, log2_f0: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``x [B, W, N]`` -> audio; ``log2_f0 [B, C, N]`` given (training on tracked
+        pitch), the partials sit there instead of at the branch's own f0."""
+        return self.synthesize(*self.controls(self.logits(x), log2_f0))
 
     def synthesize(self, log2_f0: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
         """``log2 f0 [B, C, N]`` and amplitudes ``[B, C, H, N]`` -> audio ``[B, C, T]``."""

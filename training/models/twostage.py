@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from gesturegan.training.config import ModelConfig
 from gesturegan.training.models.base import DataShape, Generator
 from gesturegan.training.models.gan import LogMagnitude, SpectralDiscriminator, SpectralGenerator
+from gesturegan.training.pitch import F0_MIN_HZ
 
 
 class SpectralDecoder(SpectralGenerator):
@@ -57,14 +58,20 @@ class SpectralDecoder(SpectralGenerator):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         return self.finish(self.decode_features(code))
 
-    def finish(self, x: torch.Tensor, detail_gain: torch.Tensor | None = None) -> torch.Tensor:
-        """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter first."""
-        if detail_gain is None:
+    def finish(
+        self, x: torch.Tensor, detail_gain: torch.Tensor | None = None, log2_f0: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter
+        first; with ``log2_f0 [B, C, N]``, the harmonic branch plays that f0."""
+        if detail_gain is None and log2_f0 is None:
             return super().finish(x)
+        if detail_gain is None:
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float(), log2_f0)
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
             sharpened = postfilter(log_mag, detail_gain, self.postfilter_bins)
-            return self.with_harmonics(self.out(sharpened, phase, change), x.float())
+            return self.with_harmonics(self.out(sharpened, phase, change), x.float(), log2_f0)
 
 
 def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -273,7 +280,13 @@ class AutoencoderView(nn.Module):
         noise: torch.Tensor,
         frozen_encoder: bool = False,
         mix: torch.Tensor | None = None,
+        pitch: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``pitch``: the clips' tracked ``(f0_hz, voiced)`` ``[B, C, N]``. The reconstructions then
+        play their partials at the tracked f0 in voiced frames (teacher forcing, as DDSP's
+        autoencoder plays CREPE's f0): the amplitudes learn where the partials really are while
+        the branch's own f0, detached from the audio losses, learns from the pitch loss alone.
+        Without it a wrong early f0 taught the amplitudes to fall silent within 500 steps."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             mu, logvar = self.encoder(audio)
         code = mu + noise * torch.exp(0.5 * logvar)
@@ -282,11 +295,18 @@ class AutoencoderView(nn.Module):
             mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
             code = torch.cat([code, mixed])
         features = decoder.decode_features(code)
-        both = decoder.finish(features)
-        log2_f0 = None
+        log2_f0 = played = None
         if decoder.harmonic is not None:
             with torch.autocast(device_type=features.device.type, enabled=False):
-                log2_f0 = decoder.harmonic.log2_f0(features[: len(audio)].float())
+                predicted = decoder.harmonic.log2_f0(features.float())
+            log2_f0 = predicted[: len(audio)]
+            if pitch is not None:
+                f0_hz, voiced = pitch
+                tracked = (voiced > 0.5) & (f0_hz > 0)
+                teacher = torch.log2(f0_hz.clamp_min(F0_MIN_HZ))
+                played = predicted.detach().clone()
+                played[: len(audio)] = torch.where(tracked, teacher, played[: len(audio)])
+        both = decoder.finish(features, log2_f0=played)
         if mix is None:
             return both, mu, logvar, None, log2_f0
         recon, decoded_mix = both.chunk(2, dim=0)
