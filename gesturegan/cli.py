@@ -283,8 +283,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="CKPT",
         help="start RUN from this checkpoint (or a run folder's latest): weights, optimisers and step "
-        "carry over, --config changes its keys (e.g. turn on train.mix_weight at step 10000), and DATA "
-        "may be your own sounds prepared the same way",
+        "carry over, --config changes its keys (e.g. turn on train.mix_weight at step 10000, or add "
+        "weights such as model.harmonics, which start fresh), and DATA may be your own sounds "
+        "prepared the same way",
     )
     p.add_argument(
         "--device",
