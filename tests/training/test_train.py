@@ -376,8 +376,9 @@ def test_a_new_run_goes_on_from_a_checkpoint_with_changed_keys(tiny_dataset, tin
     assert not torch.equal(start["generator"]["head.weight"], end["generator"]["head.weight"])
     assert sorted(p.name for p in (source / "checkpoints").iterdir()) == before  # untouched
 
-    # refused, with nothing written: a key that changes a weight's shape, a step not past the source's
-    (tmp_path / "grow.toml").write_text("[model]\nminibatch_std = 2\n")
+    # refused, with nothing written: a key that changes a weight's shape (a key that only adds weights,
+    # such as minibatch_std, grows the checkpoint instead), a step not past the source's
+    (tmp_path / "grow.toml").write_text("[model]\nwidth = 48\n")
     for extra, message in (
         (["--config", str(tmp_path / "grow.toml"), "--max-steps", "6"], "changes the shape of"),
         (["--max-steps", "3"], "is at step 4; give --max-steps past it"),
