@@ -55,7 +55,7 @@ class HalfGeneratorGraph(nn.Module):
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         x = self.half_generator.body(z.half(), cond.half())
-        return self.generator.finish(x, cond).clamp(-1.0, 1.0)
+        return self.generator.finish(x, cond, z).clamp(-1.0, 1.0)
 
 
 class EncoderGraph(nn.Module):

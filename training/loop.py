@@ -319,6 +319,15 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         else np.zeros((0, *data.audio.shape[1:]), np.float32)
         for k in range(len(data.categories))
     ]
+    pitch = data.pitch
+    pitch_by_category = (
+        None
+        if pitch is None
+        else [
+            (pitch.f0_hz[train[data.labels[train] == k]], pitch.voiced[train[data.labels[train] == k]])
+            for k in range(len(data.categories))
+        ]
+    )
     fit_prior(
         [state.generator, state.ema],
         state.critic.encoder,
@@ -327,6 +336,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         state.config.train.seed,
         kind=state.config.model.prior,
         bandwidth=state.config.model.prior_bandwidth,
+        pitch_by_category=pitch_by_category,
     )
     # after the prior: the postfilter is fitted through the EMA decoder, which is what ships
     gains = fit_postfilter(

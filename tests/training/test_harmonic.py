@@ -219,3 +219,110 @@ def test_reconstructions_play_the_tracked_pitch_and_the_branch_learns_its_own_fr
     recon.square().sum().backward()
     grad = last.weight.grad.view(1, 2 + 4, -1)
     assert torch.all(grad[:, 0] == 0) and grad[:, 1].abs().sum() > 0
+
+
+def _generator_with_contours(tiny_dataset):
+    """A tiny two-stage generator with 4 partials (loud), its posterior prior fitted with made-up
+    tracks: clip j of category k at ``100 (k + 1) 1.05^j`` Hz, voiced in every frame."""
+    from dataclasses import replace
+
+    from gesturegan.training.config import load_config
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models import build
+    from gesturegan.training.models.twostage import fit_prior
+
+    data = load_dataset(tiny_dataset)
+    cfg = load_config("twostage", "tiny")
+    cfg = replace(cfg, model=replace(cfg.model, harmonics=4, prior="posterior"))
+    generator, critic = build(cfg, data.shape)
+    generator.eval()
+    with torch.no_grad():
+        generator.decoder.harmonic.proj[-1].bias[1] = 2.0
+    frames = generator.decoder.n_frames
+    by_category, pitch, hz = [], [], []
+    for k in range(len(data.categories)):
+        clips = np.stack([data.audio[i] for i in np.flatnonzero(data.labels == k)])
+        f0 = (100.0 * (k + 1) * 1.05 ** np.arange(len(clips))).astype(np.float32)
+        by_category.append(clips)
+        pitch.append(
+            (np.repeat(f0[:, None, None], frames, axis=2), np.ones((len(clips), 1, frames), np.float32))
+        )
+        hz.append(f0)
+    fit_prior(
+        [generator], critic.encoder, by_category, data.categories, kind="posterior", pitch_by_category=pitch
+    )
+    return generator, hz, critic.encoder, by_category
+
+
+def test_a_draw_plays_its_components_contour_and_a_morph_glides_between_two(tiny_dataset):
+    """f0 as part of the prior: each component keeps its clip's tracked contour; a draw plays it
+    (the branch's own f0 does not matter in voiced frames), a morph of two voiced contours plays
+    their geometric mean, and where only one is voiced the voicing fades to the branch's own f0."""
+    from gesturegan.training.models.twostage import encode
+
+    generator, hz, encoder, by_category = _generator_with_contours(tiny_dataset)
+    k = len(hz)
+    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(3))
+    pure = torch.eye(k)[torch.arange(6) % k]
+    with torch.no_grad():
+        log2_f0, voiced = generator.contour(z, pure)
+    assert log2_f0.shape == voiced.shape == (6, 1, generator.decoder.n_frames)
+    assert torch.all(voiced == 1)
+    picked = generator.component(z)
+    for row in range(6):
+        category = row % k
+        # the clip whose code the picked component holds is the clip whose contour it plays
+        mu, _ = encode(encoder, by_category[category])
+        held = generator.prior_mean[category, int(picked[row, category])].numpy()
+        clip = int(np.argmin(np.abs(mu - held).sum(axis=1)))
+        assert np.abs(mu[clip] - held).max() < 1e-5
+        want = math.log2(hz[category][clip])
+        torch.testing.assert_close(log2_f0[row], torch.full_like(log2_f0[row], want))
+
+    last = generator.decoder.harmonic.proj[-1]
+    with torch.no_grad():
+        before = generator(z, pure)
+        last.bias[0] += 1.0  # the branch's own f0 moves up: voiced draws do not follow it
+        torch.testing.assert_close(generator(z, pure), before)
+        generator.prior_voiced.zero_()  # unvoiced: they do
+        assert (generator(z, pure) - before).abs().max() > 1e-3
+        generator.prior_voiced.fill_(1.0)
+
+        half = torch.zeros(6, k)
+        half[:, 0] = half[:, 1] = 0.5
+        a, _ = generator.contour(z, torch.eye(k)[[0] * 6])
+        b, _ = generator.contour(z, torch.eye(k)[[1] * 6])
+        mixed, voicing = generator.contour(z, half)
+        torch.testing.assert_close(mixed, (a + b) / 2)
+        assert torch.all(voicing == 1)
+        generator.prior_voiced[1, :, :, :10] = 0.0  # category 1 unvoiced in its first ten frames
+        mixed, voicing = generator.contour(z, half)
+        torch.testing.assert_close(mixed[..., :10], a[..., :10])  # the voiced one's pitch
+        assert torch.all(voicing[..., :10] == 0.5) and torch.all(voicing[..., 10:] == 1)
+
+
+def test_contours_export_and_old_checkpoints_load_unvoiced(tiny_dataset, tmp_path):
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _magnitudes, _to_onnx
+
+    generator, hz, *_ = _generator_with_contours(tiny_dataset)
+    k = len(hz)
+    graph = GeneratorGraph(generator).eval()
+    z = torch.randn(3, generator.latent_dim, generator=torch.Generator().manual_seed(5))
+    cond = torch.tensor([[1.0] + [0.0] * (k - 1), [0.0, 1.0] + [0.0] * (k - 2), [0.3, 0.7] + [0.0] * (k - 2)])
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    session = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"z": z.numpy(), "cond": cond.numpy()})
+    with torch.no_grad():
+        want = graph(z, cond).numpy()
+    assert np.abs(_magnitudes(got) - _magnitudes(want)).max() < 1e-3
+    assert generator.describe()["f0"].startswith("each prior component plays")
+
+    # a checkpoint from before the contours: every frame unvoiced, the branch's own f0 as it was
+    state = {
+        n: t for n, t in generator.state_dict().items() if not n.startswith(("prior_log2_f0", "prior_voiced"))
+    }
+    generator.load_state_dict(state)
+    assert not generator.prior_voiced.any()
+    assert generator.describe()["f0"].startswith("the harmonic branch's own")

@@ -40,9 +40,10 @@ class Generator(nn.Module):
         """The network part (safe in half precision); ``finish`` turns its output into audio."""
         return self(z, cond)
 
-    def finish(self, x, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def finish(self, x, cond: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
         """The numerically fragile part (exp, phase, inverse transform), always float32; ``cond``
-        for a family whose finish depends on the category (the two-stage postfilter)."""
+        and ``z`` for a family whose finish depends on them (the two-stage postfilter and the
+        f0 contour its prior draws)."""
         return x.float()
 
     def describe(self) -> dict:

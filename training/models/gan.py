@@ -144,18 +144,24 @@ class SpectralGenerator(Generator):
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.features(z, cond)
 
-    def finish(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def finish(
+        self, x: torch.Tensor, cond: torch.Tensor | None = None, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
         # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
         # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
         with torch.autocast(device_type=x.device.type, enabled=False):
             return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float())
 
     def with_harmonics(
-        self, audio: torch.Tensor, x: torch.Tensor, log2_f0: torch.Tensor | None = None
+        self,
+        audio: torch.Tensor,
+        x: torch.Tensor,
+        log2_f0: torch.Tensor | None = None,
+        voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The STFT head's ``audio [B, C, T]`` plus the harmonic branch's from features ``x [B, W, N]``
-        (at ``log2_f0 [B, C, N]`` when given)."""
-        return audio if self.harmonic is None else audio + self.harmonic(x, log2_f0)
+        (at ``log2_f0 [B, C, N]`` when given, where ``voiced [B, C, N]`` > 0.5 if that is given)."""
+        return audio if self.harmonic is None else audio + self.harmonic(x, log2_f0, voiced)
 
     def describe(self) -> dict:
         return {

@@ -72,12 +72,14 @@ class HarmonicBranch(nn.Module):
         return self.proj(x).view(x.shape[0], self.channels, 2 + self.harmonics, x.shape[-1])
 
     def controls(
-        self, logits: torch.Tensor, log2_f0: torch.Tensor | None = None
+        self, logits: torch.Tensor, log2_f0: torch.Tensor | None = None, voiced: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``logits [B, C, 2 + H, N]`` -> ``log2 f0 [B, C, N]`` and harmonic amplitudes
-        ``[B, C, H, N]`` (0 at and above Nyquist); ``log2_f0`` given plays that f0 instead."""
-        if log2_f0 is None:
-            log2_f0 = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
+        ``[B, C, H, N]`` (0 at and above Nyquist). ``log2_f0`` given plays that f0 instead; with
+        ``voiced [B, C, N]`` too, only in frames where it is above 0.5 (the branch's own elsewhere)."""
+        if log2_f0 is None or voiced is not None:
+            own = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
+            log2_f0 = own if log2_f0 is None else torch.where(voiced > 0.5, log2_f0, own)
         loudness = exp_sigmoid(logits[:, :, 1:2])  # [B, C, 1, N]
         f0 = torch.pow(2.0, log2_f0).unsqueeze(2)  # [B, C, 1, N]
         audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(logits.dtype)
@@ -89,10 +91,13 @@ class HarmonicBranch(nn.Module):
         """``log2 f0 [B, C, N]`` from features ``[B, W, N]`` alone, for the pitch loss."""
         return self.log2_min + self.log2_range * torch.sigmoid(self.logits(x)[:, :, 0])
 
-    def forward(self, x: torch.Tensor, log2_f0: torch.Tensor | None = None) -> torch.Tensor:
-        """Features ``x [B, W, N]`` -> audio; ``log2_f0 [B, C, N]`` given (training on tracked
-        pitch), the partials sit there instead of at the branch's own f0."""
-        return self.synthesize(*self.controls(self.logits(x), log2_f0))
+    def forward(
+        self, x: torch.Tensor, log2_f0: torch.Tensor | None = None, voiced: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Features ``x [B, W, N]`` -> audio; ``log2_f0 [B, C, N]`` given (a tracked or a drawn
+        contour), the partials sit there instead of at the branch's own f0 (only where
+        ``voiced [B, C, N]`` > 0.5, when given)."""
+        return self.synthesize(*self.controls(self.logits(x), log2_f0, voiced))
 
     def synthesize(self, log2_f0: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
         """``log2 f0 [B, C, N]`` and amplitudes ``[B, C, H, N]`` -> audio ``[B, C, T]``."""

@@ -86,7 +86,9 @@ class SpecGANGenerator(Generator):
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return self.spectra(z, cond)
 
-    def finish(self, img: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def finish(
+        self, img: torch.Tensor, cond: torch.Tensor | None = None, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Normalised image ``[B, C, F-1, N-1]`` -> magnitude -> Griffin-Lim -> audio ``[B, C, T]``."""
         img = F.pad(img.float(), (0, 1, 0, 1), mode="replicate")  # back to F bins and N frames
         mag = torch.exp(img * 3 * self.std + self.mean)

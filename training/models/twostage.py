@@ -17,8 +17,12 @@ lives inside the generator as buffers, so the exported graph is still ``(z, cond
 - ``cond`` mixes the per-category codes linearly, so a morph is interpolation in a space
   the decoder was trained on.
 
+With a harmonic branch, each component also holds its clip's f0 contour, which a draw plays
+(DDSP conditions its decoder on f0 the same way; the branch's own f0, read from the code, was
+within a semitone of the clips' in under a third of the frames).
+
 Shapes: audio ``[B, C, T]``; codes ``[B, D]``; ``z [B, D + 1]``; prior buffers
-``mean, std [K, M, D]`` and ``cumulative weights [K, M]``.
+``mean, std [K, M, D]``, ``cumulative weights [K, M]`` and contours ``[K, M, C, N]``.
 """
 
 from __future__ import annotations
@@ -59,19 +63,22 @@ class SpectralDecoder(SpectralGenerator):
         return self.finish(self.decode_features(code))
 
     def finish(
-        self, x: torch.Tensor, detail_gain: torch.Tensor | None = None, log2_f0: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        detail_gain: torch.Tensor | None = None,
+        log2_f0: torch.Tensor | None = None,
+        voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter
-        first; with ``log2_f0 [B, C, N]``, the harmonic branch plays that f0."""
+        first; with ``log2_f0 [B, C, N]``, the harmonic branch plays that f0 (only where
+        ``voiced [B, C, N]`` > 0.5, if given)."""
         if detail_gain is None and log2_f0 is None:
             return super().finish(x)
-        if detail_gain is None:
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float(), log2_f0)
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
-            sharpened = postfilter(log_mag, detail_gain, self.postfilter_bins)
-            return self.with_harmonics(self.out(sharpened, phase, change), x.float(), log2_f0)
+            if detail_gain is not None:
+                log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins)
+            return self.with_harmonics(self.out(log_mag, phase, change), x.float(), log2_f0, voiced)
 
 
 def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -178,6 +185,16 @@ class TwoStageGenerator(Generator):
         # fitted, and in checkpoints from before it existed).
         self.postfilter_bins = m.postfilter_bins
         self.register_buffer("detail_gain", torch.ones(k))
+        # With a harmonic branch, each component's f0 contour: its clip's pYIN track (log2 Hz) and
+        # voicing (0 or 1) per channel and frame. A drawn gesture plays its component's contour,
+        # as the reconstructions it was trained on play their clip's (teacher forcing); the
+        # branch's own f0, read from the features, is only a fallback in unvoiced frames. All
+        # unvoiced until fitted (a GMM prior, whose components are not clips, keeps it so).
+        self.contours = bool(m.harmonics)
+        if self.contours:
+            frames = self.decoder.n_frames
+            self.register_buffer("prior_log2_f0", torch.zeros(k, c, shape.channels, frames))
+            self.register_buffer("prior_voiced", torch.zeros(k, c, shape.channels, frames))
         self.register_load_state_dict_pre_hook(_default_detail_gain)
 
     @torch.no_grad()
@@ -212,13 +229,36 @@ class TwoStageGenerator(Generator):
         z0 = self.prior_anchor[category].gather(1, j)
         return torch.cat([z0, (code - m) / s], dim=1)
 
+    def component(self, z: torch.Tensor) -> torch.Tensor:
+        """The component ``z[:, 0]`` picks in each category: indices ``[B, K]``."""
+        u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # [B, 1], uniform in (0, 1)
+        above = (u.unsqueeze(-1) > self.prior_cumulative.unsqueeze(0)).to(torch.int64)  # [B, K, M]
+        return above.sum(dim=-1).clamp(max=self.prior_cumulative.shape[1] - 1)
+
+    def contour(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The f0 contour a draw plays: ``(log2_f0, voiced)``, each ``[B, C, N]``.
+
+        Each category's picked component gives its clip's contour; ``cond`` mixes them as it
+        mixes the codes, weighted by voicing: where both are voiced a morph glides geometrically
+        between the two pitches, where one is, it keeps that one's pitch, and the voicing itself
+        crossfades (under 0.5 the branch's own f0 plays)."""
+        b = z.shape[0]
+        k, c, channels, frames = self.prior_log2_f0.shape
+        gather = self.component(z).view(b, k, 1, 1, 1).expand(b, k, 1, channels, frames)
+        log2_f0 = (
+            self.prior_log2_f0.unsqueeze(0).expand(b, k, c, channels, frames).gather(2, gather).squeeze(2)
+        )
+        voiced = self.prior_voiced.unsqueeze(0).expand(b, k, c, channels, frames).gather(2, gather).squeeze(2)
+        weight = cond.view(b, k, 1, 1) * voiced  # [B, K, C, N]
+        mixed_voicing = weight.sum(dim=1)
+        mixed = (weight * log2_f0).sum(dim=1) / mixed_voicing.clamp_min(1e-6)
+        return mixed, mixed_voicing
+
     def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
         b = z.shape[0]
         k, c, d = self.prior_mean.shape
-        u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # [B, 1], uniform in (0, 1)
-        above = (u.unsqueeze(-1) > self.prior_cumulative.unsqueeze(0)).to(torch.int64)  # [B, K, M]
-        index = above.sum(dim=-1).clamp(max=c - 1)  # [B, K]
+        index = self.component(z)  # [B, K]
         gather = index.view(b, k, 1, 1).expand(b, k, 1, d)
         mean = self.prior_mean.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)  # [B, K, D]
         std = self.prior_std.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)
@@ -226,19 +266,26 @@ class TwoStageGenerator(Generator):
         return (cond.unsqueeze(-1) * per_category).sum(dim=1)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.finish(self.decoder.decode_features(self.codes(z, cond)), cond)
+        return self.finish(self.decoder.decode_features(self.codes(z, cond)), cond, z)
 
     def body(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # The prior's draw stays float32 (in the fp16 export too); only the decoder network may be half.
         code = self.codes(z.float(), cond.float())
         return self.decoder.decode_features(code.to(self.decoder.head.weight.dtype))
 
-    def finish(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def finish(
+        self, x: torch.Tensor, cond: torch.Tensor | None = None, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Features ``[B, W, N]`` -> audio; with ``cond [B, K]``, through the postfilter at the
-        categories' gains mixed by ``cond`` (a morph's detail moves with its categories)."""
-        if cond is None or not self.postfilter_bins:
+        categories' gains mixed by ``cond`` (a morph's detail moves with its categories); with
+        ``z`` too and a harmonic branch, its partials play the drawn components' f0 contour."""
+        if cond is None:
             return self.decoder.finish(x)
-        return self.decoder.finish(x, cond.float() @ self.detail_gain)
+        gain = cond.float() @ self.detail_gain if self.postfilter_bins else None
+        log2_f0 = voiced = None
+        if z is not None and self.contours:
+            log2_f0, voiced = self.contour(z.float(), cond.float())
+        return self.decoder.finish(x, gain, log2_f0, voiced)
 
     def describe(self) -> dict:
         facts = {
@@ -247,6 +294,12 @@ class TwoStageGenerator(Generator):
             "code_dim": self.code_dim,
             "prior": self.prior_text,
         }
+        if self.contours:
+            facts["f0"] = (
+                "each prior component plays its training clip's pYIN contour"
+                if bool(self.prior_voiced.any())
+                else "the harmonic branch's own, from the decoder's features"
+            )
         if self.postfilter_bins:
             facts["postfilter"] = {
                 "envelope_bins": self.postfilter_bins,
@@ -256,8 +309,12 @@ class TwoStageGenerator(Generator):
 
 
 def _default_detail_gain(module, state_dict, prefix, *args) -> None:
-    """Checkpoints from before the postfilter: load with the identity gain."""
+    """Checkpoints from before the postfilter: load with the identity gain; from before the
+    prior's contours: unvoiced (the harmonic branch's own f0, as they played)."""
     state_dict.setdefault(prefix + "detail_gain", torch.ones_like(module.detail_gain))
+    if module.contours:
+        state_dict.setdefault(prefix + "prior_log2_f0", torch.zeros_like(module.prior_log2_f0))
+        state_dict.setdefault(prefix + "prior_voiced", torch.zeros_like(module.prior_voiced))
 
 
 class AutoencoderView(nn.Module):
@@ -364,6 +421,7 @@ def fit_prior(
     draws: int = 8,
     kind: str = "gmm",
     bandwidth: float = 0.0,
+    pitch_by_category: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> PriorFit:
     """Fit each category's mixture to its clips' codes and write it into every generator's buffers.
 
@@ -376,6 +434,10 @@ def fit_prior(
     ``mu`` per dimension). Every draw sits where the decoder was trained; a category with more
     clips than components keeps a random subset of them.
 
+    With ``pitch_by_category`` (each category's ``(f0_hz, voiced probability)`` ``[N, C, F]``,
+    in the order of its clips) and ``kind="posterior"``, each component also keeps its clip's f0
+    contour for a generator with a harmonic branch (``TwoStageGenerator.contour``).
+
     A category without clips keeps a standard normal.
     """
     from sklearn.mixture import GaussianMixture
@@ -385,6 +447,9 @@ def fit_prior(
     mean = np.zeros((k, c, d), np.float32)
     std = np.ones((k, c, d), np.float32)
     cumulative = np.ones((k, c), np.float32)
+    contours = first.contours and pitch_by_category is not None and kind == "posterior"
+    log2_f0 = np.zeros(tuple(first.prior_log2_f0.shape), np.float32) if first.contours else None
+    voicing = np.zeros_like(log2_f0) if first.contours else None
     rng = np.random.default_rng(seed)
     used, n_codes = {}, {}
     for idx, (name, audio) in enumerate(zip(categories, audio_by_category, strict=True)):
@@ -400,6 +465,11 @@ def fit_prior(
             std[idx, :m] = np.sqrt(sd[keep] ** 2 + spread**2)
             cumulative[idx] = np.minimum(np.arange(1, c + 1) / m, 1.0)
             used[name], n_codes[name] = m, m
+            if contours:
+                f0_hz, probability = pitch_by_category[idx]
+                voiced = (probability[keep] > 0.5) & (f0_hz[keep] > 0)
+                voicing[idx, :m] = voiced
+                log2_f0[idx, :m] = np.where(voiced, np.log2(np.maximum(f0_hz[keep], F0_MIN_HZ)), 0.0)
             continue
         codes = (mu[:, None, :] + sd[:, None, :] * rng.standard_normal((len(mu), draws, d))).reshape(-1, d)
         m = int(min(c, max(1, len(audio) // 4)))
@@ -418,6 +488,9 @@ def fit_prior(
         g.prior_std.copy_(torch.from_numpy(std))
         g.prior_cumulative.copy_(torch.from_numpy(cumulative))
         g.refresh_anchor()
+        if g.contours:
+            g.prior_log2_f0.copy_(torch.from_numpy(log2_f0))
+            g.prior_voiced.copy_(torch.from_numpy(voicing))
     return PriorFit(used, n_codes)
 
 
