@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from gesturegan.training.data import Dataset, DatasetError, load_dataset
+from gesturegan.training.pitch import F0_MIN_HZ, read_tracks
 from gesturegan.training.state import CheckpointError, read_checkpoint, restore_state
 
 
@@ -53,11 +54,17 @@ class Reconstruction:
 
 @torch.no_grad()
 def reconstruct(
-    checkpoint: str | Path, audio: np.ndarray, labels: np.ndarray | None = None, batch: int = 16
+    checkpoint: str | Path,
+    audio: np.ndarray,
+    labels: np.ndarray | None = None,
+    batch: int = 16,
+    pitch: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, dict]:
     """``audio [N, C, T]`` through the checkpoint's encoder (posterior means) and EMA decoder,
     and with ``labels [N]`` (category indices) through its postfilter at each clip's category,
-    as the model plays.
+    as the model plays. With a harmonic branch and ``pitch`` (the clips' tracked ``f0_hz`` and
+    voicing probability ``[N, C, F]``), the partials play the tracked f0 in voiced frames, as in
+    training and as a draw plays its component's contour; without, the branch's own f0.
 
     Returns the reconstructions ``[N, C, T]``, the checkpoint's step and its model config."""
     from gesturegan.training.models.twostage import encode
@@ -81,6 +88,13 @@ def reconstruct(
     for i in range(0, len(codes), batch):
         features = generator.decoder.decode_features(torch.from_numpy(codes[i : i + batch]))
         cond = None if onehot is None else onehot[i : i + batch]
+        if pitch is not None and generator.contours:
+            f0_hz, probability = (torch.from_numpy(np.asarray(a[i : i + batch])) for a in pitch)
+            voiced = ((probability > 0.5) & (f0_hz > 0)).float()
+            log2_f0 = torch.log2(f0_hz.clamp_min(F0_MIN_HZ))
+            gain = cond @ generator.detail_gain if cond is not None and generator.postfilter_bins else None
+            out.append(generator.decoder.finish(features, gain, log2_f0, voiced).float().numpy())
+            continue
         out.append(generator.finish(features, cond).float().numpy())
     return np.concatenate(out), int(ckpt["step"]), dict(ckpt["config"]["model"])
 
@@ -92,7 +106,15 @@ def measure(checkpoint: str | Path, data: Dataset, split: str = "train") -> Reco
         raise DatasetError(f"{data.path} has no {split} clips; measure another --split")
     audio = np.asarray(data.audio[index], dtype=np.float32)
     groups = [data.sources[i] for i in index] if data.sources else [str(i) for i in index]
-    recon, step, model = reconstruct(checkpoint, audio, np.asarray(data.labels[index]))
+    # a harmonic branch plays the clips' tracked f0 where training cached it (pYIN is not rerun here)
+    pitch = None
+    model_cfg = read_checkpoint(checkpoint)["config"]["model"]
+    if model_cfg.get("harmonics"):
+        tracks = read_tracks(
+            data.path, data.audio.shape, int(model_cfg["hop"]), data.stats.get("fingerprint")
+        )
+        pitch = None if tracks is None else (tracks.f0_hz[index], tracks.voiced[index])
+    recon, step, model = reconstruct(checkpoint, audio, np.asarray(data.labels[index]), pitch=pitch)
     per_category = compare(audio, recon, data.labels[index], groups, data.categories, data.shape.sample_rate)
     return Reconstruction(str(checkpoint), step, int(model["n_fft"]), int(model["hop"]), per_category)
 

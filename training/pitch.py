@@ -64,6 +64,25 @@ def _track_one(args: tuple[str, int, int, int]) -> tuple[int, np.ndarray, np.nda
     return (index, *track_clip(np.asarray(audio), sample_rate, hop))
 
 
+def read_tracks(
+    data_dir: str | Path, audio_shape: tuple[int, ...], hop: int, fingerprint: str | None
+) -> PitchTracks | None:
+    """``data_dir/pitch.npz`` if it was tracked from this data (fingerprint, clips ``[N, C, T]``)
+    at this hop; None otherwise (no file, or one for other data)."""
+    cache = Path(data_dir) / PITCH_FILE
+    if not cache.exists():
+        return None
+    n, c, t = audio_shape
+    with np.load(cache) as saved:
+        if (
+            str(saved["fingerprint"]) == str(fingerprint)
+            and int(saved["hop"]) == hop
+            and saved["f0_hz"].shape == (n, c, t // hop + 1)
+        ):
+            return PitchTracks(saved["f0_hz"], saved["voiced"])
+    return None
+
+
 def load_or_track(
     data_dir: str | Path,
     audio: np.ndarray,
@@ -83,14 +102,9 @@ def load_or_track(
     cache = data_dir / PITCH_FILE
     n, c, t = audio.shape
     frames = t // hop + 1
-    if cache.exists():
-        with np.load(cache) as saved:
-            if (
-                str(saved["fingerprint"]) == str(fingerprint)
-                and int(saved["hop"]) == hop
-                and saved["f0_hz"].shape == (n, c, frames)
-            ):
-                return PitchTracks(saved["f0_hz"], saved["voiced"])
+    cached = read_tracks(data_dir, audio.shape, hop, fingerprint)
+    if cached is not None:
+        return cached
     from tqdm import tqdm
 
     f0 = np.zeros((n, c, frames), np.float32)

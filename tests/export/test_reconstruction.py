@@ -64,3 +64,33 @@ def test_a_checkpoint_is_measured_and_a_gan_one_refused(tiny_runs, tiny_dataset,
     assert main([str(checkpoint), "--data", str(short)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pass the dataset the run trained on" in err
+
+
+def test_a_harmonic_checkpoint_reconstructs_at_the_tracked_pitch(tiny_dataset, tmp_path):
+    """With tracks, voiced frames play the tracked f0 (as in training), not the branch's own."""
+    from dataclasses import replace
+
+    import torch
+
+    from gesturegan.export.reconstruction import reconstruct
+    from gesturegan.training.config import load_config
+    from gesturegan.training.state import new_state, save_checkpoint
+
+    data, audio, labels, _ = _clips(tiny_dataset, per_category=1)
+    cfg = load_config("twostage", "tiny")
+    cfg = replace(cfg, model=replace(cfg.model, harmonics=4))
+    state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+    with torch.no_grad():
+        state.ema.decoder.harmonic.proj[-1].bias[1] = 2.0  # loud partials
+    path = save_checkpoint(state, tmp_path / "harmonic.pt")
+    frames = state.ema.decoder.n_frames
+    shape = (len(audio), data.shape.channels, frames)
+
+    def at(hz: float, voiced: float) -> np.ndarray:
+        tracks = (np.full(shape, hz, np.float32), np.full(shape, voiced, np.float32))
+        return reconstruct(path, audio, labels, pitch=tracks)[0]
+
+    own = reconstruct(path, audio, labels)[0]
+    np.testing.assert_array_equal(at(440.0, 0.0), own)  # unvoiced: the branch's own f0
+    low, high = at(220.0, 1.0), at(440.0, 1.0)
+    assert np.abs(low - high).max() > 1e-3 and np.abs(low - own).max() > 1e-3
