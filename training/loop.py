@@ -210,7 +210,7 @@ def _branch_state(
             "from a checkpoint"
         ) from e
     if added:
-        log(f"--init-from: {len(added)} new tensors start fresh ({_summarise(added)})")
+        log(f"--init-from: {len(added)} new weights start fresh ({_summarise(added)})")
     state.data = _data_record(data)
     state.history, state.best_score = [], math.inf
     return state

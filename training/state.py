@@ -193,7 +193,7 @@ def grow_checkpoint(ckpt: dict, cfg: Config) -> tuple[dict, list[str]]:
     """``ckpt`` rewritten for ``cfg``, a config that only *adds* weights (a harmonic branch, a
     discriminator resolution): every weight of the checkpoint keeps its value and its Adam
     moments, the added ones start as a fresh model of ``cfg`` would. Returns the checkpoint and
-    the names of the added tensors.
+    the names of the added weights (parameters; added buffers start fresh too, unnamed).
 
     Raises ``ValueError`` naming the first weight that ``cfg`` drops or reshapes: that is not
     growing, and going on from the checkpoint would lose what it learnt there.
@@ -212,7 +212,10 @@ def grow_checkpoint(ckpt: dict, cfg: Config) -> tuple[dict, list[str]]:
                     f"{key}.{name} changes shape {tuple(tensor.shape)} -> {tuple(fresh[name].shape)}"
                 )
         if key != "ema":
-            added += [f"{key}.{n}" for n in fresh if n not in saved]
+            # weights, not buffers: a buffer that is new (the prior's f0 contours) is refitted,
+            # not learnt, and a parametrisation's power-iteration vectors follow their weight
+            learnt = {n for n, _ in module.named_parameters()}
+            added += [f"{key}.{n}" for n in fresh if n not in saved and n in learnt]
         grown[key] = {**fresh, **saved}
     old_names, new_names = _optimizer_names(old), _optimizer_names(new)
     for key, names in new_names.items():

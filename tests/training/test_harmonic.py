@@ -149,7 +149,7 @@ def test_a_run_grows_a_harmonic_branch_and_learns_its_pitch(tiny_runs, corpus, t
     run = train(
         data, "twostage", tmp_path / "run", config=config, init_from=source, progress=False, log=lines.append
     )
-    assert any("new tensors start fresh (generator.decoder.harmonic.proj." in line for line in lines), lines
+    assert any("new weights start fresh (generator.decoder.harmonic.proj." in line for line in lines), lines
     assert (data / PITCH_FILE).exists()
     with np.load(data / PITCH_FILE) as tracks:
         assert tracks["f0_hz"].shape[0] == len(np.load(data / "labels.npy"))
