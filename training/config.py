@@ -50,6 +50,11 @@ class ModelConfig:
     # component per training clip (its posterior, widened by prior_bandwidth x the category's spread)
     prior: str = "gmm"
     prior_bandwidth: float = 0.0  # twostage, prior = "posterior": extra spread, in category deviations
+    # twostage: each prior component's weight times (the packaged gesture classifier's mean
+    # probability of its category over draws of that component) ** prior_typicality, refitted
+    # with the prior: clips of a category that sound like another one are drawn less often,
+    # so a requested category sounds like it; 0: every component as fitted
+    prior_typicality: float = 0.0
     # twostage: a per-category postfilter scales each frame's log-magnitude detail around its
     # envelope (a moving average over this many bins), by a gain fitted with each prior so that
     # reconstructions are as tonal as their clips (global-variance compensation: regression-trained
@@ -294,6 +299,7 @@ def validate(cfg: Config) -> None:
     # keys that must not be negative, with what 0 means
     non_negative = {
         "model.prior_bandwidth": (m.prior_bandwidth, "no extra spread"),
+        "model.prior_typicality": (m.prior_typicality, "every component as fitted"),
         "model.minibatch_std": (m.minibatch_std, "off"),
         "model.postfilter_bins": (m.postfilter_bins, "off"),
         "train.diversity_weight": (t.diversity_weight, "off"),

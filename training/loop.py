@@ -307,10 +307,11 @@ def _refit(state: State, data: Dataset, writer) -> None:
 
 def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
     """Two-stage model: refit each category's prior to the current encoder's codes of its clips,
-    then the postfilter; returns its gains as ``{"postfilter/CATEGORY": gain}`` (empty if none)."""
+    then the postfilter, then (``model.prior_typicality``) the prior's weights by typicality;
+    returns what to log: ``{"postfilter/CATEGORY": gain, "prior/heard/CATEGORY": share, ...}``."""
     if state.config.family != "twostage":
         return {}
-    from gesturegan.training.models.twostage import fit_postfilter, fit_prior
+    from gesturegan.training.models.twostage import fit_postfilter, fit_prior, weight_by_typicality
 
     train = data.train_index
     by_category = [
@@ -342,7 +343,18 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
     gains = fit_postfilter(
         [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
     )
-    return {f"postfilter/{data.categories[k]}": v for k, v in (gains or {}).items()}
+    logged = {f"postfilter/{data.categories[k]}": v for k, v in (gains or {}).items()}
+    exponent = state.config.model.prior_typicality
+    if exponent > 0:
+        # last: the classifier hears what ships, postfilter and contours included
+        typical = weight_by_typicality(
+            [state.generator, state.ema], state.ema, data.categories, exponent, state.config.train.seed
+        )
+        for name in typical.heard:
+            logged[f"prior/heard_before/{name}"] = typical.share_before[name]
+            logged[f"prior/heard/{name}"] = typical.share_after[name]
+            logged[f"prior/effective_components/{name}"] = typical.effective[name]
+    return logged
 
 
 def run_family(out: str | Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 
 from gesturegan.training.state import load_generator
@@ -105,6 +106,82 @@ def test_the_posterior_prior_keeps_one_component_per_clip():
     torch.testing.assert_close(g.codes(z, torch.eye(2)[[0] * 4]), torch.from_numpy(mu))
 
 
+def _spread_prior(g, components: int) -> None:
+    """``components`` equally weighted components per category, far apart, so they sound different."""
+    with torch.no_grad():
+        g.prior_mean.copy_(3 * torch.randn(g.prior_mean.shape, generator=torch.Generator().manual_seed(2)))
+        g.prior_std.fill_(0.1)
+        k, c = g.prior_cumulative.shape
+        g.prior_cumulative.copy_(torch.clamp(torch.arange(1, c + 1) / components, max=1.0).expand(k, c))
+    g.refresh_anchor()
+
+
+def test_weighting_by_typicality_draws_a_component_by_how_surely_it_sounds_like_its_category():
+    import numpy as np
+
+    from gesturegan.training.classifier import GESTURE_CATEGORIES
+    from gesturegan.training.models import DataShape, build
+    from gesturegan.training.models.twostage import TYPICALITY_FLOOR, weight_by_typicality
+
+    categories = [*GESTURE_CATEGORIES, "my_own"]  # the packaged classifier does not know the last
+    cfg = _tiny(prior="posterior", prior_components=8)
+    torch.manual_seed(0)
+    g, _ = build(cfg, DataShape(len(categories), 1, 8192, 16000))
+    _spread_prior(g, components=6)
+    before = g.weights().clone()
+    fit = weight_by_typicality([g], g, categories, exponent=2.0, seed=3)
+
+    assert set(fit.heard) == set(GESTURE_CATEGORIES)
+    torch.testing.assert_close(g.weights()[4], before[4])  # a category it cannot judge keeps its weights
+    assert any(np.ptp(heard) > 0.1 for heard in fit.heard.values())  # the components do differ
+    for k, name in enumerate(GESTURE_CATEGORIES):
+        heard = fit.heard[name]
+        assert heard.shape == (6,) and np.all((heard >= 0) & (heard <= 1))
+        expected = before[k, :6].double().numpy() * np.maximum(heard, TYPICALITY_FLOOR) ** 2
+        torch.testing.assert_close(g.weights()[k, :6].double(), torch.from_numpy(expected / expected.sum()))
+        assert torch.all(g.weights()[k, 6:] == 0)  # no draw lands on an unfitted component
+        assert fit.share_before[name] == pytest.approx(heard.mean())
+        assert fit.share_after[name] >= fit.share_before[name] - 1e-9  # never less like its category
+        assert 1.0 <= fit.effective[name] <= 6.0
+        # each anchor still picks its own component under the new weights
+        z = torch.zeros(6, g.latent_dim)
+        z[:, 0] = g.prior_anchor[k, :6]
+        heavy = g.weights()[k, :6] > 1e-6
+        assert torch.equal(g.component(z)[heavy.nonzero().squeeze(1), k], heavy.nonzero().squeeze(1))
+
+    again, _ = build(cfg, DataShape(len(categories), 1, 8192, 16000))
+    again.load_state_dict(g.state_dict())
+    _spread_prior(again, components=6)  # equal weights again
+    repeat = weight_by_typicality([again], again, categories, exponent=2.0, seed=3)
+    for name in GESTURE_CATEGORIES:  # the same draws, the same judgement
+        np.testing.assert_allclose(repeat.heard[name], fit.heard[name])
+
+
+def test_the_training_refit_weights_the_prior_by_typicality_when_asked(tiny_dataset):
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.loop import _fit_prior
+    from gesturegan.training.state import new_state
+
+    data = load_dataset(tiny_dataset)
+    logged = {}
+    for exponent in (0.0, 3.0):
+        cfg = _tiny(prior="posterior", prior_components=64, prior_typicality=exponent)
+        state = new_state(cfg, data.shape, data.categories, {}, torch.device("cpu"))
+        logged[exponent] = _fit_prior(state, data)
+        fitted = state.ema.weights() > 0
+        uniform = torch.where(fitted, 1.0 / fitted.sum(dim=1, keepdim=True), 0.0)
+        if exponent == 0:
+            torch.testing.assert_close(state.ema.weights(), uniform)
+        else:
+            assert not torch.allclose(state.ema.weights(), uniform)
+            torch.testing.assert_close(state.generator.weights(), state.ema.weights())
+            assert "classifier's probability of its category to the power 3" in state.ema.describe()["prior"]
+    assert not any(key.startswith("prior/") for key in logged[0.0])
+    for name in data.categories:
+        assert logged[3.0][f"prior/heard/{name}"] >= logged[3.0][f"prior/heard_before/{name}"]
+        assert logged[3.0][f"prior/effective_components/{name}"] >= 1.0
+
+
 def test_a_frozen_encoder_stays_put_in_the_adversarial_stage(tiny_dataset):
     from gesturegan.training.data import BatchSampler, load_dataset
     from gesturegan.training.loop import Dist, _wrap
@@ -199,6 +276,8 @@ def test_the_prior_kind_is_checked():
         validate(_tiny(mix_weight=-1.0))
     with pytest.raises(ConfigError, match="prior_bandwidth"):
         validate(_tiny(prior_bandwidth=-1.0))
+    with pytest.raises(ConfigError, match="prior_typicality"):
+        validate(_tiny(prior_typicality=-2.0))
 
 
 def test_gradients_are_clipped_before_the_optimiser_sees_them(tiny_dataset):

@@ -170,6 +170,11 @@ class TwoStageGenerator(Generator):
             if m.prior == "posterior"
             else f"per-category diagonal Gaussian mixture, {m.prior_components} components at most"
         )
+        if m.prior_typicality > 0:
+            self.prior_text += (
+                f"; each component weighted by the gesture classifier's probability of its category"
+                f" to the power {m.prior_typicality:g}"
+            )
         self.decoder = SpectralDecoder(m, shape)
         k, c, d = shape.n_categories, m.prior_components, m.code_dim
         cumulative = torch.ones(k, c)  # until fitted: every draw takes component 0, a standard normal
@@ -568,6 +573,97 @@ def fit_postfilter(
     for g in generators:
         g.detail_gain.copy_(gains)
     return {k: float(v) for k, v in enumerate(gains)}
+
+
+# Draws per prior component that the gesture classifier hears when the prior is weighted by
+# typicality: the component's mean and draws around it (seconds per fit on a CPU, per category).
+TYPICALITY_DRAWS = 3
+TYPICALITY_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class TypicalityFit:
+    """What weighting the prior by typicality found, per category the classifier knows.
+
+    ``heard``: each component's mean probability of its own category, ``[M]`` (fitted ones
+    only); ``share_before`` / ``share_after``: that probability averaged over the prior's
+    weights before and after (what a draw is expected to sound like); ``effective``: the
+    effective number of components after (``1 / sum(w**2)``), the variety left to draw from."""
+
+    heard: dict[str, np.ndarray]
+    share_before: dict[str, float]
+    share_after: dict[str, float]
+    effective: dict[str, float]
+
+
+@torch.no_grad()
+def weight_by_typicality(
+    generators: list[TwoStageGenerator],
+    reference: TwoStageGenerator,
+    categories: list[str],
+    exponent: float,
+    seed: int = 0,
+    draws: int = TYPICALITY_DRAWS,
+    batch: int = 32,
+) -> TypicalityFit:
+    """Reweight each category's prior components by how surely they sound like that category.
+
+    Each fitted component is played through ``reference`` (what ships: the EMA generator, with
+    its postfilter and contours) at its mean and ``draws - 1`` draws around it, and the packaged
+    gesture classifier gives the probability of the component's own category, averaged over
+    them: ``heard``. Its weight becomes ``w * heard ** exponent`` (renormalised), written into
+    every generator. A posterior prior has one component per clip, and some clips are heard as
+    another category (the classifier recognises 65 to 98 % of the real clips per category); an
+    exponent above 0 draws those less often, so a requested category sounds like it, at the
+    cost of some variety (``effective``). Categories the classifier does not know keep their
+    weights. A component heard at probability 0 is weighted as if at ``TYPICALITY_FLOOR``.
+    """
+    from gesturegan.training.classifier import default_classifier
+    from gesturegan.training.scoring import features
+
+    clf = default_classifier()
+    weights = reference.weights().double().cpu().numpy()  # [K, M]
+    new_weights = weights.copy()
+    dev = reference.prior_mean.device
+    rate = reference.shape.sample_rate
+    rng = np.random.default_rng(seed)
+    was_training = reference.training
+    reference.eval()
+    heard, before, after, effective = {}, {}, {}, {}
+    for k, name in enumerate(categories):
+        fitted = np.flatnonzero(weights[k] > 0)
+        if name not in clf.categories or len(fitted) == 0:
+            continue
+        z = rng.standard_normal((len(fitted), draws, reference.latent_dim)).astype(np.float32)
+        z[:, 0, 1:] = 0.0  # the component's mean itself
+        z[:, :, 0] = reference.prior_anchor[k, fitted].cpu().numpy()[:, None]
+        z = torch.from_numpy(z.reshape(-1, reference.latent_dim)).to(dev)
+        cond = torch.zeros(len(z), len(categories), device=dev)
+        cond[:, k] = 1.0
+        audio = torch.cat(
+            [reference(z[i : i + batch], cond[i : i + batch]).clamp(-1, 1) for i in range(0, len(z), batch)]
+        )
+        probability = clf.predict_proba(features(audio.float().cpu().numpy(), rate))
+        own = probability[:, clf.categories.index(name)].reshape(len(fitted), draws).mean(axis=1)
+        w = weights[k, fitted]
+        # a floor keeps every fitted component drawable (and fitted at the next refit)
+        reweighted = w * np.maximum(own, TYPICALITY_FLOOR) ** exponent
+        if reweighted.sum() > 0:
+            new_weights[k, fitted] = reweighted / reweighted.sum()
+        heard[name] = own
+        before[name] = float((w * own).sum() / w.sum())
+        after[name] = float((new_weights[k, fitted] * own).sum())
+        effective[name] = float(1.0 / np.sum(new_weights[k, fitted] ** 2))
+    reference.train(was_training)
+    cumulative = np.cumsum(new_weights, axis=1)
+    for k in range(len(cumulative)):
+        fitted = np.flatnonzero(new_weights[k] > 0)
+        if len(fitted):
+            cumulative[k, fitted[-1] :] = 1.0  # no draw may land past the last fitted component
+    for g in generators:
+        g.prior_cumulative.copy_(torch.from_numpy(cumulative).float())
+        g.refresh_anchor()
+    return TypicalityFit(heard, before, after, effective)
 
 
 def _crossing(xs: tuple[float, ...], ys: list[float]) -> float:
