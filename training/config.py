@@ -55,6 +55,9 @@ class ModelConfig:
     # with the prior: clips of a category that sound like another one are drawn less often,
     # so a requested category sounds like it; 0: every component as fitted
     prior_typicality: float = 0.0
+    # the categories prior_typicality weights (empty: every category the classifier knows); in
+    # a category whose clips are already heard as it, weighting only narrows its variety
+    prior_typicality_categories: tuple[str, ...] = ()
     # twostage: a per-category postfilter scales each frame's log-magnitude detail around its
     # envelope (a moving average over this many bins), by a gain fitted with each prior so that
     # reconstructions are as tonal as their clips (global-variance compensation: regression-trained
@@ -138,6 +141,7 @@ class Config:
         d = asdict(self)
         d["model"]["d_resolutions"] = list(self.model.d_resolutions)
         d["train"]["recon_sizes"] = list(self.train.recon_sizes)
+        d["model"]["prior_typicality_categories"] = list(self.model.prior_typicality_categories)
         return d
 
     @classmethod
@@ -182,12 +186,12 @@ def _coerce(value: object, default: object, where: str) -> object:
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
-    elif (
-        isinstance(default, tuple)
-        and isinstance(value, list | tuple)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        return tuple(value)
+    elif isinstance(default, tuple) and isinstance(value, list | tuple):
+        # a tuple key holds what its default holds: numbers, or (an empty default) names
+        if default and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        if not default and all(isinstance(v, str) for v in value):
+            return tuple(value)
     raise ConfigError(f"{where} must be {type(default).__name__}, not {value!r}")
 
 

@@ -348,7 +348,12 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
     if exponent > 0:
         # last: the classifier hears what ships, postfilter and contours included
         typical = weight_by_typicality(
-            [state.generator, state.ema], state.ema, data.categories, exponent, state.config.train.seed
+            [state.generator, state.ema],
+            state.ema,
+            data.categories,
+            exponent,
+            state.config.train.seed,
+            only=state.config.model.prior_typicality_categories,
         )
         for name in typical.heard:
             logged[f"prior/heard_before/{name}"] = typical.share_before[name]
@@ -476,6 +481,12 @@ def train(
             config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
             picked = " (picked for a CPU; --config to choose another)"
         state = _start_state(data, family, out, config, max_steps, resume, dev, init_from, log)
+        unknown = set(state.config.model.prior_typicality_categories) - set(data.categories)
+        if unknown:
+            raise ConfigError(
+                f"model.prior_typicality_categories names {', '.join(sorted(unknown))}, not a category of "
+                f"{data.path} (its categories: {', '.join(data.categories)})"
+            )
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
         _wrap(state, dist)

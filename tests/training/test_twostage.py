@@ -156,6 +156,42 @@ def test_weighting_by_typicality_draws_a_component_by_how_surely_it_sounds_like_
     for name in GESTURE_CATEGORIES:  # the same draws, the same judgement
         np.testing.assert_allclose(repeat.heard[name], fit.heard[name])
 
+    _spread_prior(again, components=6)
+    equal = again.weights().clone()
+    some = weight_by_typicality(
+        [again], again, categories, exponent=2.0, seed=3, only=["continuous_variation"]
+    )
+    assert set(some.heard) == {"continuous_variation"}
+    torch.testing.assert_close(again.weights()[2], g.weights()[2])
+    for k in (0, 1, 3, 4):
+        torch.testing.assert_close(again.weights()[k], equal[k])
+
+
+def test_typicality_categories_are_read_written_and_checked_against_the_data(tiny_dataset, tmp_path):
+    from gesturegan.training.config import ConfigError, load_config, to_toml
+    from gesturegan.training.loop import train
+
+    path = tmp_path / "typical.toml"
+    path.write_text(
+        'family = "twostage"\n[model]\nprior = "posterior"\nprior_typicality = 2\n'
+        'prior_typicality_categories = ["continuous_variation", "continuous_repetition"]\n'
+    )
+    cfg = load_config("twostage", path)
+    assert cfg.model.prior_typicality_categories == ("continuous_variation", "continuous_repetition")
+    again = tmp_path / "again.toml"
+    again.write_text(to_toml(cfg))
+    assert load_config("twostage", again) == cfg
+    path.write_text('family = "twostage"\n[model]\nprior_typicality_categories = [1, 2]\n')
+    with pytest.raises(ConfigError, match="prior_typicality_categories"):
+        load_config("twostage", path)
+    path.write_text(
+        'family = "twostage"\n[model]\nprior_typicality = 2\nprior_typicality_categories = ["drones"]\n'
+    )
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"names drones, not a category of .*continuous_variation"):
+        train(tiny_dataset, "twostage", out, config=path, progress=False, log=lambda m: None)
+    assert not (out / "checkpoints").exists()  # refused before any step
+
 
 def test_the_training_refit_weights_the_prior_by_typicality_when_asked(tiny_dataset):
     from gesturegan.training.data import load_dataset

@@ -28,6 +28,7 @@ Shapes: audio ``[B, C, T]``; codes ``[B, D]``; ``z [B, D + 1]``; prior buffers
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -175,6 +176,8 @@ class TwoStageGenerator(Generator):
                 f"; each component weighted by the gesture classifier's probability of its category"
                 f" to the power {m.prior_typicality:g}"
             )
+            if m.prior_typicality_categories:
+                self.prior_text += f" (in {', '.join(m.prior_typicality_categories)})"
         self.decoder = SpectralDecoder(m, shape)
         k, c, d = shape.n_categories, m.prior_components, m.code_dim
         cumulative = torch.ones(k, c)  # until fitted: every draw takes component 0, a standard normal
@@ -605,6 +608,7 @@ def weight_by_typicality(
     seed: int = 0,
     draws: int = TYPICALITY_DRAWS,
     batch: int = 32,
+    only: Sequence[str] = (),
 ) -> TypicalityFit:
     """Reweight each category's prior components by how surely they sound like that category.
 
@@ -616,7 +620,8 @@ def weight_by_typicality(
     another category (the classifier recognises 65 to 98 % of the real clips per category); an
     exponent above 0 draws those less often, so a requested category sounds like it, at the
     cost of some variety (``effective``). Categories the classifier does not know keep their
-    weights. A component heard at probability 0 is weighted as if at ``TYPICALITY_FLOOR``.
+    weights, and so does every category not in ``only`` when it names any.
+    A component heard at probability 0 is weighted as if at ``TYPICALITY_FLOOR``.
     """
     from gesturegan.training.classifier import default_classifier
     from gesturegan.training.scoring import features
@@ -626,14 +631,14 @@ def weight_by_typicality(
     new_weights = weights.copy()
     dev = reference.prior_mean.device
     rate = reference.shape.sample_rate
-    rng = np.random.default_rng(seed)
     was_training = reference.training
     reference.eval()
     heard, before, after, effective = {}, {}, {}, {}
     for k, name in enumerate(categories):
         fitted = np.flatnonzero(weights[k] > 0)
-        if name not in clf.categories or len(fitted) == 0:
+        if name not in clf.categories or len(fitted) == 0 or (only and name not in only):
             continue
+        rng = np.random.default_rng([seed, k])  # each category's draws, whichever others are judged
         z = rng.standard_normal((len(fitted), draws, reference.latent_dim)).astype(np.float32)
         z[:, 0, 1:] = 0.0  # the component's mean itself
         z[:, :, 0] = reference.prior_anchor[k, fitted].cpu().numpy()[:, None]
