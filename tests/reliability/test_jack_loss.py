@@ -97,9 +97,16 @@ def test_the_engine_survives_losing_the_jack_server_and_resumes_when_it_returns(
             while "audio resumed" not in server.stderr() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert "audio resumed" in server.stderr(), server.stderr()[-2000:]
-            heard = _record(jack, 1.5)  # the stream is heard again
-            # (one clean-clone CI run heard nothing here and passed on every rerun: say why if again)
-            assert heard > 48000 // 4, (heard, server.status(), server.stderr()[-3000:])
+            # The stream is heard again. Two clean-clone CI runs heard nothing in the first 1.5 s
+            # after "audio resumed" on a loaded machine and passed on every rerun, so the test
+            # asks for sound within three windows (resuming, not resuming within 1.5 s, is the
+            # behaviour), and says what each window heard.
+            windows = []
+            for _ in range(3):
+                windows.append(_record(jack, 1.5))
+                if windows[-1] > 48000 // 4:
+                    break
+            assert windows[-1] > 48000 // 4, (windows, server.status(), server.stderr()[-3000:])
             status = server.status()
             assert status is not None and status["errors"] == 0
         finally:
