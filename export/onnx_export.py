@@ -187,6 +187,24 @@ def probe_conds(k: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
+def _set_harmonic_synthesis(generator: nn.Module, synthesis: str, run: str | Path) -> None:
+    """Switch every harmonic branch of ``generator`` to ``synthesis`` (``"time"`` or ``"spectral"``)."""
+    from gesturegan.training.config import HARMONIC_SYNTHESES
+    from gesturegan.training.models.harmonic import HarmonicBranch
+
+    if synthesis not in HARMONIC_SYNTHESES:
+        raise ExportError(
+            f"--harmonic-synthesis must be one of {', '.join(HARMONIC_SYNTHESES)}, not {synthesis!r}"
+        )
+    branches = [m for m in generator.modules() if isinstance(m, HarmonicBranch)]
+    if not branches:
+        raise ExportError(
+            f"--harmonic-synthesis: {run} has no harmonic branch (model.harmonics = 0); leave the option out"
+        )
+    for branch in branches:
+        branch.spectral = synthesis == "spectral"
+
+
 def _oscillates(module: nn.Module) -> bool:
     """Whether ``module`` holds a harmonic branch (sines whose phase is integrated over the clip)."""
     from gesturegan.training.models.harmonic import HarmonicBranch
@@ -284,6 +302,7 @@ def export_run(
     fp16: bool = False,
     overwrite: bool = False,
     half_weights: bool = False,
+    harmonic_synthesis: str | None = None,
 ) -> ExportResult:
     """Export the EMA generator of ``run`` (and a VAE's encoder beside it) to ``out``.
 
@@ -291,6 +310,8 @@ def export_run(
     ``half_weights``: the network's weights stored in half precision, all arithmetic in float32
     (about half the float32 file; on CPUs slightly faster than ``fp16``).
     ``overwrite``: replace existing files at ``out`` (refused otherwise, as prepare and train do).
+    ``harmonic_synthesis``: ``"time"`` or ``"spectral"`` for a harmonic branch's partials (None: as
+    the run trained); the torch reference the graph is checked against plays them the same way.
     """
     if fp16 and half_weights:
         raise ExportError("--fp16 and --half-weights exclude each other: choose one")
@@ -316,6 +337,8 @@ def export_run(
         generator, ckpt = load_generator(run, which)
     except CheckpointError as e:
         raise ExportError(str(e)) from e
+    if harmonic_synthesis is not None:
+        _set_harmonic_synthesis(generator, harmonic_synthesis, run)
     note = ""
     if Path(run).is_dir() and which == "best" and Path(ckpt["path"]).name != "best.pt":
         note = "no best.pt (no checkpoint had a finite score), so the latest"

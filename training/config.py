@@ -18,6 +18,7 @@ FAMILIES = ("gan", "vae", "specgan", "wavegan", "twostage")
 PRECISIONS = ("fp32", "bf16")
 CONFIG_DIR = Path(__file__).parent / "configs"
 PRIORS = ("gmm", "posterior")
+HARMONIC_SYNTHESES = ("time", "spectral")
 
 
 class ConfigError(Exception):
@@ -72,6 +73,12 @@ class ModelConfig:
     # from pYIN tracks of the clips (computed once per dataset), in gan and vae by the audio
     # losses alone; 0: off
     harmonics: int = 0
+    # how the harmonic branch plays its partials: "time", as sines summed per sample (what every
+    # run so far trained with), or "spectral", as each partial's windowed spectrum added to the
+    # STFT head's before the one inverse transform (FFT^-1 additive synthesis, Rodet and Depalle
+    # 1992): several times cheaper in onnxruntime, the same steady partials within about -50 dB,
+    # glides within about -35 dB; `gesturegan export --harmonic-synthesis` can switch a checkpoint
+    harmonic_synthesis: str = "time"
 
 
 @dataclass(frozen=True)
@@ -320,6 +327,11 @@ def validate(cfg: Config) -> None:
     if m.harmonics > 64:
         raise ConfigError(
             f"model.harmonics must be at most 64 (each costs a sine per sample), not {m.harmonics}"
+        )
+    if m.harmonic_synthesis not in HARMONIC_SYNTHESES:
+        raise ConfigError(
+            f"model.harmonic_synthesis must be one of {', '.join(HARMONIC_SYNTHESES)}, "
+            f"not {m.harmonic_synthesis!r}"
         )
     if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
         raise ConfigError(

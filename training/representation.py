@@ -253,12 +253,18 @@ class MagPhase(nn.Module):
     def forward(
         self, log_mag: torch.Tensor, phase: torch.Tensor, change: torch.Tensor | None = None
     ) -> torch.Tensor:
+        return self.istft(*self.spectrum(log_mag, phase, change), self.n_samples)
+
+    def spectrum(
+        self, log_mag: torch.Tensor, phase: torch.Tensor, change: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The complex spectrum ``(real, imag)`` ``[B, C, F, N]`` that ``forward`` inverts."""
         mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
         if change is not None:
             phase = phase + torch.cumsum(change, dim=-1)
         if self.phase_advance:
             phase = phase + self.advance
-        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), self.n_samples)
+        return mag * torch.cos(phase), mag * torch.sin(phase)
 
 
 def to_mag_phase(audio: torch.Tensor, stft: STFT) -> tuple[torch.Tensor, torch.Tensor]:

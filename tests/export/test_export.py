@@ -197,3 +197,14 @@ def test_fp16_and_half_weights_exclude_each_other(tiny_runs, tmp_path, capsys):
     assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--fp16", "--half-weights"]) == 2
     assert "exclude each other" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_harmonic_synthesis_needs_a_harmonic_branch(tiny_runs, tmp_path, capsys):
+    from gesturegan.cli import main
+
+    out = tmp_path / "m.onnx"
+    code = main(["export", str(tiny_runs["twostage"]), "--out", str(out), "--harmonic-synthesis", "spectral"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "has no harmonic branch" in err and "Traceback" not in err
+    assert not out.exists()

@@ -34,6 +34,7 @@ def test_family_defaults_differ_where_the_papers_do():
         ("[train]\nprecision = 'fp8'\n", "train.precision must be one of"),
         ("[train]\nrecon_sizes = [512, 1000]\n", "train.recon_sizes must hold powers of two"),
         ("[train]\nrecon_sizes = []\n", "train.recon_sizes must name at least one"),
+        ("[model]\nharmonic_synthesis = 'fft'\n", "model.harmonic_synthesis must be one of time, spectral"),
     ],
 )
 def test_bad_configs_are_refused_with_the_key_named(tmp_path, text, message):

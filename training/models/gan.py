@@ -104,7 +104,16 @@ class SpectralGenerator(Generator):
             self.head.weight.view(shape.channels, self.parts, self.bins, -1)[:, 2:].zero_()
         self.out = MagPhase(self.stft_cfg, shape.n_samples, phase_advance=m.phase_advance)
         self.harmonic = (
-            HarmonicBranch(widths[-1], shape.channels, m.harmonics, m.hop, shape.n_samples, shape.sample_rate)
+            HarmonicBranch(
+                widths[-1],
+                shape.channels,
+                m.harmonics,
+                m.hop,
+                shape.n_samples,
+                shape.sample_rate,
+                n_fft=m.n_fft,
+                spectral=m.harmonic_synthesis == "spectral",
+            )
             if m.harmonics
             else None
         )
@@ -150,18 +159,27 @@ class SpectralGenerator(Generator):
         # The head (phase is unbounded: half precision would cost ~0.03 rad at |p| ~ 50), exp,
         # cos/sin and the iSTFT stay in float32, under bf16 autocast and in the fp16 export.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.with_harmonics(self.out(*self.head_spectra(x.float())), x.float())
+            return self.render(self.head_spectra(x.float()), x.float())
 
-    def with_harmonics(
+    def render(
         self,
-        audio: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
         x: torch.Tensor,
         log2_f0: torch.Tensor | None = None,
         voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The STFT head's ``audio [B, C, T]`` plus the harmonic branch's from features ``x [B, W, N]``
-        (at ``log2_f0 [B, C, N]`` when given, where ``voiced [B, C, N]`` > 0.5 if that is given)."""
-        return audio if self.harmonic is None else audio + self.harmonic(x, log2_f0, voiced)
+        """Audio ``[B, C, T]`` from the STFT head's ``(log_mag, phase, change)`` ``[B, C, F, N]`` and
+        the harmonic branch's partials from features ``x [B, W, N]`` (at ``log2_f0 [B, C, N]`` when
+        given, where ``voiced [B, C, N]`` > 0.5 if that is given): summed as audio after the
+        inverse transform, or with a spectral branch, as spectra before it."""
+        if self.harmonic is None:
+            return self.out(*head)
+        if not self.harmonic.spectral:
+            return self.out(*head) + self.harmonic(x, log2_f0, voiced)
+        real, imag = self.out.spectrum(*head)
+        partials = self.harmonic.controls(self.harmonic.logits(x), log2_f0, voiced)
+        extra_real, extra_imag = self.harmonic.spectrum(*partials)
+        return self.out.istft(real + extra_real, imag + extra_imag, self.out.n_samples)
 
     def describe(self) -> dict:
         return {
@@ -170,7 +188,14 @@ class SpectralGenerator(Generator):
             "frames": self.n_frames,
             "phase": ("deviation from each bin's rotation" if self.out.phase_advance else "absolute")
             + (", plus a change per frame summed over frames" if self.parts == 3 else ""),
-            **({"harmonics": self.harmonic.harmonics} if self.harmonic is not None else {}),
+            **(
+                {
+                    "harmonics": self.harmonic.harmonics,
+                    "harmonic_synthesis": "spectral" if self.harmonic.spectral else "time",
+                }
+                if self.harmonic is not None
+                else {}
+            ),
         }
 
 

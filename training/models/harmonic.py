@@ -8,7 +8,7 @@ noise, the attacks and any partial that is not harmonic; the branch's audio is a
 head's. Its f0 is taught from pYIN's track of the clips (``training/pitch.py``); its amplitudes
 learn from the same reconstruction and adversarial losses as the head.
 
-Cost: one sine per harmonic per sample. The phase is integrated in closed form per hop (f0 is
+Cost: one sine and one cosine per sample, and three multiply-adds per harmonic (Clenshaw). The phase is integrated in closed form per hop (f0 is
 linear between frames, so the phase is quadratic), which needs a cumulative sum over frames
 only, not over 65,536 samples: exact in float32, and the same in onnxruntime as in torch.
 """
@@ -36,10 +36,23 @@ class HarmonicBranch(nn.Module):
     between two frames f0 and every amplitude move linearly.
     """
 
-    def __init__(self, width: int, channels: int, harmonics: int, hop: int, n_samples: int, sample_rate: int):
+    def __init__(
+        self,
+        width: int,
+        channels: int,
+        harmonics: int,
+        hop: int,
+        n_samples: int,
+        sample_rate: int,
+        n_fft: int = 1024,
+        spectral: bool = False,
+    ):
         super().__init__()
         self.channels, self.harmonics, self.hop = channels, harmonics, hop
-        self.n_samples, self.sample_rate = n_samples, sample_rate
+        self.n_samples, self.sample_rate, self.n_fft = n_samples, sample_rate, n_fft
+        # ``spectral``: the decoder adds ``spectrum()`` to its STFT head's spectrum before the
+        # inverse transform instead of adding ``forward()``'s audio after it (see ``spectrum``)
+        self.spectral = spectral
         # per channel: f0, loudness, and the distribution over harmonics. Two layers, with a
         # frame either side: where the partials sit is spread over many features (the STFT head
         # reads them per bin), which one linear map does not turn into one f0 (a linear readout
@@ -65,6 +78,11 @@ class HarmonicBranch(nn.Module):
             persistent=False,
         )
         self.register_buffer("ramp", torch.arange(hop, dtype=torch.float32) / hop, persistent=False)  # [hop]
+        self.register_buffer(
+            "offsets",
+            torch.arange(1 - KERNEL_REACH, KERNEL_REACH + 1, dtype=torch.float32).view(1, 1, -1, 1),
+            persistent=False,
+        )  # [1, 1, D, 1]: the bins around a partial that its spectrum is written into
         self.log2_min, self.log2_range = math.log2(F0_MIN_HZ), math.log2(F0_MAX_HZ / F0_MIN_HZ)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,35 +117,99 @@ class HarmonicBranch(nn.Module):
         ``voiced [B, C, N]`` > 0.5, when given)."""
         return self.synthesize(*self.controls(self.logits(x), log2_f0, voiced))
 
+    def cycles(self, log2_f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log2 f0 [B, C, N]`` -> f0 in cycles per sample, and the fundamental's phase at each
+        frame in cycles (wrapped to [0, 1)), each ``[B, C, N]``. Between frames f0 moves linearly,
+        so a segment holds ``hop * (start + end) / 2`` cycles; each is wrapped before the sum
+        over frames, which keeps the phase exact in float32."""
+        cycles_per_sample = torch.pow(2.0, log2_f0) / self.sample_rate
+        per_segment = 0.5 * self.hop * (cycles_per_sample[..., :-1] + cycles_per_sample[..., 1:])
+        per_segment = per_segment - torch.floor(per_segment)
+        after = torch.cumsum(per_segment, dim=-1)
+        phase = torch.cat([torch.zeros_like(after[..., :1]), after - torch.floor(after)], dim=-1)
+        return cycles_per_sample, phase
+
+    def spectrum(self, log2_f0: torch.Tensor, amplitudes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log2 f0 [B, C, N]`` and amplitudes ``[B, C, H, N]`` -> the partials' centred,
+        Hann-windowed STFT ``(real, imag)``, each ``[B, C, F, N]`` with ``F = n_fft / 2 + 1``.
+
+        FFT^-1 additive synthesis (Rodet and Depalle 1992): in each frame a partial is a steady
+        sine at its frame's frequency and phase, whose windowed spectrum is the window's transform
+        ``K`` centred on the partial, times its phase: ``a / 2i (-1)^k e^(i phi) K(k - p)`` at bin
+        ``k`` for a partial at bin ``p``. Only the ``2 * KERNEL_REACH`` bins around ``p`` are
+        written (Hann's main lobe; after the synthesis window, what is left out is under -60 dB
+        of a steady partial), into one
+        ``[F, N]`` spectrum that the head's inverse transform turns into audio with its own. A
+        partial's negative-frequency image folds back onto the bins near 0 as its conjugate.
+        Against ``synthesize``: steady partials within about -60 dB, glides and vibrato within
+        about -35 dB; where f0 jumps between two frames, the frames crossfade instead of a chirp.
+        """
+        b, c, n = log2_f0.shape
+        bins, reach = self.n_fft // 2 + 1, KERNEL_REACH
+        cycles_per_sample, phase = self.cycles(log2_f0)
+        numbers = self.numbers.view(1, 1, -1, 1)  # [1, 1, H, 1]
+        position = (numbers * cycles_per_sample.unsqueeze(2)) * self.n_fft  # [B, C, H, N] in bins
+        angle = (2 * math.pi) * torch.remainder(numbers * phase.unsqueeze(2), 1.0)  # [B, C, H, N]
+        lowest = torch.floor(position)
+        # [B, C, H, D, N]: the bins around each partial, and their distance from it
+        k = lowest.unsqueeze(3) + self.offsets.unsqueeze(0)
+        distance = k - position.unsqueeze(3)
+        # Hann's transform, K(d) = n_fft / 2 * sin(pi d) / (pi d (1 - d^2)) (exact for the periodic
+        # window), times (-1)^k: since (-1)^k sin(pi (k - p)) = -sin(pi p), one sine per partial
+        across = distance * (1 - distance * distance)
+        near = across.abs() < 1e-3  # d at 0 or +-1, where the quotient is 0 / 0: its limit
+        sign = 1 - 2 * torch.remainder(k, 2)  # (-1)^k: the frame's start is half a window before its centre
+        limit = sign * (1 - 0.5 * distance.abs())
+        safe = torch.where(near, torch.ones_like(across), across)  # no 0 / 0, in the gradient either
+        spread = torch.where(near, limit, -torch.sin(math.pi * position).unsqueeze(3) / (math.pi * safe))
+        # bins past Nyquist are dropped (partials at or above it are silent already)
+        half = (0.25 * self.n_fft * amplitudes).unsqueeze(3) * spread * (k < bins).to(spread.dtype)
+        real = half * torch.sin(angle).unsqueeze(3)  # a / 2i e^(i phi) = a / 2 (sin phi - i cos phi)
+        imag = -half * torch.cos(angle).unsqueeze(3)
+        # written at bin + reach into [F + 2 reach] rows, so that the images below 0 have a place
+        rows = (k + reach).clamp(0, bins + 2 * reach - 1).to(torch.int64)
+        rows, real, imag = (t.reshape(b, c, -1, n) for t in (rows, real, imag))  # [B, C, H * D, N]
+        zeros = torch.zeros(b, c, bins + 2 * reach, n, dtype=real.dtype, device=real.device)
+        wide_real, wide_imag = zeros.scatter_add(2, rows, real), zeros.scatter_add(2, rows, imag)
+        # bins 0, -1, ..., 1 - reach fold onto 0, 1, ..., reach - 1 as conjugates
+        fold_real = F.pad(torch.flip(wide_real[:, :, 1 : reach + 1], dims=[2]), (0, 0, 0, bins - reach))
+        fold_imag = F.pad(torch.flip(wide_imag[:, :, 1 : reach + 1], dims=[2]), (0, 0, 0, bins - reach))
+        real = wide_real[:, :, reach : reach + bins] + fold_real
+        imag = wide_imag[:, :, reach : reach + bins] - fold_imag
+        return real, imag
+
     def synthesize(self, log2_f0: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
         """``log2 f0 [B, C, N]`` and amplitudes ``[B, C, H, N]`` -> audio ``[B, C, T]``."""
         b, c, n = log2_f0.shape
         hop, segments = self.hop, n - 1
-        cycles_per_sample = torch.pow(2.0, log2_f0) / self.sample_rate  # [B, C, N]
+        cycles_per_sample, before = self.cycles(log2_f0)
         start, end = cycles_per_sample[..., :-1], cycles_per_sample[..., 1:]  # [B, C, N - 1]
-        # each segment's cycles (f0 moves linearly across it), wrapped before the sum over frames
-        per_segment = 0.5 * hop * (start + end)
-        per_segment = per_segment - torch.floor(per_segment)
-        before = torch.cumsum(per_segment, dim=-1) - per_segment  # cycles at each segment's start
-        before = before - torch.floor(before)
+        before = before[..., :-1]  # cycles at each segment's start
         j = self.ramp * hop  # [hop]: samples into the segment
         within = start.unsqueeze(-1) * j + (end - start).unsqueeze(-1) * (j * j / (2 * hop))
         theta = (2 * math.pi) * (before.unsqueeze(-1) + within)  # [B, C, N - 1, hop]
-        # Partial h's sine from the two below it (sin(h t) = 2 cos(t) sin((h-1) t) - sin((h-2) t)),
-        # summed as it goes: two transcendental calls per sample instead of H, and no [.., hop, H]
-        # tensor; in onnxruntime the branch costs about half as much, within 1e-6 of H sines.
-        left = amplitudes[..., :-1].unsqueeze(-1)  # [B, C, H, N - 1, 1]: each segment's start
-        right = amplitudes[..., 1:].unsqueeze(-1)  # and end
-        sine, twice_cos = torch.sin(theta), 2 * torch.cos(theta)
-        below = torch.zeros_like(sine)
-        at_left, at_right = left[:, :, 0] * sine, right[:, :, 0] * sine  # [B, C, N - 1, hop]
-        for h in range(1, self.harmonics):
-            below, sine = sine, twice_cos * sine - below
-            at_left = at_left + left[:, :, h] * sine
-            at_right = at_right + right[:, :, h] * sine
-        audio = (at_left + self.ramp * (at_right - at_left)).reshape(b, c, segments * hop)
+        # The partials summed by Clenshaw's recurrence: sum_h a_h sin(h t) = sin(t) * b_1, with
+        # b_h = a_h + 2 cos(t) b_(h+1) - b_(h+2) (the sum of a_h U_(h-1)(cos t)). Two
+        # transcendental calls per sample instead of H, no [.., hop, H] tensor, and three
+        # elementwise ops per partial on each segment's start amplitude and its change across the
+        # segment, stacked ([B, C, 2, N - 1, hop]; the sum is linear in the amplitudes); in onnxruntime about a third less than summing a recurrence's
+        # sines into two sums (docs/benchmarks/harmonic-synthesis.md).
+        start_amp = amplitudes[..., :-1]
+        edges = torch.stack([start_amp, amplitudes[..., 1:] - start_amp], dim=3).unsqueeze(-1)
+        twice_cos = (2 * torch.cos(theta)).unsqueeze(2)  # [B, C, 1, N - 1, hop]
+        later, latest = None, edges[:, :, -1]  # b_(h+2), b_(h+1): [B, C, 2, N - 1, hop or 1]
+        for h in range(self.harmonics - 2, -1, -1):
+            current = edges[:, :, h] + twice_cos * latest
+            if later is not None:
+                current = current - later
+            later, latest = latest, current
+        summed = torch.sin(theta).unsqueeze(2) * latest  # [B, C, 2, N - 1, hop]
+        audio = (summed[:, :, 0] + self.ramp * summed[:, :, 1]).reshape(b, c, segments * hop)
         # a clip that is not a whole number of hops ends with less than a hop of silence here
         return F.pad(audio, (0, self.n_samples - segments * hop))
+
+
+KERNEL_REACH = 2  # bins either side of a partial written by ``spectrum``: Hann's main lobe
 
 
 def pitch_loss(log2_f0: torch.Tensor, target_hz: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:

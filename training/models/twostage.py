@@ -79,7 +79,7 @@ class SpectralDecoder(SpectralGenerator):
             log_mag, phase, change = self.head_spectra(x.float())
             if detail_gain is not None:
                 log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins)
-            return self.with_harmonics(self.out(log_mag, phase, change), x.float(), log2_f0, voiced)
+            return self.render((log_mag, phase, change), x.float(), log2_f0, voiced)
 
 
 def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -243,6 +243,14 @@ class TwoStageGenerator(Generator):
         above = (u.unsqueeze(-1) > self.prior_cumulative.unsqueeze(0)).to(torch.int64)  # [B, K, M]
         return above.sum(dim=-1).clamp(max=self.prior_cumulative.shape[1] - 1)
 
+    def rows(self, z: torch.Tensor) -> torch.Tensor:
+        """Each category's picked component as a row of the tables flattened to ``[K * M, ...]``:
+        indices ``[B, K]``. One Gather of ``B * K`` rows; expanding a whole table per draw and
+        gathering along it copied every row in onnxruntime."""
+        k, m = self.prior_cumulative.shape
+        offsets = torch.arange(k, device=z.device).unsqueeze(0) * m  # [1, K]
+        return self.component(z) + offsets
+
     def contour(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The f0 contour a draw plays: ``(log2_f0, voiced)``, each ``[B, C, N]``.
 
@@ -252,11 +260,9 @@ class TwoStageGenerator(Generator):
         crossfades (under 0.5 the branch's own f0 plays)."""
         b = z.shape[0]
         k, c, channels, frames = self.prior_log2_f0.shape
-        gather = self.component(z).view(b, k, 1, 1, 1).expand(b, k, 1, channels, frames)
-        log2_f0 = (
-            self.prior_log2_f0.unsqueeze(0).expand(b, k, c, channels, frames).gather(2, gather).squeeze(2)
-        )
-        voiced = self.prior_voiced.unsqueeze(0).expand(b, k, c, channels, frames).gather(2, gather).squeeze(2)
+        rows = self.rows(z)  # [B, K]
+        log2_f0 = self.prior_log2_f0.reshape(k * c, channels, frames)[rows]  # [B, K, C, N]
+        voiced = self.prior_voiced.reshape(k * c, channels, frames)[rows]
         weight = cond.view(b, k, 1, 1) * voiced  # [B, K, C, N]
         mixed_voicing = weight.sum(dim=1)
         mixed = (weight * log2_f0).sum(dim=1) / mixed_voicing.clamp_min(1e-6)
@@ -264,12 +270,10 @@ class TwoStageGenerator(Generator):
 
     def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
-        b = z.shape[0]
         k, c, d = self.prior_mean.shape
-        index = self.component(z)  # [B, K]
-        gather = index.view(b, k, 1, 1).expand(b, k, 1, d)
-        mean = self.prior_mean.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)  # [B, K, D]
-        std = self.prior_std.unsqueeze(0).expand(b, k, c, d).gather(2, gather).squeeze(2)
+        rows = self.rows(z)  # [B, K]
+        mean = self.prior_mean.reshape(k * c, d)[rows]  # [B, K, D]
+        std = self.prior_std.reshape(k * c, d)[rows]
         per_category = mean + std * z[:, 1:].unsqueeze(1)
         return (cond.unsqueeze(-1) * per_category).sum(dim=1)
 
