@@ -953,6 +953,17 @@ def _run_inspect(args: argparse.Namespace) -> int:
     ]
     lines += [f"  input  {i.name:8s} {i.shape}" for i in session.get_inputs()]
     lines += [f"  output {o.name:8s} {o.shape}" for o in session.get_outputs()]
+    # how the model was built (the prior, a harmonic branch and how it plays): the one-line facts
+    # of the metadata's details; the rest (tables, gains) is in --json
+    shown = {"family", "representation", "weight_storage"}
+    facts = [
+        (key, value)
+        for key, value in info.details.items()
+        if key not in shown and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    ]
+    if facts:
+        lines.append("details:")
+        lines += [f"  {key:18s} {value}" for key, value in facts]
     print("\n".join(lines))
     return 0
 

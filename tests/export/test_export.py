@@ -67,7 +67,10 @@ def test_cli_export_and_inspect(tiny_runs, tmp_path, capsys):
     assert main(["export", str(tiny_runs["gan"]), "--out", str(out), "--checkpoint", "latest"]) == 0
     said = capsys.readouterr().out
     assert said.startswith(f"from {tiny_runs['gan'] / 'checkpoints' / 'step-0000004.pt'} (step 4)"), said
+    capsys.readouterr()
     assert main(["inspect", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "\ndetails:\n" in said and "\n  frames " in said  # the metadata's one-line facts
 
 
 def test_an_existing_model_is_replaced_only_with_overwrite(tiny_runs, tmp_path, capsys):
