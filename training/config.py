@@ -76,8 +76,9 @@ class ModelConfig:
     # how the harmonic branch plays its partials: "time", as sines summed per sample (what every
     # run so far trained with), or "spectral", as each partial's windowed spectrum added to the
     # STFT head's before the one inverse transform (FFT^-1 additive synthesis, Rodet and Depalle
-    # 1992): several times cheaper in onnxruntime, the same steady partials within about -50 dB,
-    # glides within about -35 dB; `gesturegan export --harmonic-synthesis` can switch a checkpoint
+    # 1992): the whole model 8 to 16 % faster in onnxruntime than with "time"
+    # (docs/benchmarks/harmonic-synthesis.md), steady partials within -60 dB of the sines, glides
+    # within about -35 dB; `gesturegan export --harmonic-synthesis` can switch a checkpoint
     harmonic_synthesis: str = "time"
 
 

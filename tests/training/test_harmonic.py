@@ -116,23 +116,25 @@ def _spectral_against_sines(branch: HarmonicBranch, log2_f0: torch.Tensor, ampli
 
 
 @pytest.mark.parametrize(
-    "hz, bound_db",
+    "hz, rate, bound_db",
     [
-        (220.0, -55.0),
-        (16000 / 1024 * 5, -55.0),  # the fundamental on a bin: every partial at 0 / 0 in the kernel
-        (31.0, -55.0),  # the lowest partials within two bins of 0: their images fold back
-        (1010.0, -55.0),  # partials 8 to 16 at or above Nyquist
+        (220.0, 16000, -55.0),
+        # the fundamental exactly on a bin (16 Hz bins, f0 a power of two): every partial at the
+        # kernel's 0 / 0, where its limit is taken
+        (128.0, 16384, -55.0),
+        (31.0, 16000, -55.0),  # the lowest partials within two bins of 0: their images fold back
+        (1010.0, 16000, -55.0),  # partials 8 to 16 at or above Nyquist
     ],
 )
-def test_spectral_partials_play_what_the_sines_play(hz, bound_db):
+def test_spectral_partials_play_what_the_sines_play(hz, rate, bound_db):
     """``spectrum`` (the partials written into the STFT, FFT^-1 synthesis) against ``synthesize``:
     steady partials alike to -55 dB, whether a partial sits between bins, on one, near 0 Hz or
     near Nyquist."""
     frames, harmonics = 65, 16
-    branch = HarmonicBranch(2, 1, harmonics, 256, 256 * (frames - 1), 16000, n_fft=1024)
+    branch = HarmonicBranch(2, 1, harmonics, 256, 256 * (frames - 1), rate, n_fft=1024)
     gen = torch.Generator().manual_seed(2)
     amplitudes = torch.rand(1, 1, harmonics, 1, generator=gen).expand(1, 1, harmonics, frames) / harmonics
-    audible = (hz * torch.arange(1, harmonics + 1) < 8000).float().view(1, 1, -1, 1)
+    audible = (hz * torch.arange(1, harmonics + 1) < rate / 2).float().view(1, 1, -1, 1)
     log2_f0 = torch.full((1, 1, frames), math.log2(hz))
     assert _spectral_against_sines(branch, log2_f0, amplitudes * audible) < bound_db
 
@@ -155,8 +157,9 @@ def test_spectral_partials_have_finite_gradients_on_a_bin():
     """Where a partial sits exactly on a bin the kernel's quotient is 0 / 0; its limit is taken, and
     the gradient through the branch that is not taken must not turn into NaN."""
     frames, harmonics = 9, 4
-    branch = HarmonicBranch(2, 1, harmonics, 256, 256 * (frames - 1), 16000, n_fft=1024)
-    log2_f0 = torch.full((1, 1, frames), math.log2(16000 / 1024 * 8), requires_grad=True)
+    # 16 Hz bins and f0 = 2^7 Hz: every partial exactly on a bin in float32 (8, 16, 24, 32)
+    branch = HarmonicBranch(2, 1, harmonics, 256, 256 * (frames - 1), 16384, n_fft=1024)
+    log2_f0 = torch.full((1, 1, frames), 7.0, requires_grad=True)
     amplitudes = torch.full((1, 1, harmonics, frames), 0.1, requires_grad=True)
     real, imag = branch.spectrum(log2_f0, amplitudes)
     (real.square().sum() + imag.square().sum()).backward()

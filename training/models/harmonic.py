@@ -23,6 +23,8 @@ from torch.nn import functional as F
 
 from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ
 
+KERNEL_REACH = 2  # bins either side of a partial written by ``HarmonicBranch.spectrum``: Hann's main lobe
+
 
 def exp_sigmoid(x: torch.Tensor, exponent: float = math.log(10.0), max_value: float = 2.0) -> torch.Tensor:
     """DDSP's amplitude nonlinearity: positive, smooth over decades, bounded by ``max_value``."""
@@ -192,8 +194,9 @@ class HarmonicBranch(nn.Module):
         # b_h = a_h + 2 cos(t) b_(h+1) - b_(h+2) (the sum of a_h U_(h-1)(cos t)). Two
         # transcendental calls per sample instead of H, no [.., hop, H] tensor, and three
         # elementwise ops per partial on each segment's start amplitude and its change across the
-        # segment, stacked ([B, C, 2, N - 1, hop]; the sum is linear in the amplitudes); in onnxruntime about a third less than summing a recurrence's
-        # sines into two sums (docs/benchmarks/harmonic-synthesis.md).
+        # segment, stacked ([B, C, 2, N - 1, hop]; the sum is linear in the amplitudes). In
+        # onnxruntime a third less than summing a recurrence's sines into two sums
+        # (docs/benchmarks/harmonic-synthesis.md).
         start_amp = amplitudes[..., :-1]
         edges = torch.stack([start_amp, amplitudes[..., 1:] - start_amp], dim=3).unsqueeze(-1)
         twice_cos = (2 * torch.cos(theta)).unsqueeze(2)  # [B, C, 1, N - 1, hop]
@@ -207,9 +210,6 @@ class HarmonicBranch(nn.Module):
         audio = (summed[:, :, 0] + self.ramp * summed[:, :, 1]).reshape(b, c, segments * hop)
         # a clip that is not a whole number of hops ends with less than a hop of silence here
         return F.pad(audio, (0, self.n_samples - segments * hop))
-
-
-KERNEL_REACH = 2  # bins either side of a partial written by ``spectrum``: Hann's main lobe
 
 
 def pitch_loss(log2_f0: torch.Tensor, target_hz: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:
