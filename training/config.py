@@ -80,6 +80,11 @@ class ModelConfig:
     # (docs/benchmarks/harmonic-synthesis.md), steady partials within -60 dB of the sines, glides
     # within about -35 dB; `gesturegan export --harmonic-synthesis` can switch a checkpoint
     harmonic_synthesis: str = "time"
+    # twostage with model.harmonics: the partials sound only where the played contour is voiced
+    # (pYIN's voicing in training, the drawn clip's contour at generation), at the nearest voiced
+    # frame's pitch between voiced frames, instead of at the branch's own f0 in unvoiced frames
+    # (which wandered, and made trigger_continuous too tonal: docs/evaluation/bakeoff.md, stop 33)
+    harmonic_gate: bool = False
 
 
 @dataclass(frozen=True)

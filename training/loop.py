@@ -31,6 +31,7 @@ from torch import nn
 from gesturegan.files import atomic_path, write_json_atomic, write_text_atomic
 from gesturegan.training.config import CONFIG_DIR, Config, ConfigError, load_config, to_toml
 from gesturegan.training.data import BatchSampler, Dataset, check_trainable, load_dataset
+from gesturegan.training.pitch import hold_pitch
 from gesturegan.training.state import (
     CheckpointError,
     State,
@@ -504,6 +505,8 @@ def train(
             real = _real_embeddings(data, classifier)
         if family == "twostage" and state.config.model.harmonics and t.pitch_weight > 0:
             data.pitch = _pitch_tracks(data, state, dist, progress, log)
+            if state.config.model.harmonic_gate:
+                data.pitch = hold_pitch(data.pitch)
         sampler = BatchSampler(data, t.batch_size, t.balanced, state.rng)
         step_fn = STEPS[family]
         stop = {"signal": None}

@@ -37,6 +37,30 @@ class PitchTracks:
     voiced: np.ndarray
 
 
+def hold_pitch(tracks: PitchTracks) -> PitchTracks:
+    """``tracks`` with each unvoiced frame's f0 taken from the nearest voiced frame of its clip and
+    channel (the earlier one on a tie); clips without a voiced frame keep 0. The voicing is
+    unchanged, so a gated harmonic branch fades out at the pitch it had and in at the pitch it
+    will have, instead of gliding through the branch's own guess."""
+    f0 = tracks.f0_hz
+    voiced = (tracks.voiced > 0.5) & (f0 > 0)
+    frames = np.arange(f0.shape[-1])
+    held = f0.copy()
+    for row in np.ndindex(*f0.shape[:-1]):
+        where = np.flatnonzero(voiced[row])
+        if len(where) == 0:
+            held[row] = 0.0
+            continue
+        # nearest voiced frame: the insertion point and the one before it, whichever is closer
+        after = np.clip(np.searchsorted(where, frames), 0, len(where) - 1)
+        before = np.clip(after - 1, 0, len(where) - 1)
+        nearest = np.where(
+            np.abs(where[before] - frames) <= np.abs(where[after] - frames), where[before], where[after]
+        )
+        held[row] = f0[row][nearest]
+    return PitchTracks(held.astype(np.float32), tracks.voiced)
+
+
 def track_clip(audio: np.ndarray, sample_rate: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
     """pYIN over one clip ``[C, T]``: ``(f0_hz, voiced_probability)``, each ``[C, T // hop + 1]``
     (centred frames, as the generator's STFT)."""

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from gesturegan.training.models.harmonic import HarmonicBranch, pitch_loss
-from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ
+from gesturegan.training.models.harmonic import HarmonicBranch, mix_contours, pitch_loss
+from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ, PitchTracks, hold_pitch
 
 
 def _branch(
@@ -391,6 +391,11 @@ def test_a_draw_plays_its_components_contour_and_a_morph_glides_between_two(tiny
         assert torch.all(voicing == 1)
         generator.prior_voiced[1, :, :, :10] = 0.0  # category 1 unvoiced in its first ten frames
         mixed, voicing = generator.contour(z, half)
+        # its pitch there is held (a gated prior's): it counts a thousandth of a voiced one's
+        assert (mixed[..., :10] - a[..., :10]).abs().max() < 2e-3 * (b - a).abs().max()
+        assert (mixed[..., :10] - a[..., :10]).abs().max() > 0
+        generator.prior_log2_f0[1, :, :, :10] = 0.0  # no pitch at all there (an ungated prior's)
+        mixed, voicing = generator.contour(z, half)
         torch.testing.assert_close(mixed[..., :10], a[..., :10])  # the voiced one's pitch
         assert torch.all(voicing[..., :10] == 0.5) and torch.all(voicing[..., 10:] == 1)
 
@@ -446,3 +451,97 @@ def test_a_spectral_branch_exports_and_plays_as_it_does_in_torch(tiny_dataset):
     # as magnitudes: float32's last bit in f0 drifts a partial's phase over the clip (verify_generator)
     assert np.abs(_magnitudes(got) - _magnitudes(spectral)).max() < 1e-3
     assert np.abs(_magnitudes(spectral) - _magnitudes(sines)).max() < 0.05 * np.abs(_magnitudes(sines)).max()
+
+
+def test_held_pitch_takes_the_nearest_voiced_frames_and_keeps_the_voicing():
+    f0 = np.array(
+        [[[0, 0, 100, 0, 0, 0, 200, 0]], [[0, 0, 0, 0, 0, 0, 0, 0]], [[50, 0, 0, 0, 0, 0, 0, 60]]], np.float32
+    )
+    probability = np.where(f0 > 0, 0.9, 0.1).astype(np.float32)
+    probability[2, 0, 7] = 0.4  # a pitch pYIN doubted: not voiced, so it is not held from
+    held = hold_pitch(PitchTracks(f0, probability))
+    # before the first voiced frame its pitch; after the last, the last's; a tie goes to the earlier
+    np.testing.assert_array_equal(held.f0_hz[0, 0], [100, 100, 100, 100, 100, 200, 200, 200])
+    np.testing.assert_array_equal(held.f0_hz[1, 0], 0)  # no voiced frame: nothing to hold
+    np.testing.assert_array_equal(held.f0_hz[2, 0], 50)
+    np.testing.assert_array_equal(held.voiced, probability)
+
+
+def test_a_gated_branch_sounds_only_where_its_contour_is_voiced_and_at_its_pitch():
+    branch, logits = _branch(4, 220.0, 220.0)
+    branch.gate = True
+    frames = logits.shape[-1]
+    contour = torch.full((1, 1, frames), math.log2(440.0))
+    voiced = torch.zeros(1, 1, frames)
+    voiced[..., : frames // 2] = 1.0
+    with torch.no_grad():
+        audio = branch.synthesize(*branch.controls(logits, contour, voiced))[0, 0].numpy()
+        logits[0, 0, 0] += 3.0  # the branch's own f0 moves: a gated branch does not follow it
+        again = branch.synthesize(*branch.controls(logits, contour, voiced))[0, 0].numpy()
+        halved = branch.synthesize(*branch.controls(logits, contour, voiced / 2))[0, 0].numpy()
+    np.testing.assert_array_equal(audio, again)
+    np.testing.assert_allclose(halved, audio / 2, atol=1e-6)
+    hop, half = 256, (frames // 2) * 256
+    assert np.abs(audio[half:]).max() == 0  # silent from the first unvoiced frame on
+    voiced_part = audio[: half - hop]
+    power = np.abs(np.fft.rfft(voiced_part * np.hanning(len(voiced_part)))) ** 2
+    hz = np.fft.rfftfreq(len(voiced_part), 1 / 16000)
+    near = np.zeros_like(power, bool)
+    for h in range(1, 5):
+        near |= np.abs(hz - 440.0 * h) < 8.0
+    assert power[near].sum() / power.sum() > 0.99  # at the contour's pitch, not its own 220 Hz
+
+
+def test_mixed_contours_crossfade_the_voicing_and_keep_a_held_pitch():
+    log2_f0 = torch.tensor([[[[7.0, 7.0, 0.0]]], [[[8.0, 9.0, 0.0]]]]).transpose(0, 1)  # [1, 2, 1, 3]
+    voiced = torch.tensor([[[[1.0, 0.0, 0.0]]], [[[1.0, 0.0, 0.0]]]]).transpose(0, 1)
+    mixed, voicing = mix_contours(log2_f0, voiced, torch.tensor([[0.25, 0.75]]))
+    torch.testing.assert_close(voicing, torch.tensor([[[1.0, 0.0, 0.0]]]))
+    # voiced in both: a geometric glide; held in both: the same glide; no pitch in either: 0
+    torch.testing.assert_close(mixed, torch.tensor([[[7.75, 8.5, 0.0]]]))
+
+
+def test_gated_reconstructions_and_mixes_play_the_clips_contours(tiny_dataset):
+    """A gated branch in training: each clip's partials at its held track, gated by its voicing;
+    a mixed code's at its two clips' contours mixed as a drawn morph mixes them."""
+    from dataclasses import replace
+
+    from gesturegan.training.config import load_config
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models import build
+    from gesturegan.training.models.twostage import AutoencoderView
+
+    data = load_dataset(tiny_dataset)
+    cfg = load_config("twostage", "tiny")
+    cfg = replace(cfg, model=replace(cfg.model, harmonics=4, harmonic_gate=True))
+    generator, critic = build(cfg, data.shape)
+    assert generator.describe()["harmonic_voicing"] == "gated by the contour"
+    frames = generator.decoder.n_frames
+    f0 = torch.full((4, 1, frames), 220.0)
+    f0[1] = 0.0  # a clip without a pitch
+    voiced = torch.ones(4, 1, frames)
+    voiced[0, :, frames // 2 :] = 0.0  # a held pitch, unvoiced, in clip 0's second half
+    teacher = torch.log2(f0.clamp_min(F0_MIN_HZ))
+    tracked = (voiced > 0.5) & (f0 > 0)
+    mix = torch.tensor([0.0, 0.5, 1.0, 0.25])
+    played, gate = AutoencoderView._gated_contours(teacher, tracked, f0 > 0, mix)
+    assert played.shape == gate.shape == (8, 1, frames)
+    torch.testing.assert_close(gate[:4], tracked.float())
+    torch.testing.assert_close(played[0], teacher[0])  # held, not the branch's own
+    assert torch.all(played[1] == 0) and torch.all(gate[1] == 0)
+    # mixed code 1 is clip 1 moved half way to clip 0 (roll 1): clip 0's pitch, half its voicing
+    torch.testing.assert_close(played[5], teacher[0])
+    torch.testing.assert_close(gate[5], 0.5 * tracked[0].float())
+    torch.testing.assert_close(gate[4], tracked[0].float())  # mix 0: its own clip, clip 0
+
+    view = AutoencoderView(generator, critic.encoder)
+    audio = torch.from_numpy(np.stack([data.audio[i] for i in range(4)]))
+    noise = torch.zeros(4, generator.code_dim)
+    with torch.no_grad():
+        recon, *_ = view(audio, noise, pitch=(f0, voiced))
+        features = generator.decoder.decode_features(view.encoder(audio)[0])
+        silent = generator.decoder.finish(features, log2_f0=teacher, voiced=torch.zeros_like(voiced))
+        head_only = generator.decoder.out(*generator.decoder.head_spectra(features))
+    torch.testing.assert_close(silent, head_only, atol=1e-5, rtol=0)  # gate 0: the STFT head alone
+    assert (recon[0] - head_only[0]).abs().max() > 1e-4  # clip 0 voiced: the partials play
+    torch.testing.assert_close(recon[1], head_only[1], atol=1e-5, rtol=0)  # clip 1 has no pitch

@@ -113,6 +113,7 @@ class SpectralGenerator(Generator):
                 shape.sample_rate,
                 n_fft=m.n_fft,
                 spectral=m.harmonic_synthesis == "spectral",
+                gate=m.harmonic_gate,
             )
             if m.harmonics
             else None
@@ -192,6 +193,9 @@ class SpectralGenerator(Generator):
                 {
                     "harmonics": self.harmonic.harmonics,
                     "harmonic_synthesis": "spectral" if self.harmonic.spectral else "time",
+                    "harmonic_voicing": "gated by the contour"
+                    if self.harmonic.gate
+                    else "own f0 where unvoiced",
                 }
                 if self.harmonic is not None
                 else {}

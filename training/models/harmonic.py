@@ -23,6 +23,8 @@ from torch.nn import functional as F
 
 from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ
 
+# How much a held pitch (in an unvoiced frame) counts against a voiced one when contours mix
+HELD_WEIGHT = 1e-3
 KERNEL_REACH = 2  # bins either side of a partial written by ``HarmonicBranch.spectrum``: Hann's main lobe
 
 
@@ -48,6 +50,7 @@ class HarmonicBranch(nn.Module):
         sample_rate: int,
         n_fft: int = 1024,
         spectral: bool = False,
+        gate: bool = False,
     ):
         super().__init__()
         self.channels, self.harmonics, self.hop = channels, harmonics, hop
@@ -55,6 +58,12 @@ class HarmonicBranch(nn.Module):
         # ``spectral``: the decoder adds ``spectrum()`` to its STFT head's spectrum before the
         # inverse transform instead of adding ``forward()``'s audio after it (see ``spectrum``)
         self.spectral = spectral
+        # ``gate``: given a contour, the partials sound only where it is voiced (amplitudes times
+        # its voicing), always at its f0, which holds the nearest voiced frame's pitch between
+        # voiced frames (``pitch.hold_pitch``). Without it, unvoiced frames play the branch's own
+        # f0, which wanders: tonal partials where pYIN heard none, and pitch jumps at each voicing
+        # change (docs/evaluation/bakeoff.md, stops 30 to 32).
+        self.gate = gate
         # per channel: f0, loudness, and the distribution over harmonics. Two layers, with a
         # frame either side: where the partials sit is spread over many features (the STFT head
         # reads them per bin), which one linear map does not turn into one f0 (a linear readout
@@ -96,11 +105,15 @@ class HarmonicBranch(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``logits [B, C, 2 + H, N]`` -> ``log2 f0 [B, C, N]`` and harmonic amplitudes
         ``[B, C, H, N]`` (0 at and above Nyquist). ``log2_f0`` given plays that f0 instead; with
-        ``voiced [B, C, N]`` too, only in frames where it is above 0.5 (the branch's own elsewhere)."""
-        if log2_f0 is None or voiced is not None:
+        ``voiced [B, C, N]`` too, only in frames where it is above 0.5 (the branch's own elsewhere),
+        or, with ``gate``, everywhere, the amplitudes scaled by ``voiced``."""
+        gated = self.gate and log2_f0 is not None and voiced is not None
+        if log2_f0 is None or (voiced is not None and not gated):
             own = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
             log2_f0 = own if log2_f0 is None else torch.where(voiced > 0.5, log2_f0, own)
         loudness = exp_sigmoid(logits[:, :, 1:2])  # [B, C, 1, N]
+        if gated:
+            loudness = loudness * voiced.unsqueeze(2)
         f0 = torch.pow(2.0, log2_f0).unsqueeze(2)  # [B, C, 1, N]
         audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(logits.dtype)
         weights = torch.softmax(logits[:, :, 2:], dim=2) * audible
@@ -210,6 +223,25 @@ class HarmonicBranch(nn.Module):
         audio = (summed[:, :, 0] + self.ramp * summed[:, :, 1]).reshape(b, c, segments * hop)
         # a clip that is not a whole number of hops ends with less than a hop of silence here
         return F.pad(audio, (0, self.n_samples - segments * hop))
+
+
+def mix_contours(
+    log2_f0: torch.Tensor, voiced: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``K`` f0 contours ``log2_f0, voiced [B, K, C, N]`` mixed by ``weights [B, K]`` (a morph's
+    ``cond``) into one ``(log2_f0, voiced)`` ``[B, C, N]``.
+
+    The voicing mixes linearly (a crossfade). The pitch glides geometrically, weighted by voicing:
+    where both are voiced between the two pitches, where one is, at that one's. Where none is, a
+    held pitch (``log2_f0`` above 0 in an unvoiced frame: ``pitch.hold_pitch``) counts a little,
+    so a gated branch fading in or out keeps a pitch instead of falling to 0.
+    """
+    b, k = weights.shape
+    weight = weights.view(b, k, 1, 1)
+    mixed_voicing = (weight * voiced).sum(dim=1)
+    pitched = weight * (voiced + HELD_WEIGHT * (log2_f0 > 0).to(voiced.dtype))
+    mixed = (pitched * log2_f0).sum(dim=1) / pitched.sum(dim=1).clamp_min(1e-6)
+    return mixed, mixed_voicing
 
 
 def pitch_loss(log2_f0: torch.Tensor, target_hz: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:

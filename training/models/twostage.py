@@ -39,6 +39,7 @@ from torch.nn import functional as F
 from gesturegan.training.config import ModelConfig
 from gesturegan.training.models.base import DataShape, Generator
 from gesturegan.training.models.gan import LogMagnitude, SpectralDiscriminator, SpectralGenerator
+from gesturegan.training.models.harmonic import mix_contours
 from gesturegan.training.pitch import F0_MIN_HZ
 
 
@@ -258,15 +259,11 @@ class TwoStageGenerator(Generator):
         mixes the codes, weighted by voicing: where both are voiced a morph glides geometrically
         between the two pitches, where one is, it keeps that one's pitch, and the voicing itself
         crossfades (under 0.5 the branch's own f0 plays)."""
-        b = z.shape[0]
         k, c, channels, frames = self.prior_log2_f0.shape
         rows = self.rows(z)  # [B, K]
         log2_f0 = self.prior_log2_f0.reshape(k * c, channels, frames)[rows]  # [B, K, C, N]
         voiced = self.prior_voiced.reshape(k * c, channels, frames)[rows]
-        weight = cond.view(b, k, 1, 1) * voiced  # [B, K, C, N]
-        mixed_voicing = weight.sum(dim=1)
-        mixed = (weight * log2_f0).sum(dim=1) / mixed_voicing.clamp_min(1e-6)
-        return mixed, mixed_voicing
+        return mix_contours(log2_f0, voiced, cond)
 
     def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
@@ -364,7 +361,7 @@ class AutoencoderView(nn.Module):
             mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
             code = torch.cat([code, mixed])
         features = decoder.decode_features(code)
-        log2_f0 = played = None
+        log2_f0 = played = gate = None
         if decoder.harmonic is not None:
             with torch.autocast(device_type=features.device.type, enabled=False):
                 predicted = decoder.harmonic.log2_f0(features.float())
@@ -373,13 +370,34 @@ class AutoencoderView(nn.Module):
                 f0_hz, voiced = pitch
                 tracked = (voiced > 0.5) & (f0_hz > 0)
                 teacher = torch.log2(f0_hz.clamp_min(F0_MIN_HZ))
-                played = predicted.detach().clone()
-                played[: len(audio)] = torch.where(tracked, teacher, played[: len(audio)])
-        both = decoder.finish(features, log2_f0=played)
+                if decoder.harmonic.gate:
+                    played, gate = self._gated_contours(teacher, tracked, f0_hz > 0, mix)
+                else:
+                    played = predicted.detach().clone()
+                    played[: len(audio)] = torch.where(tracked, teacher, played[: len(audio)])
+        both = decoder.finish(features, log2_f0=played, voiced=gate)
         if mix is None:
             return both, mu, logvar, None, log2_f0
         recon, decoded_mix = both.chunk(2, dim=0)
         return recon, mu, logvar, decoded_mix, log2_f0
+
+    @staticmethod
+    def _gated_contours(
+        teacher: torch.Tensor, tracked: torch.Tensor, pitched: torch.Tensor, mix: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A gated branch's contours for the batch: the clips' own (``teacher`` log2 f0, held
+        between voiced frames, and ``tracked`` voicing, ``[B, C, N]``), then with ``mix [B]`` each
+        mixed code's, its two clips' contours mixed as a drawn morph mixes them
+        (``mix_contours``), so a morph's partials are trained as they will play."""
+        voicing = tracked.to(teacher.dtype)
+        log2_f0 = torch.where(pitched, teacher, torch.zeros_like(teacher))
+        if mix is None:
+            return log2_f0, voicing
+        pairs_f0 = torch.stack([log2_f0, log2_f0.roll(1, dims=0)], dim=1)  # [B, 2, C, N]
+        pairs_voicing = torch.stack([voicing, voicing.roll(1, dims=0)], dim=1)
+        mix = mix.to(teacher.dtype)
+        mixed_f0, mixed_voicing = mix_contours(pairs_f0, pairs_voicing, torch.stack([1 - mix, mix], dim=1))
+        return torch.cat([log2_f0, mixed_f0]), torch.cat([voicing, mixed_voicing])
 
 
 class LikeEncoder(nn.Module):
