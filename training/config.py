@@ -339,6 +339,10 @@ def validate(cfg: Config) -> None:
             f"model.harmonic_synthesis must be one of {', '.join(HARMONIC_SYNTHESES)}, "
             f"not {m.harmonic_synthesis!r}"
         )
+    if m.harmonic_gate and not m.harmonics:
+        raise ConfigError(
+            "model.harmonic_gate gates a harmonic branch: set model.harmonics too, or leave the gate off"
+        )
     if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
         raise ConfigError(
             f"model.postfilter_bins must be 0 (off) or an odd number >= 3, not {m.postfilter_bins}"

@@ -35,6 +35,11 @@ def test_family_defaults_differ_where_the_papers_do():
         ("[train]\nrecon_sizes = [512, 1000]\n", "train.recon_sizes must hold powers of two"),
         ("[train]\nrecon_sizes = []\n", "train.recon_sizes must name at least one"),
         ("[model]\nharmonic_synthesis = 'fft'\n", "model.harmonic_synthesis must be one of time, spectral"),
+        (
+            "[model]\nharmonic_gate = true\n",
+            "model.harmonic_gate gates a harmonic branch: set model.harmonics",
+        ),
+        ("[model]\nharmonic_gate = 'yes'\n", "model.harmonic_gate in .*bad.toml must be bool"),
     ],
 )
 def test_bad_configs_are_refused_with_the_key_named(tmp_path, text, message):

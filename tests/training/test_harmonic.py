@@ -453,6 +453,38 @@ def test_a_spectral_branch_exports_and_plays_as_it_does_in_torch(tiny_dataset):
     assert np.abs(_magnitudes(spectral) - _magnitudes(sines)).max() < 0.05 * np.abs(_magnitudes(sines)).max()
 
 
+def test_a_gated_branch_exports_and_plays_its_voicing_as_it_does_in_torch(tiny_dataset):
+    """A gated, spectral generator whose prior's contours are voiced in their first half only:
+    onnxruntime plays what torch plays, and the partials are gone where the contours are not voiced."""
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _magnitudes, _to_onnx
+
+    generator, hz, *_ = _generator_with_contours(tiny_dataset)
+    generator.decoder.harmonic.gate = generator.decoder.harmonic.spectral = True
+    frames = generator.decoder.n_frames
+    with torch.no_grad():
+        generator.prior_voiced[..., frames // 2 :] = 0.0  # pitch held there, unvoiced
+    k = len(hz)
+    z = torch.randn(4, generator.latent_dim, generator=torch.Generator().manual_seed(7))
+    cond = torch.eye(k)[torch.arange(4) % k]
+    graph = GeneratorGraph(generator).eval()
+    with torch.no_grad():
+        gated = graph(z, cond).numpy()
+        x = generator.body(z, cond)
+        head_only = generator.decoder.out(*generator.decoder.head_spectra(x.float())).numpy()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    assert np.abs(_magnitudes(got) - _magnitudes(gated)).max() < 1e-3
+    hop = generator.decoder.harmonic.hop
+    tail = slice((frames // 2 + 4) * hop, None)  # past the last voiced frame and the window's reach
+    head = slice(0, (frames // 2 - 4) * hop)
+    assert np.abs(gated[..., tail] - head_only[..., tail]).max() < 1e-4 * np.abs(head_only).max()
+    assert np.abs(gated[..., head] - head_only[..., head]).max() > 1e-2 * np.abs(head_only).max()
+
+
 def test_held_pitch_takes_the_nearest_voiced_frames_and_keeps_the_voicing():
     f0 = np.array(
         [[[0, 0, 100, 0, 0, 0, 200, 0]], [[0, 0, 0, 0, 0, 0, 0, 0]], [[50, 0, 0, 0, 0, 0, 0, 60]]], np.float32
