@@ -85,6 +85,11 @@ class ModelConfig:
     # frame's pitch between voiced frames, instead of at the branch's own f0 in unvoiced frames
     # (which wandered, and made trigger_continuous too tonal: docs/evaluation/bakeoff.md, stop 33)
     harmonic_gate: bool = False
+    # with harmonic_gate: clips in which pYIN heard no pitch at all (68 % of the triggers, 43 % of
+    # continuous_variation: drum bodies, chords, pads) play the branch's own f0, ungated, as an
+    # ungated branch does; a morph glides between the two by the unpitched clips' share. Gated
+    # everywhere, those clips' partials were silent and the noise had to play them (stop 33)
+    harmonic_free_unpitched: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,6 +347,11 @@ def validate(cfg: Config) -> None:
     if m.harmonic_gate and not m.harmonics:
         raise ConfigError(
             "model.harmonic_gate gates a harmonic branch: set model.harmonics too, or leave the gate off"
+        )
+    if m.harmonic_free_unpitched and not m.harmonic_gate:
+        raise ConfigError(
+            "model.harmonic_free_unpitched frees the unpitched clips of a gated branch: "
+            "set model.harmonic_gate too, or leave it off"
         )
     if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
         raise ConfigError(

@@ -40,6 +40,10 @@ def test_family_defaults_differ_where_the_papers_do():
             "model.harmonic_gate gates a harmonic branch: set model.harmonics",
         ),
         ("[model]\nharmonic_gate = 'yes'\n", "model.harmonic_gate in .*bad.toml must be bool"),
+        (
+            "[model]\nharmonics = 4\nharmonic_free_unpitched = true\n",
+            "model.harmonic_free_unpitched frees the unpitched clips of a gated branch: set model.harmonic_gate",
+        ),
     ],
 )
 def test_bad_configs_are_refused_with_the_key_named(tmp_path, text, message):

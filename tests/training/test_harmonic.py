@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gesturegan.training.models.harmonic import HarmonicBranch, mix_contours, pitch_loss
+from gesturegan.training.models.harmonic import HarmonicBranch, mix_contours, pitch_loss, unpitched_share
 from gesturegan.training.pitch import F0_MAX_HZ, F0_MIN_HZ, PitchTracks, hold_pitch
 
 
@@ -533,6 +533,74 @@ def test_mixed_contours_crossfade_the_voicing_and_keep_a_held_pitch():
     torch.testing.assert_close(mixed, torch.tensor([[[7.75, 8.5, 0.0]]]))
 
 
+def test_a_freed_branch_plays_clips_without_a_pitch_as_an_ungated_one_and_glides_to_them():
+    """``free_unpitched``: a contour from a clip without a pitch plays the branch's own f0,
+    ungated; a share of one pulls f0 from the contour's towards the branch's own, geometrically,
+    and opens the gate by that share, step by step (no jump in a morph)."""
+    branch, logits = _branch(4, 220.0, 220.0)
+    branch.gate = branch.free_unpitched = True
+    frames = logits.shape[-1]
+    held = torch.full((1, 1, frames), math.log2(440.0))  # a pitched clip's held pitch, unvoiced
+    zeros, ones = torch.zeros(1, 1, frames), torch.ones(1, 1, frames)
+    with torch.no_grad():
+        ungated_f0, ungated_amplitudes = branch.controls(logits)
+        free_f0, free_amplitudes = branch.controls(logits, zeros, zeros, ones)
+        torch.testing.assert_close(free_f0, ungated_f0)
+        torch.testing.assert_close(free_amplitudes, ungated_amplitudes)
+        shares = torch.linspace(0.0, 1.0, 11)
+        played = [branch.controls(logits, held, zeros, share * ones) for share in shares]
+    f0 = torch.stack([p[0][0, 0, 0] for p in played])
+    loudness = torch.stack([p[1][0, 0].sum(dim=0)[0] for p in played])
+    torch.testing.assert_close(f0, torch.lerp(torch.tensor(math.log2(440.0)), ungated_f0[0, 0, 0], shares))
+    torch.testing.assert_close(loudness, shares * ungated_amplitudes[0, 0].sum(dim=0)[0])
+    # the same contour, told nothing about pitchless clips: gated as before (silent, unvoiced)
+    with torch.no_grad():
+        assert branch.controls(logits, held, zeros)[1].abs().max() == 0
+
+
+def test_the_unpitched_share_counts_the_clips_without_a_pitch():
+    log2_f0 = torch.tensor([[[[7.0, 7.0]]], [[[0.0, 0.0]]], [[[8.0, 8.0]]]]).transpose(0, 1)  # [1, 3, 1, 2]
+    share = unpitched_share(log2_f0, torch.tensor([[0.2, 0.5, 0.3]]))
+    torch.testing.assert_close(share, torch.tensor([[[0.5, 0.5]]]))
+
+
+def test_a_freed_branch_exports_and_plays_a_category_without_a_pitch_ungated(tiny_dataset):
+    """A gated, freed, spectral generator whose category 1 has no pitch and whose category 0 is
+    voiced in its first half: category 1 plays exactly as the ungated generator, category 0 does
+    not (its partials stop where it is unvoiced), and onnxruntime plays what torch plays."""
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _magnitudes, _to_onnx
+
+    generator, hz, *_ = _generator_with_contours(tiny_dataset)
+    harmonic = generator.decoder.harmonic
+    harmonic.gate = harmonic.free_unpitched = harmonic.spectral = True
+    frames = generator.decoder.n_frames
+    with torch.no_grad():
+        generator.prior_log2_f0[1] = 0.0
+        generator.prior_voiced[1] = 0.0
+        generator.prior_voiced[0, ..., frames // 2 :] = 0.0  # pitch held there, unvoiced
+    z = torch.randn(6, generator.latent_dim, generator=torch.Generator().manual_seed(3))
+    cond = torch.eye(len(hz))[[1, 1, 1, 0, 0, 0]]
+    graph = GeneratorGraph(generator).eval()
+    with torch.no_grad():
+        freed = graph(z, cond).numpy()
+        unpitched = generator.unpitched(z, cond)
+        harmonic.gate = False
+        ungated = graph(z, cond).numpy()
+        harmonic.gate = True
+    assert torch.all(unpitched[:3] == 1) and torch.all(unpitched[3:] == 0)
+    np.testing.assert_allclose(freed[:3], ungated[:3], atol=1e-6, rtol=0)
+    assert np.abs(freed[3:] - ungated[3:]).max() > 1e-2 * np.abs(ungated[3:]).max()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    # relative: where the branch's own f0 plays, onnxruntime's last bits in the features move f0
+    # and drift the partials' phase over the clip (the spectral export test's contours hold f0)
+    assert np.abs(_magnitudes(got) - _magnitudes(freed)).max() < 0.01 * np.abs(_magnitudes(freed)).max()
+
+
 def test_gated_reconstructions_and_mixes_play_the_clips_contours(tiny_dataset):
     """A gated branch in training: each clip's partials at its held track, gated by its voicing;
     a mixed code's at its two clips' contours mixed as a drawn morph mixes them."""
@@ -556,8 +624,10 @@ def test_gated_reconstructions_and_mixes_play_the_clips_contours(tiny_dataset):
     teacher = torch.log2(f0.clamp_min(F0_MIN_HZ))
     tracked = (voiced > 0.5) & (f0 > 0)
     mix = torch.tensor([0.0, 0.5, 1.0, 0.25])
-    played, gate = AutoencoderView._gated_contours(teacher, tracked, f0 > 0, mix)
-    assert played.shape == gate.shape == (8, 1, frames)
+    played, gate, unpitched = AutoencoderView._gated_contours(teacher, tracked, f0 > 0, mix)
+    assert played.shape == gate.shape == unpitched.shape == (8, 1, frames)
+    # clip 1 has no pitch; mixed code 1 is half clip 1, mixed code 2 all of clip 1 (roll 1)
+    torch.testing.assert_close(unpitched[:, 0, 0], torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.5, 1.0, 0.0]))
     torch.testing.assert_close(gate[:4], tracked.float())
     torch.testing.assert_close(played[0], teacher[0])  # held, not the branch's own
     assert torch.all(played[1] == 0) and torch.all(gate[1] == 0)

@@ -114,6 +114,7 @@ class SpectralGenerator(Generator):
                 n_fft=m.n_fft,
                 spectral=m.harmonic_synthesis == "spectral",
                 gate=m.harmonic_gate,
+                free_unpitched=m.harmonic_free_unpitched,
             )
             if m.harmonics
             else None
@@ -168,17 +169,19 @@ class SpectralGenerator(Generator):
         x: torch.Tensor,
         log2_f0: torch.Tensor | None = None,
         voiced: torch.Tensor | None = None,
+        unpitched: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Audio ``[B, C, T]`` from the STFT head's ``(log_mag, phase, change)`` ``[B, C, F, N]`` and
         the harmonic branch's partials from features ``x [B, W, N]`` (at ``log2_f0 [B, C, N]`` when
-        given, where ``voiced [B, C, N]`` > 0.5 if that is given): summed as audio after the
-        inverse transform, or with a spectral branch, as spectra before it."""
+        given, where ``voiced [B, C, N]`` > 0.5 if that is given; ``unpitched [B, C, N]``: see
+        ``HarmonicBranch.controls``): summed as audio after the inverse transform, or with a
+        spectral branch, as spectra before it."""
         if self.harmonic is None:
             return self.out(*head)
         if not self.harmonic.spectral:
-            return self.out(*head) + self.harmonic(x, log2_f0, voiced)
+            return self.out(*head) + self.harmonic(x, log2_f0, voiced, unpitched)
         real, imag = self.out.spectrum(*head)
-        partials = self.harmonic.controls(self.harmonic.logits(x), log2_f0, voiced)
+        partials = self.harmonic.controls(self.harmonic.logits(x), log2_f0, voiced, unpitched)
         extra_real, extra_imag = self.harmonic.spectrum(*partials)
         return self.out.istft(real + extra_real, imag + extra_imag, self.out.n_samples)
 
@@ -193,9 +196,13 @@ class SpectralGenerator(Generator):
                 {
                     "harmonics": self.harmonic.harmonics,
                     "harmonic_synthesis": "spectral" if self.harmonic.spectral else "time",
-                    "harmonic_voicing": "gated by the contour"
-                    if self.harmonic.gate
-                    else "own f0 where unvoiced",
+                    "harmonic_voicing": (
+                        "own f0 where unvoiced"
+                        if not self.harmonic.gate
+                        else "gated by the contour, own f0 in clips without a pitch"
+                        if self.harmonic.free_unpitched
+                        else "gated by the contour"
+                    ),
                 }
                 if self.harmonic is not None
                 else {}

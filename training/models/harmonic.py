@@ -51,6 +51,7 @@ class HarmonicBranch(nn.Module):
         n_fft: int = 1024,
         spectral: bool = False,
         gate: bool = False,
+        free_unpitched: bool = False,
     ):
         super().__init__()
         self.channels, self.harmonics, self.hop = channels, harmonics, hop
@@ -64,6 +65,10 @@ class HarmonicBranch(nn.Module):
         # f0, which wanders: tonal partials where pYIN heard none, and pitch jumps at each voicing
         # change (docs/evaluation/bakeoff.md, stops 30 to 32).
         self.gate = gate
+        # ``free_unpitched`` (with ``gate``): where ``controls`` is told the contour comes from a
+        # clip in which pYIN heard no pitch, the branch plays its own f0, ungated, as without the
+        # gate: drum bodies and chords are tonal, but pYIN hears no single pitch in them.
+        self.free_unpitched = free_unpitched
         # per channel: f0, loudness, and the distribution over harmonics. Two layers, with a
         # frame either side: where the partials sit is spread over many features (the STFT head
         # reads them per bin), which one linear map does not turn into one f0 (a linear readout
@@ -101,19 +106,37 @@ class HarmonicBranch(nn.Module):
         return self.proj(x).view(x.shape[0], self.channels, 2 + self.harmonics, x.shape[-1])
 
     def controls(
-        self, logits: torch.Tensor, log2_f0: torch.Tensor | None = None, voiced: torch.Tensor | None = None
+        self,
+        logits: torch.Tensor,
+        log2_f0: torch.Tensor | None = None,
+        voiced: torch.Tensor | None = None,
+        unpitched: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``logits [B, C, 2 + H, N]`` -> ``log2 f0 [B, C, N]`` and harmonic amplitudes
         ``[B, C, H, N]`` (0 at and above Nyquist). ``log2_f0`` given plays that f0 instead; with
         ``voiced [B, C, N]`` too, only in frames where it is above 0.5 (the branch's own elsewhere),
-        or, with ``gate``, everywhere, the amplitudes scaled by ``voiced``."""
+        or, with ``gate``, everywhere, the amplitudes scaled by ``voiced``.
+
+        ``unpitched [B, C, N]`` (with ``gate`` and ``free_unpitched``): the share of the contour
+        that comes from clips without any pitch (``unpitched_share``). That share plays ungated
+        (it adds to the gate) and pulls f0 towards the branch's own, geometrically: a clip
+        without a pitch plays exactly as an ungated branch would, and a morph from one to a
+        pitched clip glides between the two, without a jump."""
         gated = self.gate and log2_f0 is not None and voiced is not None
-        if log2_f0 is None or (voiced is not None and not gated):
+        free = gated and self.free_unpitched and unpitched is not None
+        if log2_f0 is None or (voiced is not None and not gated) or free:
             own = self.log2_min + self.log2_range * torch.sigmoid(logits[:, :, 0])
-            log2_f0 = own if log2_f0 is None else torch.where(voiced > 0.5, log2_f0, own)
+            if log2_f0 is None:
+                log2_f0 = own
+            elif free:
+                # no clip of the contour has a pitch here (log2 f0 0): the branch's own
+                log2_f0 = torch.where(log2_f0 > 0, torch.lerp(log2_f0, own, unpitched), own)
+            else:
+                log2_f0 = torch.where(voiced > 0.5, log2_f0, own)
         loudness = exp_sigmoid(logits[:, :, 1:2])  # [B, C, 1, N]
         if gated:
-            loudness = loudness * voiced.unsqueeze(2)
+            gate = (voiced + unpitched).clamp(max=1.0) if free else voiced
+            loudness = loudness * gate.unsqueeze(2)
         f0 = torch.pow(2.0, log2_f0).unsqueeze(2)  # [B, C, 1, N]
         audible = (f0 * self.numbers.view(1, 1, -1, 1) < self.sample_rate / 2).to(logits.dtype)
         weights = torch.softmax(logits[:, :, 2:], dim=2) * audible
@@ -125,12 +148,16 @@ class HarmonicBranch(nn.Module):
         return self.log2_min + self.log2_range * torch.sigmoid(self.logits(x)[:, :, 0])
 
     def forward(
-        self, x: torch.Tensor, log2_f0: torch.Tensor | None = None, voiced: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        log2_f0: torch.Tensor | None = None,
+        voiced: torch.Tensor | None = None,
+        unpitched: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Features ``x [B, W, N]`` -> audio; ``log2_f0 [B, C, N]`` given (a tracked or a drawn
         contour), the partials sit there instead of at the branch's own f0 (only where
-        ``voiced [B, C, N]`` > 0.5, when given)."""
-        return self.synthesize(*self.controls(self.logits(x), log2_f0, voiced))
+        ``voiced [B, C, N]`` > 0.5, when given; ``unpitched``: see ``controls``)."""
+        return self.synthesize(*self.controls(self.logits(x), log2_f0, voiced, unpitched))
 
     def cycles(self, log2_f0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``log2 f0 [B, C, N]`` -> f0 in cycles per sample, and the fundamental's phase at each
@@ -242,6 +269,13 @@ def mix_contours(
     pitched = weight * (voiced + HELD_WEIGHT * (log2_f0 > 0).to(voiced.dtype))
     mixed = (pitched * log2_f0).sum(dim=1) / pitched.sum(dim=1).clamp_min(1e-6)
     return mixed, mixed_voicing
+
+
+def unpitched_share(log2_f0: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """How much of a mix of ``K`` contours ``log2_f0 [B, K, C, N]`` (held: 0 only in clips where
+    pYIN heard no pitch) comes from such clips, by ``weights [B, K]``: ``[B, C, N]`` in [0, 1]."""
+    b, k = weights.shape
+    return (weights.view(b, k, 1, 1) * (log2_f0 <= 0).to(weights.dtype)).sum(dim=1)
 
 
 def pitch_loss(log2_f0: torch.Tensor, target_hz: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from gesturegan.training.config import ModelConfig
 from gesturegan.training.models.base import DataShape, Generator
 from gesturegan.training.models.gan import LogMagnitude, SpectralDiscriminator, SpectralGenerator
-from gesturegan.training.models.harmonic import mix_contours
+from gesturegan.training.models.harmonic import mix_contours, unpitched_share
 from gesturegan.training.pitch import F0_MIN_HZ
 
 
@@ -70,17 +70,18 @@ class SpectralDecoder(SpectralGenerator):
         detail_gain: torch.Tensor | None = None,
         log2_f0: torch.Tensor | None = None,
         voiced: torch.Tensor | None = None,
+        unpitched: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter
         first; with ``log2_f0 [B, C, N]``, the harmonic branch plays that f0 (only where
-        ``voiced [B, C, N]`` > 0.5, if given)."""
+        ``voiced [B, C, N]`` > 0.5, if given; ``unpitched``: ``HarmonicBranch.controls``)."""
         if detail_gain is None and log2_f0 is None:
             return super().finish(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
             if detail_gain is not None:
                 log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins)
-            return self.render((log_mag, phase, change), x.float(), log2_f0, voiced)
+            return self.render((log_mag, phase, change), x.float(), log2_f0, voiced, unpitched)
 
 
 def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -265,6 +266,12 @@ class TwoStageGenerator(Generator):
         voiced = self.prior_voiced.reshape(k * c, channels, frames)[rows]
         return mix_contours(log2_f0, voiced, cond)
 
+    def unpitched(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``[B, C, N]``: how much of the contour a draw plays comes from clips in which pYIN heard
+        no pitch (their held contour is 0 throughout), mixed by ``cond`` (``unpitched_share``)."""
+        k, c, channels, frames = self.prior_log2_f0.shape
+        return unpitched_share(self.prior_log2_f0.reshape(k * c, channels, frames)[self.rows(z)], cond)
+
     def codes(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Codes ``[B, D]``: each category's mixture drawn with the same ``z``, mixed by ``cond``."""
         k, c, d = self.prior_mean.shape
@@ -291,10 +298,12 @@ class TwoStageGenerator(Generator):
         if cond is None:
             return self.decoder.finish(x)
         gain = cond.float() @ self.detail_gain if self.postfilter_bins else None
-        log2_f0 = voiced = None
+        log2_f0 = voiced = unpitched = None
         if z is not None and self.contours:
             log2_f0, voiced = self.contour(z.float(), cond.float())
-        return self.decoder.finish(x, gain, log2_f0, voiced)
+            if self.decoder.harmonic.gate and self.decoder.harmonic.free_unpitched:
+                unpitched = self.unpitched(z.float(), cond.float())
+        return self.decoder.finish(x, gain, log2_f0, voiced, unpitched)
 
     def describe(self) -> dict:
         facts = {
@@ -361,7 +370,7 @@ class AutoencoderView(nn.Module):
             mixed = torch.lerp(code, code.roll(1, dims=0), mix.to(code.dtype).unsqueeze(1))
             code = torch.cat([code, mixed])
         features = decoder.decode_features(code)
-        log2_f0 = played = gate = None
+        log2_f0 = played = gate = unpitched = None
         if decoder.harmonic is not None:
             with torch.autocast(device_type=features.device.type, enabled=False):
                 predicted = decoder.harmonic.log2_f0(features.float())
@@ -371,11 +380,13 @@ class AutoencoderView(nn.Module):
                 tracked = (voiced > 0.5) & (f0_hz > 0)
                 teacher = torch.log2(f0_hz.clamp_min(F0_MIN_HZ))
                 if decoder.harmonic.gate:
-                    played, gate = self._gated_contours(teacher, tracked, f0_hz > 0, mix)
+                    played, gate, unpitched = self._gated_contours(teacher, tracked, f0_hz > 0, mix)
+                    if not decoder.harmonic.free_unpitched:
+                        unpitched = None
                 else:
                     played = predicted.detach().clone()
                     played[: len(audio)] = torch.where(tracked, teacher, played[: len(audio)])
-        both = decoder.finish(features, log2_f0=played, voiced=gate)
+        both = decoder.finish(features, log2_f0=played, voiced=gate, unpitched=unpitched)
         if mix is None:
             return both, mu, logvar, None, log2_f0
         recon, decoded_mix = both.chunk(2, dim=0)
@@ -384,20 +395,28 @@ class AutoencoderView(nn.Module):
     @staticmethod
     def _gated_contours(
         teacher: torch.Tensor, tracked: torch.Tensor, pitched: torch.Tensor, mix: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A gated branch's contours for the batch: the clips' own (``teacher`` log2 f0, held
-        between voiced frames, and ``tracked`` voicing, ``[B, C, N]``), then with ``mix [B]`` each
-        mixed code's, its two clips' contours mixed as a drawn morph mixes them
-        (``mix_contours``), so a morph's partials are trained as they will play."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A gated branch's contours for the batch, ``(log2_f0, voicing, unpitched)``: the clips'
+        own (``teacher`` log2 f0, held between voiced frames, ``tracked`` voicing, and 1 for a
+        clip without a pitch, ``[B, C, N]``), then with ``mix [B]`` each mixed code's, its two
+        clips' contours mixed as a drawn morph mixes them (``mix_contours``, ``unpitched_share``),
+        so a morph's partials are trained as they will play."""
         voicing = tracked.to(teacher.dtype)
         log2_f0 = torch.where(pitched, teacher, torch.zeros_like(teacher))
+        unpitched = (log2_f0 <= 0).to(teacher.dtype)
         if mix is None:
-            return log2_f0, voicing
+            return log2_f0, voicing, unpitched
         pairs_f0 = torch.stack([log2_f0, log2_f0.roll(1, dims=0)], dim=1)  # [B, 2, C, N]
         pairs_voicing = torch.stack([voicing, voicing.roll(1, dims=0)], dim=1)
         mix = mix.to(teacher.dtype)
-        mixed_f0, mixed_voicing = mix_contours(pairs_f0, pairs_voicing, torch.stack([1 - mix, mix], dim=1))
-        return torch.cat([log2_f0, mixed_f0]), torch.cat([voicing, mixed_voicing])
+        weights = torch.stack([1 - mix, mix], dim=1)
+        mixed_f0, mixed_voicing = mix_contours(pairs_f0, pairs_voicing, weights)
+        mixed_unpitched = unpitched_share(pairs_f0, weights)
+        return (
+            torch.cat([log2_f0, mixed_f0]),
+            torch.cat([voicing, mixed_voicing]),
+            torch.cat([unpitched, mixed_unpitched]),
+        )
 
 
 class LikeEncoder(nn.Module):
@@ -499,7 +518,10 @@ def fit_prior(
                 f0_hz, probability = pitch_by_category[idx]
                 voiced = (probability[keep] > 0.5) & (f0_hz[keep] > 0)
                 voicing[idx, :m] = voiced
-                log2_f0[idx, :m] = np.where(voiced, np.log2(np.maximum(f0_hz[keep], F0_MIN_HZ)), 0.0)
+                # every frame with a pitch, voiced or held (``pitch.hold_pitch``, for a gated
+                # branch), so that 0 throughout marks a clip without one (``unpitched_share``)
+                pitched = f0_hz[keep] > 0
+                log2_f0[idx, :m] = np.where(pitched, np.log2(np.maximum(f0_hz[keep], F0_MIN_HZ)), 0.0)
             continue
         codes = (mu[:, None, :] + sd[:, None, :] * rng.standard_normal((len(mu), draws, d))).reshape(-1, d)
         m = int(min(c, max(1, len(audio) // 4)))
