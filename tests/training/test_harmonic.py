@@ -553,6 +553,12 @@ def test_a_freed_branch_plays_clips_without_a_pitch_as_an_ungated_one_and_glides
     loudness = torch.stack([p[1][0, 0].sum(dim=0)[0] for p in played])
     torch.testing.assert_close(f0, torch.lerp(torch.tensor(math.log2(440.0)), ungated_f0[0, 0, 0], shares))
     torch.testing.assert_close(loudness, shares * ungated_amplitudes[0, 0].sum(dim=0)[0])
+    # the synthesis teaches the amplitudes, never the branch's own f0 (the pitch loss does)
+    logits.requires_grad_(True)
+    f0_free, amplitudes_free = branch.controls(logits, zeros, zeros, ones)
+    branch.synthesize(f0_free, amplitudes_free).square().sum().backward()
+    assert logits.grad[0, 0, 0].abs().max() == 0 and logits.grad[0, 0, 2:].abs().max() > 0
+    logits = logits.detach()
     # the same contour, told nothing about pitchless clips: gated as before (silent, unvoiced)
     with torch.no_grad():
         assert branch.controls(logits, held, zeros)[1].abs().max() == 0

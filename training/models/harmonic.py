@@ -129,7 +129,11 @@ class HarmonicBranch(nn.Module):
             if log2_f0 is None:
                 log2_f0 = own
             elif free:
-                # no clip of the contour has a pitch here (log2 f0 0): the branch's own
+                # no clip of the contour has a pitch here (log2 f0 0): the branch's own. Detached,
+                # as the ungated branch's own f0 is in training (``AutoencoderView``): it learns
+                # from the pitch loss alone. The synthesis's gradient reaches f0 through the phase
+                # of every later frame, and blew a run up within 750 steps (stop 34).
+                own = own.detach()
                 log2_f0 = torch.where(log2_f0 > 0, torch.lerp(log2_f0, own, unpitched), own)
             else:
                 log2_f0 = torch.where(voiced > 0.5, log2_f0, own)
