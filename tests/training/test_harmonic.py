@@ -570,6 +570,43 @@ def test_the_unpitched_share_counts_the_clips_without_a_pitch():
     torch.testing.assert_close(share, torch.tensor([[[0.5, 0.5]]]))
 
 
+def test_the_prior_keeps_held_pitch_so_a_draw_knows_its_pitchless_clips(tiny_dataset):
+    """Fitted on held tracks, a component keeps its clip's pitch in unvoiced frames and 0 only for
+    a clip without any: what ``unpitched`` reads at generation (not 0 in every unvoiced frame)."""
+    from gesturegan.training.models.twostage import fit_prior
+
+    generator, hz, encoder, by_category = _generator_with_contours(tiny_dataset)
+    frames = generator.decoder.n_frames
+    pitch = []
+    for k, clips in enumerate(by_category):
+        f0 = np.full((len(clips), 1, frames), 220.0 if k == 0 else 0.0, np.float32)
+        probability = np.zeros_like(f0)
+        probability[..., : frames // 2] = 0.9 if k == 0 else 0.0  # category 0: held after half way
+        pitch.append((f0, probability))
+    fit_prior(
+        [generator],
+        encoder,
+        by_category,
+        [f"c{k}" for k in range(len(hz))],
+        kind="posterior",
+        pitch_by_category=pitch,
+    )
+    used = min(len(by_category[0]), generator.prior_log2_f0.shape[1])  # the components kept
+    torch.testing.assert_close(
+        generator.prior_log2_f0[0, :used], torch.full((used, 1, frames), math.log2(220.0))
+    )
+    assert torch.all(generator.prior_voiced[0, :used, :, frames // 2 :] == 0)
+    assert torch.all(generator.prior_voiced[0, :used, :, : frames // 2] == 1)
+    assert torch.all(generator.prior_log2_f0[1] == 0)
+    z = torch.randn(4, generator.latent_dim, generator=torch.Generator().manual_seed(2))
+    eye = torch.eye(len(hz))
+    assert torch.all(generator.unpitched(z, eye[[0] * 4]) == 0)
+    assert torch.all(generator.unpitched(z, eye[[1] * 4]) == 1)
+    torch.testing.assert_close(
+        generator.unpitched(z, 0.25 * eye[[0] * 4] + 0.75 * eye[[1] * 4]), torch.full((4, 1, frames), 0.75)
+    )
+
+
 def test_a_freed_branch_exports_and_plays_a_category_without_a_pitch_ungated(tiny_dataset):
     """A gated, freed, spectral generator whose category 1 has no pitch and whose category 0 is
     voiced in its first half: category 1 plays exactly as the ungated generator, category 0 does
