@@ -64,6 +64,11 @@ class ModelConfig:
     # reconstructions are as tonal as their clips (global-variance compensation: regression-trained
     # decoders draw partials too flat); 0: off
     postfilter_bins: int = 9
+    # twostage with a posterior prior and the postfilter: each prior component gets its own detail
+    # gain, fitted so that its decoded mean is as tonal as its own clip, instead of one gain per
+    # category. One gain per category leaves the most tonal clips decoded a decade too flat while
+    # the noisy ones are right: the category's median gesture comes out noisier than its clips.
+    postfilter_per_component: bool = False
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
@@ -352,6 +357,16 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             "model.harmonic_free_unpitched frees the unpitched clips of a gated branch: "
             "set model.harmonic_gate too, or leave it off"
+        )
+    if m.postfilter_per_component and not m.postfilter_bins:
+        raise ConfigError(
+            "model.postfilter_per_component fits the postfilter's gain per prior component: "
+            "set model.postfilter_bins too (9), or leave it off"
+        )
+    if m.postfilter_per_component and m.prior != "posterior":
+        raise ConfigError(
+            "model.postfilter_per_component fits a gain per clip of a posterior prior: "
+            f'set model.prior = "posterior" (not "{m.prior}"), or leave it off'
         )
     if m.postfilter_bins and (m.postfilter_bins < 3 or m.postfilter_bins % 2 == 0):
         raise ConfigError(

@@ -312,7 +312,12 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
     returns what to log: ``{"postfilter/CATEGORY": gain, "prior/heard/CATEGORY": share, ...}``."""
     if state.config.family != "twostage":
         return {}
-    from gesturegan.training.models.twostage import fit_postfilter, fit_prior, weight_by_typicality
+    from gesturegan.training.models.twostage import (
+        fit_component_gains,
+        fit_postfilter,
+        fit_prior,
+        weight_by_typicality,
+    )
 
     train = data.train_index
     by_category = [
@@ -330,7 +335,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
             for k in range(len(data.categories))
         ]
     )
-    fit_prior(
+    fit = fit_prior(
         [state.generator, state.ema],
         state.critic.encoder,
         by_category,
@@ -345,6 +350,11 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
     )
     logged = {f"postfilter/{data.categories[k]}": v for k, v in (gains or {}).items()}
+    if state.ema.per_component_gain and gains is not None:
+        # after the category gains, which components not fitted (a GMM prior's) keep
+        per_component = fit_component_gains([state.generator, state.ema], state.ema, by_category, fit.kept)
+        for k, component_gains in per_component.items():
+            logged[f"postfilter/median_component/{data.categories[k]}"] = float(np.median(component_gains))
     exponent = state.config.model.prior_typicality
     if exponent > 0:
         # last: the classifier hears what ships, postfilter and contours included

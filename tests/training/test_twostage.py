@@ -478,3 +478,100 @@ def test_postfilter_bins_must_be_odd_or_off():
     for bad in (4, 1, -3):
         with pytest.raises(ConfigError, match="postfilter_bins"):
             validate(_tiny(postfilter_bins=bad))
+
+
+def test_each_prior_component_plays_its_own_detail_gain_in_torch_and_onnxruntime():
+    """``postfilter_per_component``: a draw's gain is its picked component's, mixed by cond like
+    the category gains; onnxruntime plays it as torch does; a checkpoint fitted per category loads
+    with every component at its category's gain."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
+    from gesturegan.training.models import DataShape, build
+
+    cfg = _tiny(prior="posterior", prior_components=3, postfilter_per_component=True)
+    torch.manual_seed(0)
+    g, _ = build(cfg, DataShape(2, 1, 8192, 16000))
+    g.eval()
+    g.detail_gain.copy_(torch.tensor([1.5, 2.0]))
+    per_category = {k: v for k, v in g.state_dict().items() if k != "prior_detail_gain"}
+    g.load_state_dict(per_category)
+    torch.testing.assert_close(g.prior_detail_gain, torch.tensor([[1.5] * 3, [2.0] * 3]))
+
+    g.prior_detail_gain.copy_(torch.tensor([[1.0, 3.0, 4.0], [1.25, 2.5, 1.0]]))
+    g.prior_cumulative.copy_(torch.tensor([[1 / 3, 2 / 3, 1.0]] * 2))
+    g.refresh_anchor()
+    z = torch.randn(3, g.latent_dim, generator=torch.Generator().manual_seed(1))
+    z[:, 0] = g.prior_anchor[0, 1]  # component 1 of each category (equal weights: same anchors)
+    cond = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.25, 0.75]])
+    with torch.no_grad():
+        x = g.decoder.decode_features(g.codes(z, cond))
+        want = g.decoder.finish(x, torch.tensor([3.0, 2.5, 0.25 * 3.0 + 0.75 * 2.5]))
+        peak = float(want.abs().max())  # an untrained decoder plays quietly
+        torch.testing.assert_close(g.finish(x, cond, z), want, rtol=0, atol=1e-4 * peak)
+        assert (g.finish(x, cond) - want).abs().max() > 20 * 1e-4 * peak  # the category gains alone differ
+    assert g.describe()["postfilter"]["per_component"][0] == {"median": 3.0, "min": 1.0, "max": 4.0}
+
+    graph = GeneratorGraph(g).eval()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    with torch.no_grad():
+        assert np.abs(got - graph(z, cond).numpy()).max() < 1e-3 * peak
+
+
+def test_component_gains_make_each_decoded_component_as_tonal_as_its_clip(tiny_runs, tiny_dataset):
+    import numpy as np
+
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models.twostage import (
+        DETAIL_GAINS,
+        fit_component_gains,
+        fit_prior,
+        log_flatness,
+    )
+    from gesturegan.training.state import read_checkpoint, restore_state
+
+    ckpt = read_checkpoint(tiny_runs["twostage"] / "checkpoints" / "best.pt")
+    ckpt["config"]["model"].update(prior="posterior", postfilter_per_component=True)
+    state = restore_state(ckpt, torch.device("cpu"))
+    g, encoder = state.ema, state.critic.encoder
+    data = load_dataset(tiny_dataset)
+    train = data.train_index
+    by_category = [np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(4)]
+    fit = fit_prior([g], encoder, by_category, data.categories, kind="posterior")
+    g.detail_gain.copy_(torch.tensor([1.0, 1.5, 2.0, 2.5]))
+    fitted = fit_component_gains([g], g, by_category, fit.kept)
+    assert set(fitted) == {0, 1, 2, 3}
+    low, high = DETAIL_GAINS[0], DETAIL_GAINS[-1]
+    rate = data.shape.sample_rate
+    for k, gains in fitted.items():
+        m = len(fit.kept[k])
+        torch.testing.assert_close(g.prior_detail_gain[k, :m], torch.from_numpy(gains))
+        # components not fitted keep their category's gain
+        assert torch.all(g.prior_detail_gain[k, m:] == g.detail_gain[k])
+        with torch.no_grad():
+            features = g.decoder.decode_features(g.prior_mean[k, :m])
+            real = log_flatness(torch.from_numpy(by_category[k][fit.kept[k]]), rate)
+
+            def off(gain: torch.Tensor, features=features, real=real) -> torch.Tensor:
+                return log_flatness(g.decoder.finish(features, gain), rate) - real
+
+            at_fit, at_low = off(g.prior_detail_gain[k, :m]), off(torch.full((m,), low))
+            at_high = off(torch.full((m,), high))
+        inside = (gains > low) & (gains < high)
+        # matched to the grid's interpolation, left alone where already as tonal, at most 4
+        assert torch.all(at_fit[inside].abs() <= 0.5 * at_low[inside].abs().clamp_min(0.02))
+        assert torch.all(at_low[gains == low] <= 0) and torch.all(at_high[gains == high] > 0)
+
+
+def test_per_component_gains_need_the_postfilter_and_a_posterior_prior():
+    from gesturegan.training.config import ConfigError, validate
+
+    validate(_tiny(prior="posterior", postfilter_per_component=True))
+    with pytest.raises(ConfigError, match="postfilter_per_component"):
+        validate(_tiny(prior="posterior", postfilter_per_component=True, postfilter_bins=0))
+    with pytest.raises(ConfigError, match="postfilter_per_component"):
+        validate(_tiny(prior="gmm", postfilter_per_component=True))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -195,6 +195,11 @@ class TwoStageGenerator(Generator):
         # fitted, and in checkpoints from before it existed).
         self.postfilter_bins = m.postfilter_bins
         self.register_buffer("detail_gain", torch.ones(k))
+        # ``postfilter_per_component``: each component's own gain ``[K, M]``, picked with it by
+        # ``z[:, 0]`` and mixed by ``cond`` like the category gains (``fit_component_gains``)
+        self.per_component_gain = bool(m.postfilter_bins and m.postfilter_per_component)
+        if self.per_component_gain:
+            self.register_buffer("prior_detail_gain", torch.ones(k, c))
         # With a harmonic branch, each component's f0 contour: its clip's pYIN track (log2 Hz) and
         # voicing (0 or 1) per channel and frame. A drawn gesture plays its component's contour,
         # as the reconstructions it was trained on play their clip's (teacher forcing); the
@@ -298,6 +303,10 @@ class TwoStageGenerator(Generator):
         if cond is None:
             return self.decoder.finish(x)
         gain = cond.float() @ self.detail_gain if self.postfilter_bins else None
+        if z is not None and self.per_component_gain:
+            k, m = self.prior_cumulative.shape
+            picked = self.prior_detail_gain.reshape(k * m)[self.rows(z.float())]  # [B, K]
+            gain = (cond.float() * picked).sum(dim=1)
         log2_f0 = voiced = unpitched = None
         if z is not None and self.contours:
             log2_f0, voiced = self.contour(z.float(), cond.float())
@@ -323,6 +332,17 @@ class TwoStageGenerator(Generator):
                 "envelope_bins": self.postfilter_bins,
                 "detail_gain": [round(float(g), 3) for g in self.detail_gain],
             }
+            if self.per_component_gain:
+                weights = self.weights()
+                facts["postfilter"]["per_component"] = [
+                    {
+                        "median": round(float(gains[used].median()), 3),
+                        "min": round(float(gains[used].min()), 3),
+                        "max": round(float(gains[used].max()), 3),
+                    }
+                    for gains, used in zip(self.prior_detail_gain, weights > 0, strict=True)
+                    if bool(used.any())
+                ]
         return facts
 
 
@@ -330,6 +350,12 @@ def _default_detail_gain(module, state_dict, prefix, *args) -> None:
     """Checkpoints from before the postfilter: load with the identity gain; from before the
     prior's contours: unvoiced (the harmonic branch's own f0, as they played)."""
     state_dict.setdefault(prefix + "detail_gain", torch.ones_like(module.detail_gain))
+    if module.per_component_gain:
+        # a checkpoint fitted per category: every component starts at its category's gain
+        gains = state_dict[prefix + "detail_gain"]
+        state_dict.setdefault(
+            prefix + "prior_detail_gain", gains.unsqueeze(1).expand_as(module.prior_detail_gain).clone()
+        )
     if module.contours:
         state_dict.setdefault(prefix + "prior_log2_f0", torch.zeros_like(module.prior_log2_f0))
         state_dict.setdefault(prefix + "prior_voiced", torch.zeros_like(module.prior_voiced))
@@ -444,6 +470,9 @@ class PriorFit:
 
     components: dict[str, int]
     codes: dict[str, int]
+    # a posterior prior: per category index, the clips (indices into its ``audio``) that its
+    # components are, in component order
+    kept: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -500,7 +529,7 @@ def fit_prior(
     log2_f0 = np.zeros(tuple(first.prior_log2_f0.shape), np.float32) if first.contours else None
     voicing = np.zeros_like(log2_f0) if first.contours else None
     rng = np.random.default_rng(seed)
-    used, n_codes = {}, {}
+    used, n_codes, kept = {}, {}, {}
     for idx, (name, audio) in enumerate(zip(categories, audio_by_category, strict=True)):
         if len(audio) == 0:
             used[name], n_codes[name] = 0, 0
@@ -514,6 +543,7 @@ def fit_prior(
             std[idx, :m] = np.sqrt(sd[keep] ** 2 + spread**2)
             cumulative[idx] = np.minimum(np.arange(1, c + 1) / m, 1.0)
             used[name], n_codes[name] = m, m
+            kept[idx] = keep
             if contours:
                 f0_hz, probability = pitch_by_category[idx]
                 voiced = (probability[keep] > 0.5) & (f0_hz[keep] > 0)
@@ -543,7 +573,7 @@ def fit_prior(
         if g.contours:
             g.prior_log2_f0.copy_(torch.from_numpy(log2_f0))
             g.prior_voiced.copy_(torch.from_numpy(voicing))
-    return PriorFit(used, n_codes)
+    return PriorFit(used, n_codes, kept)
 
 
 # The detail gain is fitted on at most this many clips per category (seconds per fit on a CPU).
@@ -620,6 +650,51 @@ def fit_postfilter(
     for g in generators:
         g.detail_gain.copy_(gains)
     return {k: float(v) for k, v in enumerate(gains)}
+
+
+@torch.no_grad()
+def fit_component_gains(
+    generators: list[TwoStageGenerator],
+    reference: TwoStageGenerator,
+    audio_by_category: list[np.ndarray],
+    kept: dict[int, np.ndarray],
+    batch: int = 16,
+) -> dict[int, np.ndarray]:
+    """Fit each posterior component's detail gain (``model.postfilter_per_component``).
+
+    Each component's mean is decoded through ``reference``'s decoder (what ships) at each of
+    ``DETAIL_GAINS``; its gain is where the log10 flatness ratio of that decode over its own clip
+    (``log_flatness``; the clips ``audio_by_category[k][kept[k]]`` ``[M, C, T]``) crosses 0, as
+    ``fit_postfilter`` does for a category's median. A component already as tonal as its clip
+    keeps 1. Components not fitted keep their category's gain.
+
+    Returns each category's gains over its fitted components, by category index."""
+    decoder = reference.decoder
+    was_training = decoder.training
+    decoder.eval()
+    dev, rate = decoder.head.weight.device, reference.shape.sample_rate
+    table = reference.detail_gain.unsqueeze(1).expand_as(reference.prior_detail_gain).clone()
+    fitted = {}
+    for k, clips_of in kept.items():
+        m = len(clips_of)
+        if m == 0:
+            continue
+        clips = audio_by_category[k][clips_of]
+        ratios = np.zeros((len(DETAIL_GAINS), m))
+        for i in range(0, m, batch):
+            means = reference.prior_mean[k, i : min(m, i + batch)]
+            features = decoder.decode_features(means.to(decoder.head.weight.dtype))
+            real = log_flatness(torch.from_numpy(np.ascontiguousarray(clips[i : i + batch])).to(dev), rate)
+            for j, gain in enumerate(DETAIL_GAINS):
+                made = decoder.finish(features, torch.full((len(features),), gain, device=dev))
+                ratios[j, i : i + len(features)] = (log_flatness(made, rate) - real).cpu().numpy()
+        gains = np.array([_crossing(DETAIL_GAINS, ratios[:, j].tolist()) for j in range(m)], np.float32)
+        table[k, :m] = torch.from_numpy(gains).to(table)
+        fitted[k] = gains
+    decoder.train(was_training)
+    for g in generators:
+        g.prior_detail_gain.copy_(table)
+    return fitted
 
 
 # Draws per prior component that the gesture classifier hears when the prior is weighted by
