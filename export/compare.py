@@ -1,6 +1,12 @@
 """Several evaluations side by side: every figure of ``evaluate``'s ``metrics.json``, one column each.
 
     python -m gesturegan.export.compare NAME=metrics.json NAME=metrics.json ... [--out table.md]
+    python -m gesturegan.export.compare NAME=seed0.json,seed1.json,seed2.json,seed3.json ...
+
+Several files for one name (comma-separated: ``evaluate --seed S`` for a few seeds) are one
+column, every figure the mean over those draws (``mean_result``). One draw of 64 gestures per
+category is noisy: a flatness ratio moves by a factor of 2 to 10 between seeds, and the overall
+Fréchet distance by a quarter, so compare models over the same seeds.
 
 Per category and figure, one row; a target column says what a model worth playing reaches
 (the figures of issue 14) and each cell is marked when it does. Pure reading and formatting: it
@@ -83,6 +89,21 @@ def _cell(value: float | None, figure: Figure, row: dict, result: dict) -> str:
     return text
 
 
+def mean_result(results: list[dict]) -> dict:
+    """One result with every number the mean of ``results`` (draws of the same model with different
+    seeds): dicts by key, lists by position, anything else (names, paths) from the first."""
+    first = results[0]
+    if isinstance(first, bool) or not all(type(r) is type(first) for r in results):
+        return first
+    if isinstance(first, dict):
+        return {key: mean_result([r[key] for r in results if key in r]) for key in first}
+    if isinstance(first, list) and all(len(r) == len(first) for r in results):
+        return [mean_result(list(items)) for items in zip(*results, strict=True)]
+    if isinstance(first, (int, float)):
+        return sum(results) / len(results)
+    return first
+
+
 def compare(results: dict[str, dict]) -> str:
     """Markdown: per category, every figure for every named result, with the target."""
     names = list(results)
@@ -96,6 +117,22 @@ def compare(results: dict[str, dict]) -> str:
                 row = results[name]["per_category"].get(category, {})
                 cells.append(_cell(fig.read(row, results[name]) if row else None, fig, row, results[name]))
             lines.append(f"| {category} | {fig.label} | {fig.target} | " + " | ".join(cells) + " |")
+    overall = (
+        ("Fréchet, classifier space", lambda r: (r.get("overall") or {}).get("frechet")),
+        (
+            "Fréchet, second space",
+            lambda r: ((r.get("second_opinion") or {}).get("overall") or {}).get("frechet"),
+        ),
+    )
+    lines += [
+        "",
+        "| all categories | target | " + " | ".join(names) + " |",
+        "| --- | --- |" + " --- |" * len(names),
+    ]
+    for label, read in overall:
+        values = [read(results[name]) for name in names]
+        cells = ["n/a" if v is None else f"{v:.2f}" for v in values]
+        lines.append(f"| {label} | lower is better | " + " | ".join(cells) + " |")
     lines += ["", "| morph | target | " + " | ".join(names) + " |", "| --- | --- |" + " --- |" * len(names)]
     pairs = list((first.get("second_opinion") or {}).get("morph", {}))
     for pair in pairs:
@@ -140,17 +177,26 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m gesturegan.export.compare",
         description="Put evaluate's metrics.json files side by side, with issue 14's targets.",
     )
-    p.add_argument("results", nargs="+", metavar="NAME=metrics.json")
+    p.add_argument(
+        "results",
+        nargs="+",
+        metavar="NAME=metrics.json[,more.json]",
+        help="a model's evaluate --json file, or several (seeds) separated by commas: one column, their mean",
+    )
     p.add_argument("--out", type=Path, help="write the markdown here (default: print it)")
     args = p.parse_args(argv)
     results = {}
     for item in args.results:
-        name, _, path = item.rpartition("=")
-        try:
-            results[name or Path(path).parent.name] = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            print(f"compare: cannot read {path}: {e}", file=sys.stderr)
-            return 2
+        name, _, paths = item.rpartition("=")
+        draws = []
+        for path in paths.split(","):
+            try:
+                draws.append(json.loads(Path(path).read_text()))
+            except (OSError, ValueError) as e:
+                print(f"compare: cannot read {path}: {e}", file=sys.stderr)
+                return 2
+        name = name or Path(paths.split(",")[0]).parent.name
+        results[name if len(draws) == 1 else f"{name} (mean of {len(draws)} draws)"] = mean_result(draws)
     table = compare(results)
     if args.out:
         from gesturegan.files import write_text_atomic

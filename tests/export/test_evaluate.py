@@ -228,3 +228,33 @@ def test_real_midpoints_land_in_a_category_that_lies_between(tmp_path):
     # middling noise (24 dB down, not 48) the last step is smaller: the walk is more even.
     steps = {pair: ref.crossfade_step_ratio for pair, ref in refs.items()}
     assert steps[(0, 1)] > 1.5 * steps[(0, 2)] and steps[(0, 2)] > 2
+
+
+def test_compare_averages_the_draws_given_for_one_model(tmp_path, capsys):
+    import json
+
+    from gesturegan.export.compare import main, mean_result
+
+    def draw(ratio: float, frechet: float) -> dict:
+        return {
+            "model": "m.onnx",
+            "per_category": {"trigger": {"frechet": frechet, "second_opinion": {"flatness_ratio": ratio}}},
+            "overall": {"frechet": frechet * 2},
+            "second_opinion": {"overall": {"morph_midpoints_in_pair": ratio / 4}, "flags": [True, 2.0]},
+        }
+
+    mean = mean_result([draw(1.0, 3.0), draw(3.0, 5.0)])
+    assert mean["per_category"]["trigger"] == {"frechet": 4.0, "second_opinion": {"flatness_ratio": 2.0}}
+    assert mean["model"] == "m.onnx" and mean["second_opinion"]["flags"] == [True, 2.0]
+    paths = []
+    for i, args in enumerate([(1.0, 3.0), (3.0, 5.0)]):
+        paths.append(tmp_path / f"s{i}.json")
+        paths[-1].write_text(json.dumps(draw(*args)))
+    assert main([f"m={paths[0]},{paths[1]}", f"one={paths[0]}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "| m (mean of 2 draws) | one |" in table[0]
+    row = next(line for line in table if line.startswith("| trigger | flatness ratio |"))
+    assert row.split(" | ")[3:5] == ["2.00 ✓", "1.00 ✓ |"]
+    assert "| Fréchet, classifier space | lower is better | 8.00 | 6.00 |" in table
+    assert main([f"m={paths[0]},{tmp_path / 'missing.json'}"]) == 2
+    assert "missing.json" in capsys.readouterr().err
