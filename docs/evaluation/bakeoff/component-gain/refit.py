@@ -1,0 +1,67 @@
+"""Fit a detail gain per prior component (``model.postfilter_per_component``) into a finished
+two-stage checkpoint, without training. Training does this at every prior fit when the key is set;
+this applies it to a checkpoint made without it (the rebuilt default) and records the key in its
+config. The codes, weights and category gains stay as they are:
+
+    python docs/evaluation/bakeoff/component-gain/refit.py CHECKPOINT OUT.pt --data data/both \
+        [--categories continuous_variation]
+    gesturegan export OUT.pt --out OUT.onnx --half-weights
+
+``--categories``: fit only these; the others keep their category's gain in every component.
+The checkpoint's prior must hold every training clip of a category as its components, in order
+(a posterior prior with at least as many components as clips, as the shipped default's).
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gesturegan.training.data import load_dataset
+from gesturegan.training.models.twostage import fit_component_gains
+from gesturegan.training.state import read_checkpoint, restore_state, save_checkpoint
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("checkpoint")
+parser.add_argument("out")
+parser.add_argument("--data", required=True, help="the dataset the checkpoint was trained on")
+parser.add_argument("--categories", nargs="*", default=[], help="fit only these (default: every category)")
+args = parser.parse_args()
+
+torch.set_num_threads(2)
+checkpoint = read_checkpoint(args.checkpoint)
+if checkpoint["family"] != "twostage" or checkpoint["config"]["model"].get("prior") != "posterior":
+    raise SystemExit(
+        f"{args.checkpoint}: only a twostage checkpoint with a posterior prior has a gain per clip"
+    )
+unknown = set(args.categories) - set(checkpoint["categories"])
+if unknown:
+    raise SystemExit(
+        f"--categories: {', '.join(sorted(unknown))} not in {', '.join(checkpoint['categories'])}"
+    )
+checkpoint["config"]["model"]["postfilter_per_component"] = True
+state = restore_state(checkpoint, torch.device("cpu"))
+data = load_dataset(args.data)
+train = data.train_index
+by_category = [
+    np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(len(data.categories))
+]
+weights = state.ema.weights().numpy()
+kept = {}
+for k, name in enumerate(state.categories):
+    fitted = np.flatnonzero(weights[k] > 0)
+    if len(fitted) != len(by_category[k]):
+        raise SystemExit(
+            f"{name}: {len(fitted)} components for {len(by_category[k])} training clips; refit the prior first"
+        )
+    if not args.categories or name in args.categories:
+        kept[k] = fitted
+gains = fit_component_gains([state.generator, state.ema], state.ema, by_category, kept)
+save_checkpoint(state, Path(args.out))
+for k, g in gains.items():
+    print(
+        f"{state.categories[k]}: category gain {float(state.ema.detail_gain[k]):.2f}, per component "
+        f"10/50/90 % {np.percentile(g, 10):.2f} / {np.median(g):.2f} / {np.percentile(g, 90):.2f}"
+    )
+print(f"wrote {args.out} (step {state.step})")
