@@ -69,6 +69,10 @@ class ModelConfig:
     # category. One gain per category leaves the most tonal clips decoded a decade too flat while
     # the noisy ones are right: the category's median gesture comes out noisier than its clips.
     postfilter_per_component: bool = False
+    # the postfilter keeps the power of each window of this many bins (odd, wider than
+    # postfilter_bins) instead of the whole frame's: 0 keeps the frame's. Kept per frame,
+    # sharpening moves power from bands of noise to bands with peaks, which darkens the highs.
+    postfilter_power_bins: int = 0
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
@@ -362,6 +366,15 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             "model.postfilter_per_component fits the postfilter's gain per prior component: "
             "set model.postfilter_bins too (9), or leave it off"
+        )
+    if m.postfilter_power_bins and (
+        not m.postfilter_bins
+        or m.postfilter_power_bins % 2 == 0
+        or m.postfilter_power_bins <= m.postfilter_bins
+    ):
+        raise ConfigError(
+            "model.postfilter_power_bins must be 0 (the frame's power) or an odd number above "
+            f"model.postfilter_bins ({m.postfilter_bins}), with the postfilter on; not {m.postfilter_power_bins}"
         )
     if m.postfilter_per_component and m.prior != "posterior":
         raise ConfigError(

@@ -490,7 +490,9 @@ def test_each_prior_component_plays_its_own_detail_gain_in_torch_and_onnxruntime
     from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
     from gesturegan.training.models import DataShape, build
 
-    cfg = _tiny(prior="posterior", prior_components=3, postfilter_per_component=True)
+    cfg = _tiny(
+        prior="posterior", prior_components=3, postfilter_per_component=True, postfilter_power_bins=37
+    )
     torch.manual_seed(0)
     g, _ = build(cfg, DataShape(2, 1, 8192, 16000))
     g.eval()
@@ -575,3 +577,41 @@ def test_per_component_gains_need_the_postfilter_and_a_posterior_prior():
         validate(_tiny(prior="posterior", postfilter_per_component=True, postfilter_bins=0))
     with pytest.raises(ConfigError, match="postfilter_per_component"):
         validate(_tiny(prior="gmm", postfilter_per_component=True))
+
+
+def test_a_local_power_postfilter_keeps_the_balance_between_bands():
+    """``postfilter_power_bins``: the same sharpening, but each window of bins keeps its power, so
+    a band of noise beside a band of partials is not darkened; per frame it is."""
+    from gesturegan.training.models.twostage import postfilter
+
+    gen = torch.Generator().manual_seed(0)
+    f = torch.arange(257.0)
+    # partials (one per 9 bins) in the lower half, noise of the same level in the upper half
+    comb = torch.where(f < 128, 2.0 * torch.cos(2 * torch.pi * f / 9.0), torch.zeros(()))
+    log_mag = comb.view(1, 1, -1, 1) + 0.3 * torch.randn(1, 1, 257, 20, generator=gen)
+
+    def band_power(x: torch.Tensor, band: slice) -> torch.Tensor:
+        return torch.logsumexp(2 * x[:, :, band], dim=2)
+
+    noise = slice(160, 257)
+    per_frame = postfilter(log_mag, torch.tensor([3.0]), 9)
+    local = postfilter(log_mag, torch.tensor([3.0]), 9, power_bins=37)
+    drop_per_frame = (band_power(log_mag, noise) - band_power(per_frame, noise)).mean()
+    drop_local = (band_power(log_mag, noise) - band_power(local, noise)).mean()
+    assert drop_per_frame > 1.0  # the noise band loses power to the sharpened partials
+    assert drop_local.abs() < 0.2 * drop_per_frame
+    # the partials are sharpened all the same: their peak-to-valley depth grows
+    depth = _detail_spread(local[:, :, 9:119], 9) / _detail_spread(log_mag[:, :, 9:119], 9)
+    assert float(depth.min()) > 2.0
+    torch.testing.assert_close(postfilter(log_mag, torch.ones(1), 9, power_bins=37), log_mag)
+
+
+def test_postfilter_power_bins_must_be_odd_and_wider_than_the_envelope():
+    from gesturegan.training.config import ConfigError, validate
+
+    validate(_tiny(postfilter_power_bins=37))
+    for bad in (36, 9, 5):
+        with pytest.raises(ConfigError, match="postfilter_power_bins"):
+            validate(_tiny(postfilter_power_bins=bad))
+    with pytest.raises(ConfigError, match="postfilter_power_bins"):
+        validate(_tiny(postfilter_power_bins=37, postfilter_bins=0))

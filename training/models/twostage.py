@@ -50,6 +50,7 @@ class SpectralDecoder(SpectralGenerator):
         super().__init__(replace(m, latent_dim=m.code_dim), shape, "twostage")
         del self.embed  # the category lives in the prior, not in the decoder
         self.postfilter_bins = m.postfilter_bins
+        self.postfilter_power_bins = m.postfilter_power_bins
         self.style = nn.Sequential(
             nn.Linear(m.code_dim, m.style_dim),
             nn.LeakyReLU(0.2),
@@ -80,7 +81,7 @@ class SpectralDecoder(SpectralGenerator):
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
             if detail_gain is not None:
-                log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins)
+                log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins, self.postfilter_power_bins)
             return self.render((log_mag, phase, change), x.float(), log2_f0, voiced, unpitched)
 
 
@@ -91,11 +92,14 @@ def log_mag_envelope(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
     return F.avg_pool2d(log_mag, (bins, 1), stride=1, padding=(bins // 2, 0), count_include_pad=False)
 
 
-def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> torch.Tensor:
+def postfilter(
+    log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int, power_bins: int = 0
+) -> torch.Tensor:
     """``log_mag [B, C, F, N]`` with its detail around the envelope scaled by ``detail_gain [B]``.
 
     Peaks rise and the valleys between them fall; each frame's envelope keeps its shape and the
-    frame its power. It is the global-variance compensation of statistical speech synthesis (Toda
+    frame its power, or with ``power_bins`` each window of that many bins keeps its own power, so
+    the balance between bands stays as drawn. It is the global-variance compensation of statistical speech synthesis (Toda
     and Tokuda 2007), for a decoder trained by regression, whose partials come out flatter than
     the clips' (their valleys filled with noise).
     """
@@ -103,7 +107,18 @@ def postfilter(log_mag: torch.Tensor, detail_gain: torch.Tensor, bins: int) -> t
     sharper = envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
     # each frame keeps its power: a sharper frame is not a louder one (raised peaks clipped 11 %
     # of the triggers when it was not kept)
+    if power_bins:
+        return sharper + 0.5 * (_local_log_power(log_mag, power_bins) - _local_log_power(sharper, power_bins))
     return sharper + 0.5 * (_log_power(log_mag) - _log_power(sharper))
+
+
+def _local_log_power(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
+    """``log`` of the mean ``|S|^2`` over ``bins`` neighbouring bins, ``[B, C, F, N]``, from
+    ``log_mag [B, C, F, N]`` (the window shrinking at the edges; clamped as ``_log_power``)."""
+    power = torch.exp((2 * log_mag).clamp(max=80.0))
+    return torch.log(
+        F.avg_pool2d(power, (bins, 1), stride=1, padding=(bins // 2, 0), count_include_pad=False) + 1e-30
+    )
 
 
 def _log_power(log_mag: torch.Tensor) -> torch.Tensor:
@@ -330,6 +345,9 @@ class TwoStageGenerator(Generator):
         if self.postfilter_bins:
             facts["postfilter"] = {
                 "envelope_bins": self.postfilter_bins,
+                "power": f"kept per {self.decoder.postfilter_power_bins} bins"
+                if self.decoder.postfilter_power_bins
+                else "kept per frame",
                 "detail_gain": [round(float(g), 3) for g in self.detail_gain],
             }
             if self.per_component_gain:

@@ -4,10 +4,11 @@ this applies it to a checkpoint made without it (the rebuilt default) and record
 config. The codes, weights and category gains stay as they are:
 
     python docs/evaluation/bakeoff/component-gain/refit.py CHECKPOINT OUT.pt --data data/both \
-        [--categories continuous_variation]
+        [--categories trigger continuous_repetition] [--power-bins 37]
     gesturegan export OUT.pt --out OUT.onnx --half-weights
 
-``--categories``: fit only these; the others keep their category's gain in every component.
+``--power-bins N``: the postfilter keeps each N bins' power (``model.postfilter_power_bins``) and
+the category gains are refitted with it first. ``--categories``: fit only these; the others keep their category's gain in every component.
 The checkpoint's prior must hold every training clip of a category as its components, in order
 (a posterior prior with at least as many components as clips, as the shipped default's).
 """
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from gesturegan.training.data import load_dataset
-from gesturegan.training.models.twostage import fit_component_gains
+from gesturegan.training.models.twostage import fit_component_gains, fit_postfilter
 from gesturegan.training.state import read_checkpoint, restore_state, save_checkpoint
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,6 +28,9 @@ parser.add_argument("checkpoint")
 parser.add_argument("out")
 parser.add_argument("--data", required=True, help="the dataset the checkpoint was trained on")
 parser.add_argument("--categories", nargs="*", default=[], help="fit only these (default: every category)")
+parser.add_argument(
+    "--power-bins", type=int, default=None, help="model.postfilter_power_bins (refits the category gains)"
+)
 args = parser.parse_args()
 
 torch.set_num_threads(2)
@@ -41,12 +45,19 @@ if unknown:
         f"--categories: {', '.join(sorted(unknown))} not in {', '.join(checkpoint['categories'])}"
     )
 checkpoint["config"]["model"]["postfilter_per_component"] = True
+if args.power_bins is not None:
+    checkpoint["config"]["model"]["postfilter_power_bins"] = args.power_bins
 state = restore_state(checkpoint, torch.device("cpu"))
 data = load_dataset(args.data)
 train = data.train_index
 by_category = [
     np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(len(data.categories))
 ]
+if args.power_bins is not None:
+    fitted_gains = fit_postfilter(
+        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
+    )
+    print("category gains:", ", ".join(f"{state.categories[k]} {v:.2f}" for k, v in fitted_gains.items()))
 weights = state.ema.weights().numpy()
 kept = {}
 for k, name in enumerate(state.categories):
