@@ -113,12 +113,23 @@ def postfilter(
 
 
 def _local_log_power(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
-    """``log`` of the mean ``|S|^2`` over ``bins`` neighbouring bins, ``[B, C, F, N]``, from
-    ``log_mag [B, C, F, N]`` (the window shrinking at the edges; clamped as ``_log_power``)."""
+    """``log`` of the mean ``|S|^2`` over about ``bins`` neighbouring bins, ``[B, C, F, N]``, from
+    ``log_mag [B, C, F, N]`` (clamped as ``_log_power``).
+
+    Summed in blocks of ``POWER_BLOCK`` bins, averaged over ``bins // POWER_BLOCK`` blocks (odd)
+    and interpolated back to every bin: a window pooled bin by bin cost onnxruntime three times
+    the whole generator (docs/benchmarks/generate-band-power.md), and the correction it feeds is
+    smooth across bins anyway."""
     power = torch.exp((2 * log_mag).clamp(max=80.0))
-    return torch.log(
-        F.avg_pool2d(power, (bins, 1), stride=1, padding=(bins // 2, 0), count_include_pad=False) + 1e-30
-    )
+    blocks = F.avg_pool2d(power, (POWER_BLOCK, 1), stride=(POWER_BLOCK, 1), ceil_mode=True)
+    span = max(1, bins // POWER_BLOCK) | 1
+    bands = F.avg_pool2d(blocks, (span, 1), stride=1, padding=(span // 2, 0), count_include_pad=False)
+    smooth = F.interpolate(bands, size=log_mag.shape[2:], mode="bilinear", align_corners=False)
+    return torch.log(smooth + 1e-30)
+
+
+# bins per block of the band power (``_local_log_power``)
+POWER_BLOCK = 4
 
 
 def _log_power(log_mag: torch.Tensor) -> torch.Tensor:
