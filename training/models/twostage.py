@@ -98,15 +98,15 @@ def postfilter(
     """``log_mag [B, C, F, N]`` with its detail around the envelope scaled by ``detail_gain [B]``.
 
     Peaks rise and the valleys between them fall; each frame's envelope keeps its shape and the
-    frame its power, or with ``power_bins`` each window of that many bins keeps its own power, so
-    the balance between bands stays as drawn. It is the global-variance compensation of statistical speech synthesis (Toda
-    and Tokuda 2007), for a decoder trained by regression, whose partials come out flatter than
-    the clips' (their valleys filled with noise).
+    frame its power, or with ``power_bins`` each window of about that many bins keeps its own
+    power, so the balance between bands stays as drawn. It is the global-variance compensation of
+    statistical speech synthesis (Toda and Tokuda 2007), for a decoder trained by regression,
+    whose partials come out flatter than the clips' (their valleys filled with noise).
     """
     envelope = log_mag_envelope(log_mag, bins)
     sharper = envelope + detail_gain.view(-1, 1, 1, 1) * (log_mag - envelope)
-    # each frame keeps its power: a sharper frame is not a louder one (raised peaks clipped 11 %
-    # of the triggers when it was not kept)
+    # the power is kept, per band or per frame: a sharper frame is not a louder one (raised peaks
+    # clipped 11 % of the triggers when it was not kept)
     if power_bins:
         return sharper + 0.5 * (_local_log_power(log_mag, power_bins) - _local_log_power(sharper, power_bins))
     return sharper + 0.5 * (_log_power(log_mag) - _log_power(sharper))
