@@ -73,6 +73,11 @@ class ModelConfig:
     # postfilter_bins) instead of the whole frame's: 0 keeps the frame's. Kept per frame,
     # sharpening moves power from bands of noise to bands with peaks, which darkens the highs.
     postfilter_power_bins: int = 0
+    # the postfilter also scales each bin's log-magnitude detail over time around its moving
+    # average over this many frames (odd), by a gain per category fitted with each prior so that
+    # reconstructions move as much as their clips; 0: off. The decoder's magnitudes, not its
+    # phase, blur attacks and the hits of loops (docs/evaluation/bakeoff.md, stop 36).
+    postfilter_time_frames: int = 0
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
@@ -333,6 +338,7 @@ def validate(cfg: Config) -> None:
         "model.prior_typicality": (m.prior_typicality, "every component as fitted"),
         "model.minibatch_std": (m.minibatch_std, "off"),
         "model.postfilter_bins": (m.postfilter_bins, "off"),
+        "model.postfilter_time_frames": (m.postfilter_time_frames, "off"),
         "train.diversity_weight": (t.diversity_weight, "off"),
         "train.diversity_cap": (t.diversity_cap, "unbounded"),
         "train.mix_weight": (t.mix_weight, "off"),
@@ -375,6 +381,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             "model.postfilter_power_bins must be 0 (the frame's power) or an odd number above "
             f"model.postfilter_bins ({m.postfilter_bins}), with the postfilter on; not {m.postfilter_power_bins}"
+        )
+    if m.postfilter_time_frames and (
+        not m.postfilter_bins or m.postfilter_time_frames < 3 or m.postfilter_time_frames % 2 == 0
+    ):
+        raise ConfigError(
+            "model.postfilter_time_frames must be 0 (off) or an odd number >= 3, with the postfilter "
+            f"on (model.postfilter_bins); not {m.postfilter_time_frames}"
         )
     if m.postfilter_per_component and m.prior != "posterior":
         raise ConfigError(

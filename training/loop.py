@@ -316,6 +316,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         fit_component_gains,
         fit_postfilter,
         fit_prior,
+        fit_time_gain,
         weight_by_typicality,
     )
 
@@ -355,6 +356,10 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         per_component = fit_component_gains([state.generator, state.ema], state.ema, by_category, fit.kept)
         for k, component_gains in per_component.items():
             logged[f"postfilter/median_component/{data.categories[k]}"] = float(np.median(component_gains))
+    time_gains = fit_time_gain(
+        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
+    )
+    logged.update({f"postfilter/time/{data.categories[k]}": v for k, v in (time_gains or {}).items()})
     exponent = state.config.model.prior_typicality
     if exponent > 0:
         # last: the classifier hears what ships, postfilter and contours included

@@ -615,3 +615,135 @@ def test_postfilter_power_bins_must_be_odd_and_wider_than_the_envelope():
             validate(_tiny(postfilter_power_bins=bad))
     with pytest.raises(ConfigError, match="postfilter_power_bins"):
         validate(_tiny(postfilter_power_bins=37, postfilter_bins=0))
+
+
+def test_the_time_postfilter_sharpens_hits_and_leaves_a_steady_bin_alone():
+    """``time_postfilter``: a blurred hit rises above its surroundings and the gaps deepen; the
+    moving average is kept, so a steady bin is unchanged; decoded silence counts as the floor."""
+    from gesturegan.training.models.twostage import TIME_FLOOR, time_postfilter
+
+    n = torch.arange(64.0)
+    # a bin with a blurred hit every 16 frames over a steady level, and a steady bin
+    hits = -2.0 + 1.5 * torch.exp(-(((n % 16) - 8.0) ** 2) / 18.0)
+    log_mag = torch.stack([hits, torch.full_like(n, -3.0)]).view(1, 1, 2, 64)
+    out = time_postfilter(log_mag, torch.tensor([1.5]), 9)
+    assert float(out[0, 0, 0, 8] - log_mag[0, 0, 0, 8]) > 0.2  # the hit's peak rises
+    assert float(out[0, 0, 0, 16] - log_mag[0, 0, 0, 16]) < -0.1  # the gap between hits deepens
+    torch.testing.assert_close(out[0, 0, 1], log_mag[0, 0, 1])
+    torch.testing.assert_close(time_postfilter(log_mag, torch.ones(1), 9), log_mag)
+    # an onset after decoded silence far below the floor is sharpened as one after the floor,
+    # and the silence away from it stays as it was
+    silent = torch.cat([torch.full((32,), -60.0), torch.full((32,), -2.0)]).view(1, 1, 1, 64)
+    at_floor = silent.clamp_min(TIME_FLOOR)
+    gain = torch.tensor([1.5])
+    torch.testing.assert_close(
+        time_postfilter(silent, gain, 9) - silent, time_postfilter(at_floor, gain, 9) - at_floor
+    )
+    torch.testing.assert_close(time_postfilter(silent, gain, 9)[..., :24], silent[..., :24])
+
+
+def test_the_time_gain_rule_restores_a_blurred_decoders_dynamics():
+    """The rule ``fit_time_gain`` applies: the clips' detail over time over the reconstructions',
+    corrected once. A decoder that blurs the clips' hits, filtered at that gain, moves as much as
+    the clips."""
+    from gesturegan.training.models.twostage import time_detail, time_postfilter
+
+    gen = torch.Generator().manual_seed(3)
+    n = torch.arange(128.0)
+    hits = -3.0 + 2.5 * (torch.remainder(n, 12) < 3).float()  # a loop's hits in every bin
+    real = hits.view(1, 1, 1, -1) + 0.3 * torch.randn(4, 1, 40, 128, generator=gen)
+    blurred = torch.nn.functional.avg_pool2d(real, (1, 5), stride=1, padding=(0, 2), count_include_pad=False)
+
+    def detail(log_mag: torch.Tensor) -> float:
+        total, count = time_detail(log_mag, 9)
+        return float((total / count).sqrt())
+
+    first = detail(real) / detail(blurred)
+    assert first > 1.2
+    once = time_postfilter(blurred, torch.full((4,), first), 9)
+    gain = first * detail(real) / detail(once)  # the fit's one correction
+    restored = time_postfilter(blurred, torch.full((4,), gain), 9)
+    assert abs(detail(restored) / detail(real) - 1) < 0.03
+
+
+def test_fitted_time_gains_are_written_and_a_morph_mixes_them_in_torch_and_onnxruntime(
+    tiny_runs, tiny_dataset
+):
+    """``fit_time_gain`` on a run: gains between 1 and the cap, 1 where the decoder already moves
+    more than its clips (the untrained tiny one does), written into the generator; an older
+    checkpoint loads at 1; a morph mixes the categories' gains; onnxruntime plays it as torch."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models.twostage import (
+        MAX_TIME_GAIN,
+        PEAK_CEILING,
+        encode,
+        fit_time_gain,
+        time_detail,
+    )
+    from gesturegan.training.representation import STFT, to_mag_phase
+    from gesturegan.training.state import read_checkpoint, restore_state
+
+    ckpt = read_checkpoint(tiny_runs["twostage"] / "checkpoints" / "best.pt")
+    ckpt["config"]["model"]["postfilter_time_frames"] = 9
+    state = restore_state(ckpt, torch.device("cpu"))  # saved without time gains: they load at 1
+    g, encoder = state.ema.eval(), state.critic.encoder
+    torch.testing.assert_close(g.time_gain, torch.ones(4))
+    data = load_dataset(tiny_dataset)
+    train = data.train_index
+    by_category = [np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(4)]
+    g.time_gain.fill_(3.0)
+    gains = fit_time_gain([g], g, encoder, by_category)
+    assert set(gains) == {0, 1, 2, 3} and all(1.0 <= v <= MAX_TIME_GAIN for v in gains.values())
+    torch.testing.assert_close(g.time_gain, torch.tensor([gains[k] for k in range(4)]))
+    stft = STFT(g.decoder.stft_cfg)
+    for k, clips in enumerate(by_category):
+        clips = torch.from_numpy(clips[:48])
+        with torch.no_grad():
+            features = g.decoder.decode_features(torch.from_numpy(encode(encoder, clips.numpy())[0]))
+            made = g.decoder.finish(features, g.detail_gain[k].expand(len(features)))
+        real_sq, made_sq = (time_detail(to_mag_phase(a, stft)[0], 9) for a in (clips, made))
+        if gains[k] == 1.0:
+            assert made_sq[0] / made_sq[1] >= real_sq[0] / real_sq[1]
+
+    g.time_gain.copy_(torch.tensor([1.0, 2.0, 1.5, 1.2]))
+    z = torch.randn(2, g.latent_dim, generator=torch.Generator().manual_seed(2))
+    cond = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    with torch.no_grad():
+        x = g.decoder.decode_features(g.codes(z, cond))
+        detail_gain = cond @ g.detail_gain
+        want = g.decoder.finish(x, detail_gain, time_gain=torch.tensor([1.5, 1.2]))
+        torch.testing.assert_close(g.finish(x, cond, z), want)
+    assert g.describe()["postfilter"]["time"] == {"frames": 9, "gain": [1.0, 2.0, 1.5, 1.2]}
+    # a decoder loud enough to clip is turned down to the corpus's peak ceiling, as a whole
+    with torch.no_grad():
+        g.decoder.head.bias[: g.decoder.bins] += 8.0
+        loud = g.decoder.finish(x, detail_gain, time_gain=torch.tensor([1.5, 1.2]))
+        played = g.finish(x, cond, z)
+        g.decoder.head.bias[: g.decoder.bins] -= 8.0
+    assert float(loud.abs().max()) > 1.0
+    peaks = played.abs().amax(dim=(1, 2))
+    torch.testing.assert_close(peaks, torch.full_like(peaks, PEAK_CEILING))
+    torch.testing.assert_close(played / PEAK_CEILING, loud / loud.abs().amax(dim=(1, 2), keepdim=True))
+    graph = GeneratorGraph(g).eval()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    with torch.no_grad():
+        want = graph(z, cond).numpy()
+    assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)
+
+
+def test_postfilter_time_frames_must_be_odd_and_need_the_postfilter():
+    from gesturegan.training.config import ConfigError, validate
+
+    validate(_tiny(postfilter_time_frames=33))
+    for bad in (32, 1, -3):
+        with pytest.raises(ConfigError, match="postfilter_time_frames"):
+            validate(_tiny(postfilter_time_frames=bad))
+    with pytest.raises(ConfigError, match="postfilter_time_frames"):
+        validate(_tiny(postfilter_time_frames=33, postfilter_bins=0))

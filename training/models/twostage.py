@@ -41,6 +41,8 @@ from gesturegan.training.models.base import DataShape, Generator
 from gesturegan.training.models.gan import LogMagnitude, SpectralDiscriminator, SpectralGenerator
 from gesturegan.training.models.harmonic import mix_contours, unpitched_share
 from gesturegan.training.pitch import F0_MIN_HZ
+from gesturegan.training.prepare import PrepareConfig
+from gesturegan.training.representation import STFT, to_mag_phase
 
 
 class SpectralDecoder(SpectralGenerator):
@@ -51,6 +53,7 @@ class SpectralDecoder(SpectralGenerator):
         del self.embed  # the category lives in the prior, not in the decoder
         self.postfilter_bins = m.postfilter_bins
         self.postfilter_power_bins = m.postfilter_power_bins
+        self.postfilter_time_frames = m.postfilter_time_frames
         self.style = nn.Sequential(
             nn.Linear(m.code_dim, m.style_dim),
             nn.LeakyReLU(0.2),
@@ -72,16 +75,20 @@ class SpectralDecoder(SpectralGenerator):
         log2_f0: torch.Tensor | None = None,
         voiced: torch.Tensor | None = None,
         unpitched: torch.Tensor | None = None,
+        time_gain: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Features ``[B, W, N]`` -> audio ``[B, C, T]``; with ``detail_gain [B]``, the postfilter
-        first; with ``log2_f0 [B, C, N]``, the harmonic branch plays that f0 (only where
-        ``voiced [B, C, N]`` > 0.5, if given; ``unpitched``: ``HarmonicBranch.controls``)."""
+        first (and with ``time_gain [B]``, its pass over time, ``time_postfilter``); with
+        ``log2_f0 [B, C, N]``, the harmonic branch plays that f0 (only where ``voiced [B, C, N]``
+        > 0.5, if given; ``unpitched``: ``HarmonicBranch.controls``)."""
         if detail_gain is None and log2_f0 is None:
             return super().finish(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
             log_mag, phase, change = self.head_spectra(x.float())
             if detail_gain is not None:
                 log_mag = postfilter(log_mag, detail_gain, self.postfilter_bins, self.postfilter_power_bins)
+            if time_gain is not None and self.postfilter_time_frames:
+                log_mag = time_postfilter(log_mag, time_gain, self.postfilter_time_frames)
             return self.render((log_mag, phase, change), x.float(), log2_f0, voiced, unpitched)
 
 
@@ -110,6 +117,36 @@ def postfilter(
     if power_bins:
         return sharper + 0.5 * (_local_log_power(log_mag, power_bins) - _local_log_power(sharper, power_bins))
     return sharper + 0.5 * (_log_power(log_mag) - _log_power(sharper))
+
+
+def time_postfilter(log_mag: torch.Tensor, gain: torch.Tensor, frames: int) -> torch.Tensor:
+    """``log_mag [B, C, F, N]`` with each bin's detail over time, around its moving average over
+    ``frames`` frames, scaled by ``gain [B]``: attacks rise above what precedes them and the
+    gaps between a loop's hits deepen. The postfilter's global-variance compensation along time,
+    where Toda and Tokuda apply it: a decoder trained by regression blurs the hits of loops and
+    softens attacks (its magnitudes do: decoded with the clips' own phase, they still do).
+
+    The detail is measured with values below ``TIME_FLOOR`` (decoded silence) counted as it, so
+    a silent stretch cannot pull the moving average down beside an onset and inflate it, and
+    silence stays as it is. At gain 1 it is the identity."""
+    floored = log_mag.clamp_min(TIME_FLOOR)
+    smooth = F.avg_pool2d(floored, (1, frames), stride=1, padding=(0, frames // 2), count_include_pad=False)
+    return log_mag + (gain.view(-1, 1, 1, 1) - 1) * (floored - smooth)
+
+
+def under_ceiling(audio: torch.Tensor) -> torch.Tensor:
+    """``audio [B, C, T]`` with each gesture whose peak passes ``PEAK_CEILING`` turned down as a
+    whole to it (not clipped); the others as they are."""
+    peak = audio.abs().amax(dim=(1, 2), keepdim=True)
+    return audio * torch.clamp(PEAK_CEILING / (peak + 1e-9), max=1.0)
+
+
+# the loudest sample a gesture plays with the time postfilter on: prepare's peak ceiling (-1 dBFS)
+PEAK_CEILING = 10 ** (PrepareConfig.peak_ceiling_db / 20)
+
+# log-magnitude that counts as silence for ``time_postfilter`` (e^-11.5: about 140 dB below a
+# full-scale partial in a 1024-point frame)
+TIME_FLOOR = -11.5
 
 
 def _local_log_power(log_mag: torch.Tensor, bins: int) -> torch.Tensor:
@@ -226,6 +263,10 @@ class TwoStageGenerator(Generator):
         self.per_component_gain = bool(m.postfilter_bins and m.postfilter_per_component)
         if self.per_component_gain:
             self.register_buffer("prior_detail_gain", torch.ones(k, c))
+        # ``postfilter_time_frames``: each category's gain over time (1 until fitted)
+        self.time_postfilter = bool(m.postfilter_bins and m.postfilter_time_frames)
+        if self.time_postfilter:
+            self.register_buffer("time_gain", torch.ones(k))
         # With a harmonic branch, each component's f0 contour: its clip's pYIN track (log2 Hz) and
         # voicing (0 or 1) per channel and frame. A drawn gesture plays its component's contour,
         # as the reconstructions it was trained on play their clip's (teacher forcing); the
@@ -338,7 +379,12 @@ class TwoStageGenerator(Generator):
             log2_f0, voiced = self.contour(z.float(), cond.float())
             if self.decoder.harmonic.gate and self.decoder.harmonic.free_unpitched:
                 unpitched = self.unpitched(z.float(), cond.float())
-        return self.decoder.finish(x, gain, log2_f0, voiced, unpitched)
+        if not self.time_postfilter:
+            return self.decoder.finish(x, gain, log2_f0, voiced, unpitched)
+        # the pass over time raises peaks
+        return under_ceiling(
+            self.decoder.finish(x, gain, log2_f0, voiced, unpitched, cond.float() @ self.time_gain)
+        )
 
     def describe(self) -> dict:
         facts = {
@@ -372,6 +418,11 @@ class TwoStageGenerator(Generator):
                     for gains, used in zip(self.prior_detail_gain, weights > 0, strict=True)
                     if bool(used.any())
                 ]
+            if self.time_postfilter:
+                facts["postfilter"]["time"] = {
+                    "frames": self.decoder.postfilter_time_frames,
+                    "gain": [round(float(g), 3) for g in self.time_gain],
+                }
         return facts
 
 
@@ -379,6 +430,8 @@ def _default_detail_gain(module, state_dict, prefix, *args) -> None:
     """Checkpoints from before the postfilter: load with the identity gain; from before the
     prior's contours: unvoiced (the harmonic branch's own f0, as they played)."""
     state_dict.setdefault(prefix + "detail_gain", torch.ones_like(module.detail_gain))
+    if module.time_postfilter:
+        state_dict.setdefault(prefix + "time_gain", torch.ones_like(module.time_gain))
     if module.per_component_gain:
         # a checkpoint fitted per category: every component starts at its category's gain
         gains = state_dict[prefix + "detail_gain"]
@@ -679,6 +732,84 @@ def fit_postfilter(
     for g in generators:
         g.detail_gain.copy_(gains)
     return {k: float(v) for k, v in enumerate(gains)}
+
+
+@torch.no_grad()
+def fit_time_gain(
+    generators: list[TwoStageGenerator],
+    reference: TwoStageGenerator,
+    encoder: SpectralEncoder,
+    audio_by_category: list[np.ndarray],
+    seed: int = 0,
+) -> dict[int, float] | None:
+    """Fit each category's gain over time (``model.postfilter_time_frames``) and write it into
+    every generator. Call it after ``fit_postfilter``: the reconstructions it measures play
+    through the category's detail gain.
+
+    Up to ``POSTFILTER_CLIPS`` clips ``[N, C, T]`` per category are reconstructed; the gain is
+    the clips' detail over time (``time_detail``, RMS) over their reconstructions' at gain 1,
+    corrected once by the same ratio at that gain, so that the reconstructions move as much as
+    the clips; between 1 (it never blurs) and ``MAX_TIME_GAIN``. Returns the gains by category index, or None when it is off."""
+    if not reference.time_postfilter:
+        return None
+    decoder = reference.decoder
+    was_training = decoder.training
+    decoder.eval()
+    dev = decoder.head.weight.device
+    stft = STFT(decoder.stft_cfg).to(dev)
+    frames = decoder.postfilter_time_frames
+    rng = np.random.default_rng([seed, 5])
+    gains = torch.ones_like(reference.time_gain)
+    for k, audio in enumerate(audio_by_category):
+        if len(audio) == 0:
+            continue
+        chosen = np.ascontiguousarray(audio[np.sort(rng.permutation(len(audio))[:POSTFILTER_CLIPS])])
+        mu, _ = encode(encoder, chosen)
+        clips = torch.from_numpy(chosen).to(dev)
+        features = [
+            decoder.decode_features(torch.from_numpy(mu[i : i + 16]).to(dev)) for i in range(0, len(mu), 16)
+        ]
+        real = torch.stack(
+            [time_detail(to_mag_phase(clips[i : i + 16], stft)[0], frames) for i in range(0, len(clips), 16)]
+        ).sum(0)
+        real_rms = float((real[0] / real[1]).sqrt())
+
+        def made_rms(gain: float, k: int = k, features: list = features) -> float:
+            total = torch.zeros(2)
+            for x in features:
+                n = len(x)
+                audio_out = decoder.finish(
+                    x, reference.detail_gain[k].expand(n), time_gain=torch.full((n,), gain, device=dev)
+                )
+                total += time_detail(to_mag_phase(audio_out, stft)[0], frames)
+            return float((total[0] / total[1].clamp_min(1)).sqrt())
+
+        # the detail does not grow exactly in proportion (the moving average moves too): one
+        # correction from where the first ratio lands
+        gain = real_rms / max(made_rms(1.0), 1e-12)
+        if 1.0 < gain < MAX_TIME_GAIN:
+            gain *= real_rms / max(made_rms(gain), 1e-12)
+        gains[k] = min(max(gain, 1.0), MAX_TIME_GAIN)
+    decoder.train(was_training)
+    for g in generators:
+        g.time_gain.copy_(gains)
+    return {k: float(v) for k, v in enumerate(gains)}
+
+
+def time_detail(log_mag: torch.Tensor, frames: int) -> torch.Tensor:
+    """``[2]``: the sum of squared detail over time of ``log_mag [B, C, F, N]`` (around its moving
+    average over ``frames`` frames, as ``time_postfilter`` sees it) over the bins of frames
+    louder than ``TIME_ACTIVE``, and how many such bins there are."""
+    floored = log_mag.float().clamp_min(TIME_FLOOR)
+    smooth = F.avg_pool2d(floored, (1, frames), stride=1, padding=(0, frames // 2), count_include_pad=False)
+    active = (floored > TIME_ACTIVE).float()
+    return torch.stack([(((floored - smooth) ** 2) * active).sum(), active.sum()]).cpu()
+
+
+# bins quieter than this log-magnitude (near silence) do not count in ``time_detail``
+TIME_ACTIVE = -9.0
+# a decoder whose dynamics are off by more needs training, not a stronger filter
+MAX_TIME_GAIN = 2.0
 
 
 @torch.no_grad()

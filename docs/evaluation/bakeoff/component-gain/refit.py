@@ -4,11 +4,12 @@ this applies it to a checkpoint made without it (the rebuilt default) and record
 config. The codes, weights and category gains stay as they are:
 
     python docs/evaluation/bakeoff/component-gain/refit.py CHECKPOINT OUT.pt --data data/both \
-        [--categories trigger continuous_repetition] [--power-bins 37]
+        [--categories trigger continuous_repetition] [--power-bins 37] [--time-frames 33]
     gesturegan export OUT.pt --out OUT.onnx --half-weights
 
 ``--power-bins N``: the postfilter keeps each N bins' power (``model.postfilter_power_bins``) and
-the category gains are refitted with it first. ``--categories``: fit only these; the others keep their category's gain in every component.
+the category gains are refitted with it first. ``--time-frames N``: the postfilter's pass over time
+(``model.postfilter_time_frames``), its gains fitted last. ``--categories``: fit only these; the others keep their category's gain in every component.
 The checkpoint's prior must hold every training clip of a category as its components, in order
 (a posterior prior with at least as many components as clips, as the shipped default's).
 """
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from gesturegan.training.data import load_dataset
-from gesturegan.training.models.twostage import fit_component_gains, fit_postfilter
+from gesturegan.training.models.twostage import fit_component_gains, fit_postfilter, fit_time_gain
 from gesturegan.training.state import read_checkpoint, restore_state, save_checkpoint
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,6 +31,9 @@ parser.add_argument("--data", required=True, help="the dataset the checkpoint wa
 parser.add_argument("--categories", nargs="*", default=[], help="fit only these (default: every category)")
 parser.add_argument(
     "--power-bins", type=int, default=None, help="model.postfilter_power_bins (refits the category gains)"
+)
+parser.add_argument(
+    "--time-frames", type=int, default=None, help="model.postfilter_time_frames (fits its gains)"
 )
 args = parser.parse_args()
 
@@ -47,6 +51,8 @@ if unknown:
 checkpoint["config"]["model"]["postfilter_per_component"] = True
 if args.power_bins is not None:
     checkpoint["config"]["model"]["postfilter_power_bins"] = args.power_bins
+if args.time_frames is not None:
+    checkpoint["config"]["model"]["postfilter_time_frames"] = args.time_frames
 state = restore_state(checkpoint, torch.device("cpu"))
 data = load_dataset(args.data)
 train = data.train_index
@@ -69,6 +75,11 @@ for k, name in enumerate(state.categories):
     if not args.categories or name in args.categories:
         kept[k] = fitted
 gains = fit_component_gains([state.generator, state.ema], state.ema, by_category, kept)
+if args.time_frames:
+    time_gains = fit_time_gain(
+        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
+    )
+    print("time gains:", ", ".join(f"{state.categories[k]} {v:.2f}" for k, v in time_gains.items()))
 save_checkpoint(state, Path(args.out))
 for k, g in gains.items():
     print(
