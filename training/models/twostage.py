@@ -130,8 +130,19 @@ def time_postfilter(log_mag: torch.Tensor, gain: torch.Tensor, frames: int) -> t
     a silent stretch cannot pull the moving average down beside an onset and inflate it, and
     silence stays as it is. At gain 1 it is the identity."""
     floored = log_mag.clamp_min(TIME_FLOOR)
-    smooth = F.avg_pool2d(floored, (1, frames), stride=1, padding=(0, frames // 2), count_include_pad=False)
-    return log_mag + (gain.view(-1, 1, 1, 1) - 1) * (floored - smooth)
+    return log_mag + (gain.view(-1, 1, 1, 1) - 1) * (floored - _moving_average(floored, frames))
+
+
+def _moving_average(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """``x [B, C, F, N]`` averaged over ``frames`` neighbouring frames (fewer at the edges).
+
+    Pooled as ``[B * C * F, 1, N]`` rows: onnxruntime's 2-D pooling with a ``(1, frames)`` window
+    took twice as long (docs/benchmarks/generate-time-postfilter.md)."""
+    b, c, f, n = x.shape
+    rows = F.avg_pool1d(
+        x.reshape(b * c * f, 1, n), frames, stride=1, padding=frames // 2, count_include_pad=False
+    )
+    return rows.reshape(b, c, f, n)
 
 
 def under_ceiling(audio: torch.Tensor) -> torch.Tensor:
@@ -801,7 +812,7 @@ def time_detail(log_mag: torch.Tensor, frames: int) -> torch.Tensor:
     average over ``frames`` frames, as ``time_postfilter`` sees it) over the bins of frames
     louder than ``TIME_ACTIVE``, and how many such bins there are."""
     floored = log_mag.float().clamp_min(TIME_FLOOR)
-    smooth = F.avg_pool2d(floored, (1, frames), stride=1, padding=(0, frames // 2), count_include_pad=False)
+    smooth = _moving_average(floored, frames)
     active = (floored > TIME_ACTIVE).float()
     return torch.stack([(((floored - smooth) ** 2) * active).sum(), active.sum()]).cpu()
 
