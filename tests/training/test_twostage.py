@@ -747,3 +747,24 @@ def test_postfilter_time_frames_must_be_odd_and_need_the_postfilter():
             validate(_tiny(postfilter_time_frames=bad))
     with pytest.raises(ConfigError, match="postfilter_time_frames"):
         validate(_tiny(postfilter_time_frames=33, postfilter_bins=0))
+
+
+def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
+    """``_fit_prior`` (every prior refit in training) fits and logs the gains over time with
+    ``postfilter_time_frames``, into both the generator and its EMA; without the key, nothing."""
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.loop import _fit_prior
+    from gesturegan.training.models.twostage import MAX_TIME_GAIN
+    from gesturegan.training.state import new_state
+
+    data = load_dataset(tiny_dataset)
+    off = new_state(_tiny(), data.shape, data.categories, {}, torch.device("cpu"))
+    assert not any(key.startswith("postfilter/time/") for key in _fit_prior(off, data))
+    assert not hasattr(off.ema, "time_gain")
+    state = new_state(_tiny(postfilter_time_frames=9), data.shape, data.categories, {}, torch.device("cpu"))
+    state.ema.time_gain.fill_(5.0)
+    logged = _fit_prior(state, data)
+    gains = torch.tensor([logged[f"postfilter/time/{name}"] for name in data.categories])
+    assert torch.all((gains >= 1.0) & (gains <= MAX_TIME_GAIN))
+    torch.testing.assert_close(state.ema.time_gain, gains)
+    torch.testing.assert_close(state.generator.time_gain, gains)
