@@ -357,7 +357,12 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         for k, component_gains in per_component.items():
             logged[f"postfilter/median_component/{data.categories[k]}"] = float(np.median(component_gains))
     time_gains = fit_time_gain(
-        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
+        [state.generator, state.ema],
+        state.ema,
+        state.critic.encoder,
+        by_category,
+        state.config.train.seed,
+        only=[data.categories.index(c) for c in state.config.model.postfilter_time_categories],
     )
     logged.update({f"postfilter/time/{data.categories[k]}": v for k, v in (time_gains or {}).items()})
     exponent = state.config.model.prior_typicality
@@ -497,12 +502,13 @@ def train(
             config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
             picked = " (picked for a CPU; --config to choose another)"
         state = _start_state(data, family, out, config, max_steps, resume, dev, init_from, log)
-        unknown = set(state.config.model.prior_typicality_categories) - set(data.categories)
-        if unknown:
-            raise ConfigError(
-                f"model.prior_typicality_categories names {', '.join(sorted(unknown))}, not a category of "
-                f"{data.path} (its categories: {', '.join(data.categories)})"
-            )
+        for key in ("prior_typicality_categories", "postfilter_time_categories"):
+            unknown = set(getattr(state.config.model, key)) - set(data.categories)
+            if unknown:
+                raise ConfigError(
+                    f"model.{key} names {', '.join(sorted(unknown))}, not a category of "
+                    f"{data.path} (its categories: {', '.join(data.categories)})"
+                )
         if dist.rank > 0:  # each process draws its own batches
             state.rng.manual_seed(state.config.train.seed + 7919 * dist.rank + state.step)
         _wrap(state, dist)

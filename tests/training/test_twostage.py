@@ -191,6 +191,21 @@ def test_typicality_categories_are_read_written_and_checked_against_the_data(tin
     with pytest.raises(ConfigError, match=r"names drones, not a category of .*continuous_variation"):
         train(tiny_dataset, "twostage", out, config=path, progress=False, log=lambda m: None)
     assert not (out / "checkpoints").exists()  # refused before any step
+    # the time pass's categories: read, written and checked the same way
+    path.write_text(
+        'family = "twostage"\n[model]\npostfilter_time_frames = 33\n'
+        'postfilter_time_categories = ["trigger", "continuous_repetition"]\n'
+    )
+    cfg = load_config("twostage", path)
+    assert cfg.model.postfilter_time_categories == ("trigger", "continuous_repetition")
+    again.write_text(to_toml(cfg))
+    assert load_config("twostage", again) == cfg
+    path.write_text(
+        'family = "twostage"\n[model]\npostfilter_time_frames = 33\npostfilter_time_categories = ["pads"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"postfilter_time_categories names pads, not a category"):
+        train(tiny_dataset, "twostage", out, config=path, progress=False, log=lambda m: None)
+    assert not (out / "checkpoints").exists()
 
 
 def test_the_training_refit_weights_the_prior_by_typicality_when_asked(tiny_dataset):
@@ -747,6 +762,9 @@ def test_postfilter_time_frames_must_be_odd_and_need_the_postfilter():
             validate(_tiny(postfilter_time_frames=bad))
     with pytest.raises(ConfigError, match="postfilter_time_frames"):
         validate(_tiny(postfilter_time_frames=33, postfilter_bins=0))
+    validate(_tiny(postfilter_time_frames=33, postfilter_time_categories=("trigger",)))
+    with pytest.raises(ConfigError, match="postfilter_time_categories"):
+        validate(_tiny(postfilter_time_categories=("trigger",)))
 
 
 def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
@@ -768,3 +786,18 @@ def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
     assert torch.all((gains >= 1.0) & (gains <= MAX_TIME_GAIN))
     torch.testing.assert_close(state.ema.time_gain, gains)
     torch.testing.assert_close(state.generator.time_gain, gains)
+    # only some categories: they get what the full fit gave them, the others 1
+    only = ("trigger", "continuous_repetition")
+    picked = new_state(
+        _tiny(postfilter_time_frames=9, postfilter_time_categories=only),
+        data.shape,
+        data.categories,
+        {},
+        torch.device("cpu"),
+    )
+    picked.ema.load_state_dict(state.ema.state_dict())
+    picked.critic.load_state_dict(state.critic.state_dict())
+    logged = _fit_prior(picked, data)
+    for k, name in enumerate(data.categories):
+        want = float(gains[k]) if name in only else 1.0
+        assert logged[f"postfilter/time/{name}"] == pytest.approx(want)

@@ -752,15 +752,17 @@ def fit_time_gain(
     encoder: SpectralEncoder,
     audio_by_category: list[np.ndarray],
     seed: int = 0,
+    only: Sequence[int] = (),
 ) -> dict[int, float] | None:
     """Fit each category's gain over time (``model.postfilter_time_frames``) and write it into
-    every generator. Call it after ``fit_postfilter``: the reconstructions it measures play
-    through the category's detail gain.
+    every generator; with ``only`` (category indices), the others get 1. Call it after
+    ``fit_postfilter``: the reconstructions it measures play through the category's detail gain.
 
     Up to ``POSTFILTER_CLIPS`` clips ``[N, C, T]`` per category are reconstructed; the gain is
     the clips' detail over time (``time_detail``, RMS) over their reconstructions' at gain 1,
     corrected once by the same ratio at that gain, so that the reconstructions move as much as
-    the clips; between 1 (it never blurs) and ``MAX_TIME_GAIN``. Returns the gains by category index, or None when it is off."""
+    the clips; between 1 (it never blurs) and ``MAX_TIME_GAIN``. Returns the gains by category
+    index, or None when it is off."""
     if not reference.time_postfilter:
         return None
     decoder = reference.decoder
@@ -801,6 +803,9 @@ def fit_time_gain(
         if 1.0 < gain < MAX_TIME_GAIN:
             gain *= real_rms / max(made_rms(gain), 1e-12)
         gains[k] = min(max(gain, 1.0), MAX_TIME_GAIN)
+    if only:
+        # fitted everywhere and then reset, so the chosen categories get what a full fit gives them
+        gains[[k for k in range(len(gains)) if k not in set(only)]] = 1.0
     decoder.train(was_training)
     for g in generators:
         g.time_gain.copy_(gains)

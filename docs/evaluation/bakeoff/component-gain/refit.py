@@ -9,7 +9,7 @@ config. The codes, weights and category gains stay as they are:
 
 ``--power-bins N``: the postfilter keeps each N bins' power (``model.postfilter_power_bins``) and
 the category gains are refitted with it first. ``--time-frames N``: the postfilter's pass over time
-(``model.postfilter_time_frames``), its gains fitted last. ``--categories``: fit only these; the others keep their category's gain in every component.
+(``model.postfilter_time_frames``), its gains fitted last; ``--time-categories``: only in these. ``--categories``: fit only these; the others keep their category's gain in every component.
 The checkpoint's prior must hold every training clip of a category as its components, in order
 (a posterior prior with at least as many components as clips, as the shipped default's).
 """
@@ -35,6 +35,12 @@ parser.add_argument(
 parser.add_argument(
     "--time-frames", type=int, default=None, help="model.postfilter_time_frames (fits its gains)"
 )
+parser.add_argument(
+    "--time-categories",
+    nargs="*",
+    default=[],
+    help="model.postfilter_time_categories: fit the pass over time only in these (the others get 1)",
+)
 args = parser.parse_args()
 
 torch.set_num_threads(2)
@@ -43,16 +49,16 @@ if checkpoint["family"] != "twostage" or checkpoint["config"]["model"].get("prio
     raise SystemExit(
         f"{args.checkpoint}: only a twostage checkpoint with a posterior prior has a gain per clip"
     )
-unknown = set(args.categories) - set(checkpoint["categories"])
-if unknown:
-    raise SystemExit(
-        f"--categories: {', '.join(sorted(unknown))} not in {', '.join(checkpoint['categories'])}"
-    )
+for flag, names in (("--categories", args.categories), ("--time-categories", args.time_categories)):
+    unknown = set(names) - set(checkpoint["categories"])
+    if unknown:
+        raise SystemExit(f"{flag}: {', '.join(sorted(unknown))} not in {', '.join(checkpoint['categories'])}")
 checkpoint["config"]["model"]["postfilter_per_component"] = True
 if args.power_bins is not None:
     checkpoint["config"]["model"]["postfilter_power_bins"] = args.power_bins
 if args.time_frames is not None:
     checkpoint["config"]["model"]["postfilter_time_frames"] = args.time_frames
+    checkpoint["config"]["model"]["postfilter_time_categories"] = list(args.time_categories)
 state = restore_state(checkpoint, torch.device("cpu"))
 data = load_dataset(args.data)
 train = data.train_index
@@ -77,7 +83,12 @@ for k, name in enumerate(state.categories):
 gains = fit_component_gains([state.generator, state.ema], state.ema, by_category, kept)
 if args.time_frames:
     time_gains = fit_time_gain(
-        [state.generator, state.ema], state.ema, state.critic.encoder, by_category, state.config.train.seed
+        [state.generator, state.ema],
+        state.ema,
+        state.critic.encoder,
+        by_category,
+        state.config.train.seed,
+        only=[state.categories.index(c) for c in args.time_categories],
     )
     print("time gains:", ", ".join(f"{state.categories[k]} {v:.2f}" for k, v in time_gains.items()))
 save_checkpoint(state, Path(args.out))
