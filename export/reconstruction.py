@@ -94,9 +94,8 @@ def reconstruct(
             log2_f0 = torch.log2(f0_hz.clamp_min(F0_MIN_HZ))
             gain = cond @ generator.detail_gain if cond is not None and generator.postfilter_bins else None
             time_gain = cond @ generator.time_gain if cond is not None and generator.time_postfilter else None
-            out.append(
-                generator.decoder.finish(features, gain, log2_f0, voiced, time_gain=time_gain).float().numpy()
-            )
+            played = generator.decoder.finish(features, gain, log2_f0, voiced, time_gain=time_gain)
+            out.append((played if cond is None else generator.leveled(played)).float().numpy())
             continue
         out.append(generator.finish(features, cond).float().numpy())
     return np.concatenate(out), int(ckpt["step"]), dict(ckpt["config"]["model"])

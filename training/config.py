@@ -81,6 +81,11 @@ class ModelConfig:
     # the categories the pass over time is fitted in (empty: every category); the others keep
     # gain 1. In the drones it roughens their noise (flatness ratio 6.6 to 8.5 on the default)
     postfilter_time_categories: tuple[str, ...] = ()
+    # twostage: every drawn gesture is brought to the dataset's loudness as prepare brings each
+    # clip (RMS over its sound at the target, unless its peak would pass the ceiling). The
+    # decoder's level drifts from its clips' (the default played 3.5 to 5 dB quiet), and level
+    # is most of how far its gestures sit from the corpus in evaluate's second space
+    data_loudness: bool = False
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)

@@ -314,6 +314,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         return {}
     from gesturegan.training.models.twostage import (
         fit_component_gains,
+        fit_data_loudness,
         fit_postfilter,
         fit_prior,
         fit_time_gain,
@@ -365,6 +366,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         only=[data.categories.index(c) for c in state.config.model.postfilter_time_categories],
     )
     logged.update({f"postfilter/time/{data.categories[k]}": v for k, v in (time_gains or {}).items()})
+    fit_data_loudness([state.generator, state.ema], data.stats.get("loudness", {}))
     exponent = state.config.model.prior_typicality
     if exponent > 0:
         # last: the classifier hears what ships, postfilter and contours included

@@ -801,3 +801,89 @@ def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
     for k, name in enumerate(data.categories):
         want = float(gains[k]) if name in only else 1.0
         assert logged[f"postfilter/time/{name}"] == pytest.approx(want)
+
+
+def test_data_loudness_puts_prepared_clips_back_where_prepare_put_them(tiny_dataset):
+    """``to_data_loudness`` is prepare's rule inside the graph: the prepared corpus, turned down
+    by 12 dB, comes back to prepare's level (the trim's floor is read from the gesture, not the
+    whole file, hence the tolerance); a steady sound is brought to the RMS target, a spiky one
+    to the peak ceiling, a short hit by its sound and not the silence after it, and a decoded
+    near-silence is raised by the cap only."""
+    import numpy as np
+
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models.twostage import MAX_RAISE, to_data_loudness
+
+    data = load_dataset(tiny_dataset)
+    rule = torch.tensor([-20.0, -1.0])
+    hop = data.shape.sample_rate // 200
+    clips = torch.from_numpy(np.array(data.audio))
+    back = to_data_loudness(clips * 0.25, rule, hop)
+    off_db = 20 * torch.log10(back.abs().amax(dim=(1, 2)) / clips.abs().amax(dim=(1, 2)))
+    assert float(off_db.abs().median()) < 0.05 and float(off_db.abs().max()) < 1.0
+
+    def db(x: torch.Tensor) -> float:
+        return float(20 * torch.log10(x))
+
+    gen = torch.Generator().manual_seed(0)
+    t = 8192
+    steady = 0.01 * torch.randn(1, 1, t, generator=gen)
+    out = to_data_loudness(steady, rule, hop)
+    assert abs(db(out.pow(2).mean().sqrt()) + 20.0) < 0.05
+    spiky = torch.zeros(1, 1, t)
+    spiky[..., ::2000] = 0.5
+    out = to_data_loudness(spiky, rule, hop)
+    assert abs(db(out.abs().max()) + 1.0) < 1e-4 and db(out.pow(2).mean().sqrt()) < -25.0
+    hit = torch.zeros(1, 1, t)
+    hit[..., : 20 * hop] = 0.01 * torch.sin(torch.arange(20 * hop) * 0.3)
+    out = to_data_loudness(hit, rule, hop)
+    assert abs(db(out[..., : 20 * hop].pow(2).mean().sqrt()) + 20.0) < 0.05
+    quiet = 1e-7 * torch.randn(1, 1, t, generator=gen)
+    torch.testing.assert_close(to_data_loudness(quiet, rule, hop), quiet * MAX_RAISE)
+
+
+def test_data_loudness_is_fitted_from_the_dataset_played_by_the_graph_and_old_checkpoints_load(
+    tiny_runs, tiny_dataset
+):
+    """``model.data_loudness``: a checkpoint saved without it loads at prepare's rule; a prior
+    refit writes the dataset's rule into generator and EMA; every drawn gesture, morphs too,
+    plays at that rule in torch and in onnxruntime; off, the gestures play as the decoder made
+    them."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.loop import _fit_prior
+    from gesturegan.training.models.twostage import to_data_loudness
+    from gesturegan.training.state import read_checkpoint, restore_state
+
+    ckpt = read_checkpoint(tiny_runs["twostage"] / "checkpoints" / "best.pt")
+    plain = restore_state(ckpt, torch.device("cpu")).ema.eval()
+    assert not hasattr(plain, "loudness_db") and "loudness" not in plain.describe()
+    ckpt["config"]["model"]["data_loudness"] = True
+    state = restore_state(ckpt, torch.device("cpu"))
+    g = state.ema.eval()
+    torch.testing.assert_close(g.loudness_db, torch.tensor([-20.0, -1.0]))
+    data = load_dataset(tiny_dataset)
+    data.stats["loudness"] = {**data.stats["loudness"], "target_rms_db": -23.0}
+    _fit_prior(state, data)
+    for module in (state.ema, state.generator):
+        torch.testing.assert_close(module.loudness_db, torch.tensor([-23.0, -1.0]))
+    assert g.describe()["loudness"].startswith("each gesture at -23 dBFS RMS over its sound")
+    z = torch.randn(3, g.latent_dim, generator=torch.Generator().manual_seed(4))
+    cond = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    plain.load_state_dict({k: v for k, v in g.state_dict().items() if k != "loudness_db"})
+    with torch.no_grad():
+        made = plain(z, cond)
+        played = g(z, cond)
+    torch.testing.assert_close(played, to_data_loudness(made, g.loudness_db, g.loudness_hop))
+    assert not torch.allclose(played, made)
+    graph = GeneratorGraph(g).eval()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    with torch.no_grad():
+        want = graph(z, cond).numpy()
+    assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)

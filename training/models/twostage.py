@@ -155,6 +155,38 @@ def under_ceiling(audio: torch.Tensor) -> torch.Tensor:
 # the loudest sample a gesture plays with the time postfilter on: prepare's peak ceiling (-1 dBFS)
 PEAK_CEILING = 10 ** (PrepareConfig.peak_ceiling_db / 20)
 
+
+def to_data_loudness(audio: torch.Tensor, loudness_db: torch.Tensor, hop: int) -> torch.Tensor:
+    """``audio [B, C, T]`` with each gesture brought to the dataset's loudness as ``prepare``
+    brings each clip: its RMS over its sound at ``loudness_db[0]`` dBFS, unless its peak would
+    then pass ``loudness_db[1]`` dBFS (``loudness_db [2]``: the dataset's target and ceiling).
+
+    Its sound ends, as in ``prepare``, with its last ``hop``-sample frame of the mono mix within
+    ``CONTENT_RANGE_DB`` of its loudest, so a short hit is not raised for the silence after it.
+    A gesture is raised by ``MAX_RAISE_DB`` at most, so a decoded near-silence stays quiet.
+    The decoder's level drifts from the clips' (3.5 to 5 dB quieter in the default before this
+    stage, docs/evaluation/bakeoff.md, stop 37); what it learnt is a shape, the level is a rule."""
+    b, c, t = audio.shape
+    n = t // hop
+    framed = audio[:, :, : n * hop].reshape(b, c, n, hop)
+    power = framed.pow(2).mean(dim=(1, 3))  # [B, N], over channels as prepare's RMS
+    mono = framed.mean(dim=1).pow(2).mean(dim=2)  # [B, N], the envelope prepare trims by
+    loud = (mono > mono.amax(dim=1, keepdim=True) * CONTENT_RANGE).to(audio.dtype)
+    index = torch.arange(1, n + 1, device=audio.device, dtype=audio.dtype)  # [N]
+    end = (loud * index).amax(dim=1, keepdim=True)  # [B, 1]: frames up to the last loud one
+    inside = (index <= end).to(audio.dtype)
+    rms = torch.sqrt((power * inside).sum(dim=1) / end.squeeze(1) + 1e-20)  # [B]
+    peak = audio.abs().amax(dim=(1, 2))
+    target, ceiling = torch.pow(10.0, loudness_db / 20).unbind(0)
+    gain = torch.minimum(target / rms, ceiling / (peak + 1e-9)).clamp(max=MAX_RAISE)
+    return audio * gain.view(b, 1, 1)
+
+
+# prepare's trim: a clip's sound is its frames within 50 dB of its loudest frame
+CONTENT_RANGE = 10 ** (-50 / 10)
+# the most ``to_data_loudness`` raises a gesture (24 dB)
+MAX_RAISE = 10 ** (24 / 20)
+
 # log-magnitude that counts as silence for ``time_postfilter`` (e^-11.5: about 140 dB below a
 # full-scale partial in a 1024-point frame)
 TIME_FLOOR = -11.5
@@ -278,6 +310,14 @@ class TwoStageGenerator(Generator):
         self.time_postfilter = bool(m.postfilter_bins and m.postfilter_time_frames)
         if self.time_postfilter:
             self.register_buffer("time_gain", torch.ones(k))
+        # ``data_loudness``: every gesture at the dataset's loudness rule, (target RMS, peak
+        # ceiling) in dBFS, set from the dataset with each prior fit (prepare's defaults until then)
+        self.data_loudness = bool(m.data_loudness)
+        if self.data_loudness:
+            self.loudness_hop = max(shape.sample_rate // 200, 1)  # prepare's 5 ms envelope frames
+            self.register_buffer(
+                "loudness_db", torch.tensor([PrepareConfig.target_rms_db, PrepareConfig.peak_ceiling_db])
+            )
         # With a harmonic branch, each component's f0 contour: its clip's pYIN track (log2 Hz) and
         # voicing (0 or 1) per channel and frame. A drawn gesture plays its component's contour,
         # as the reconstructions it was trained on play their clip's (teacher forcing); the
@@ -390,12 +430,19 @@ class TwoStageGenerator(Generator):
             log2_f0, voiced = self.contour(z.float(), cond.float())
             if self.decoder.harmonic.gate and self.decoder.harmonic.free_unpitched:
                 unpitched = self.unpitched(z.float(), cond.float())
-        if not self.time_postfilter:
-            return self.decoder.finish(x, gain, log2_f0, voiced, unpitched)
-        # the pass over time raises peaks
-        return under_ceiling(
-            self.decoder.finish(x, gain, log2_f0, voiced, unpitched, cond.float() @ self.time_gain)
-        )
+        time_gain = cond.float() @ self.time_gain if self.time_postfilter else None
+        audio = self.decoder.finish(x, gain, log2_f0, voiced, unpitched, time_gain)
+        return self.leveled(audio)
+
+    def leveled(self, audio: torch.Tensor) -> torch.Tensor:
+        """What the decoder played ``[B, C, T]`` at the level the model plays it: the dataset's
+        rule (``data_loudness``), else under the peak ceiling when the pass over time (which
+        raises peaks) is on, else as it is."""
+        if self.data_loudness:
+            return to_data_loudness(audio, self.loudness_db, self.loudness_hop)
+        if self.time_postfilter:
+            return under_ceiling(audio)
+        return audio
 
     def describe(self) -> dict:
         facts = {
@@ -434,7 +481,26 @@ class TwoStageGenerator(Generator):
                     "frames": self.decoder.postfilter_time_frames,
                     "gain": [round(float(g), 3) for g in self.time_gain],
                 }
+        if self.data_loudness:
+            target, ceiling = (round(float(v), 2) for v in self.loudness_db)
+            facts["loudness"] = (
+                f"each gesture at {target:g} dBFS RMS over its sound, its peak at most {ceiling:g} dBFS"
+                " (the dataset's rule)"
+            )
         return facts
+
+
+def fit_data_loudness(generators: list[TwoStageGenerator], loudness: dict) -> tuple[float, float] | None:
+    """Write the dataset's loudness rule (``stats.json``'s ``loudness``: ``target_rms_db``,
+    ``peak_ceiling_db``; prepare's defaults where absent) into every generator that plays at it;
+    returns ``(target, ceiling)`` in dBFS, or None when ``model.data_loudness`` is off."""
+    if not generators[0].data_loudness:
+        return None
+    target = float(loudness.get("target_rms_db", PrepareConfig.target_rms_db))
+    ceiling = float(loudness.get("peak_ceiling_db", PrepareConfig.peak_ceiling_db))
+    for g in generators:
+        g.loudness_db.copy_(torch.tensor([target, ceiling]))
+    return target, ceiling
 
 
 def _default_detail_gain(module, state_dict, prefix, *args) -> None:
@@ -443,6 +509,8 @@ def _default_detail_gain(module, state_dict, prefix, *args) -> None:
     state_dict.setdefault(prefix + "detail_gain", torch.ones_like(module.detail_gain))
     if module.time_postfilter:
         state_dict.setdefault(prefix + "time_gain", torch.ones_like(module.time_gain))
+    if module.data_loudness:
+        state_dict.setdefault(prefix + "loudness_db", module.loudness_db.clone())
     if module.per_component_gain:
         # a checkpoint fitted per category: every component starts at its category's gain
         gains = state_dict[prefix + "detail_gain"]

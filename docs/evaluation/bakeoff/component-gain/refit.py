@@ -4,12 +4,14 @@ this applies it to a checkpoint made without it (the rebuilt default) and record
 config. The codes, weights and category gains stay as they are:
 
     python docs/evaluation/bakeoff/component-gain/refit.py CHECKPOINT OUT.pt --data data/both \
-        [--categories trigger continuous_repetition] [--power-bins 37] [--time-frames 33]
+        [--categories trigger continuous_repetition] [--power-bins 37] [--time-frames 33] \
+        [--data-loudness]
     gesturegan export OUT.pt --out OUT.onnx --half-weights
 
 ``--power-bins N``: the postfilter keeps each N bins' power (``model.postfilter_power_bins``) and
 the category gains are refitted with it first. ``--time-frames N``: the postfilter's pass over time
-(``model.postfilter_time_frames``), its gains fitted last; ``--time-categories``: only in these. ``--categories``: fit only these; the others keep their category's gain in every component.
+(``model.postfilter_time_frames``), its gains fitted last; ``--time-categories``: only in these. ``--data-loudness``: every
+gesture at the dataset's loudness rule (``model.data_loudness``). ``--categories``: fit only these; the others keep their category's gain in every component.
 The checkpoint's prior must hold every training clip of a category as its components, in order
 (a posterior prior with at least as many components as clips, as the shipped default's).
 """
@@ -21,7 +23,12 @@ import numpy as np
 import torch
 
 from gesturegan.training.data import load_dataset
-from gesturegan.training.models.twostage import fit_component_gains, fit_postfilter, fit_time_gain
+from gesturegan.training.models.twostage import (
+    fit_component_gains,
+    fit_data_loudness,
+    fit_postfilter,
+    fit_time_gain,
+)
 from gesturegan.training.state import read_checkpoint, restore_state, save_checkpoint
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,6 +41,11 @@ parser.add_argument(
 )
 parser.add_argument(
     "--time-frames", type=int, default=None, help="model.postfilter_time_frames (fits its gains)"
+)
+parser.add_argument(
+    "--data-loudness",
+    action="store_true",
+    help="model.data_loudness: every gesture at the dataset's loudness rule (read from --data)",
 )
 parser.add_argument(
     "--time-categories",
@@ -59,8 +71,13 @@ if args.power_bins is not None:
 if args.time_frames is not None:
     checkpoint["config"]["model"]["postfilter_time_frames"] = args.time_frames
     checkpoint["config"]["model"]["postfilter_time_categories"] = list(args.time_categories)
+if args.data_loudness:
+    checkpoint["config"]["model"]["data_loudness"] = True
 state = restore_state(checkpoint, torch.device("cpu"))
 data = load_dataset(args.data)
+rule = fit_data_loudness([state.generator, state.ema], data.stats.get("loudness", {}))
+if rule is not None:
+    print(f"loudness: {rule[0]:g} dBFS RMS over each gesture's sound, peak at most {rule[1]:g} dBFS")
 train = data.train_index
 by_category = [
     np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(len(data.categories))
