@@ -86,6 +86,11 @@ class ModelConfig:
     # decoder's level drifts from its clips' (the default played 3.5 to 5 dB quiet), and level
     # is most of how far its gestures sit from the corpus in evaluate's second space
     data_loudness: bool = False
+    # twostage: in these categories the prior's components are reweighted, after each prior fit,
+    # so that half the draws are noisier than the category's median clip, as half the clips are.
+    # Drones are tonal pads or noise beds (their flatness is bimodal); the default drew 59 % of
+    # them on the noisy side, and its median drone came out 6 times flatter than the clips'
+    prior_noise_share: tuple[str, ...] = ()
     # gan, twostage discriminators: group size of the minibatch standard deviation feature
     # (Karras et al. 2018): D sees how alike the clips of a group are, so a collapsed generator
     # is easy to tell apart (0: off)
@@ -183,6 +188,7 @@ class Config:
         d["train"]["recon_sizes"] = list(self.train.recon_sizes)
         d["model"]["prior_typicality_categories"] = list(self.model.prior_typicality_categories)
         d["model"]["postfilter_time_categories"] = list(self.model.postfilter_time_categories)
+        d["model"]["prior_noise_share"] = list(self.model.prior_noise_share)
         return d
 
     @classmethod

@@ -318,6 +318,7 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
         fit_postfilter,
         fit_prior,
         fit_time_gain,
+        weight_by_noise_share,
         weight_by_typicality,
     )
 
@@ -367,6 +368,19 @@ def _fit_prior(state: State, data: Dataset) -> dict[str, float]:
     )
     logged.update({f"postfilter/time/{data.categories[k]}": v for k, v in (time_gains or {}).items()})
     fit_data_loudness([state.generator, state.ema], data.stats.get("loudness", {}))
+    if state.config.model.prior_noise_share:
+        # after every gain: a draw's flatness is what ships
+        share = weight_by_noise_share(
+            [state.generator, state.ema],
+            state.ema,
+            by_category,
+            data.categories,
+            state.config.model.prior_noise_share,
+            state.config.train.seed,
+        )
+        for name, value in share.after.items():
+            logged[f"prior/noisy_before/{name}"] = share.before[name]
+            logged[f"prior/noisy/{name}"] = value
     exponent = state.config.model.prior_typicality
     if exponent > 0:
         # last: the classifier hears what ships, postfilter and contours included
@@ -504,7 +518,7 @@ def train(
             config = f"{family}-cpu" if (CONFIG_DIR / f"{family}-cpu.toml").exists() else "cpu"
             picked = " (picked for a CPU; --config to choose another)"
         state = _start_state(data, family, out, config, max_steps, resume, dev, init_from, log)
-        for key in ("prior_typicality_categories", "postfilter_time_categories"):
+        for key in ("prior_typicality_categories", "postfilter_time_categories", "prior_noise_share"):
             unknown = set(getattr(state.config.model, key)) - set(data.categories)
             if unknown:
                 raise ConfigError(

@@ -206,6 +206,15 @@ def test_typicality_categories_are_read_written_and_checked_against_the_data(tin
     with pytest.raises(ConfigError, match=r"postfilter_time_categories names pads, not a category"):
         train(tiny_dataset, "twostage", out, config=path, progress=False, log=lambda m: None)
     assert not (out / "checkpoints").exists()
+    path.write_text('family = "twostage"\n[model]\nprior_noise_share = ["continuous_variation"]\n')
+    cfg = load_config("twostage", path)
+    assert cfg.model.prior_noise_share == ("continuous_variation",)
+    again.write_text(to_toml(cfg))
+    assert load_config("twostage", again) == cfg
+    path.write_text('family = "twostage"\n[model]\nprior_noise_share = ["pads"]\n')
+    with pytest.raises(ConfigError, match=r"prior_noise_share names pads, not a category"):
+        train(tiny_dataset, "twostage", out, config=path, progress=False, log=lambda m: None)
+    assert not (out / "checkpoints").exists()
 
 
 def test_the_training_refit_weights_the_prior_by_typicality_when_asked(tiny_dataset):
@@ -789,7 +798,7 @@ def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
     # only some categories: they get what the full fit gave them, the others 1
     only = ("trigger", "continuous_repetition")
     picked = new_state(
-        _tiny(postfilter_time_frames=9, postfilter_time_categories=only),
+        _tiny(postfilter_time_frames=9, postfilter_time_categories=only, prior_noise_share=("trigger",)),
         data.shape,
         data.categories,
         {},
@@ -801,6 +810,9 @@ def test_the_training_refit_fits_the_time_gains_when_asked(tiny_dataset):
     for k, name in enumerate(data.categories):
         want = float(gains[k]) if name in only else 1.0
         assert logged[f"postfilter/time/{name}"] == pytest.approx(want)
+    # model.prior_noise_share: the named category's share of noisy draws logged, and only its
+    assert 0.0 <= logged["prior/noisy/trigger"] <= 1.0 and 0.0 <= logged["prior/noisy_before/trigger"] <= 1.0
+    assert [key for key in logged if key.startswith("prior/noisy/")] == ["prior/noisy/trigger"]
 
 
 def test_data_loudness_puts_prepared_clips_back_where_prepare_put_them(tiny_dataset):
@@ -887,3 +899,56 @@ def test_data_loudness_is_fitted_from_the_dataset_played_by_the_graph_and_old_ch
     with torch.no_grad():
         want = graph(z, cond).numpy()
     assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)
+
+
+def test_the_noise_share_reweights_only_the_named_categories_toward_half_noisy_draws(tiny_runs, tiny_dataset):
+    """``weight_by_noise_share``: with every fourth component of a category playing a steady sine
+    and the others white noise (three quarters of the draws noisier than its median clip), the
+    noisy components' weights are scaled by 2/3 and the tonal ones' by 2, so that half the
+    weighted draws are noisy; the other categories keep their weights, in both generators."""
+    import types
+
+    import numpy as np
+
+    from gesturegan.training.data import load_dataset
+    from gesturegan.training.models.twostage import weight_by_noise_share
+    from gesturegan.training.state import read_checkpoint, restore_state
+
+    state = restore_state(
+        read_checkpoint(tiny_runs["twostage"] / "checkpoints" / "best.pt"), torch.device("cpu")
+    )
+    data = load_dataset(tiny_dataset)
+    train = data.train_index
+    by_category = [np.stack([data.audio[i] for i in train[data.labels[train] == k]]) for k in range(4)]
+    g = state.ema.eval()
+    k = 2
+    before = g.weights().clone()
+    fitted = torch.nonzero(before[k] > 0).squeeze(1)
+    assert len(fitted) >= 2
+    t = torch.arange(g.shape.n_samples) / g.shape.sample_rate
+
+    def plays(self, z, cond):
+        tonal = (self.component(z)[:, k] % 4 == 0).float().view(-1, 1, 1)
+        sine = 0.3 * torch.sin(2 * torch.pi * 440.0 * t).expand(len(z), 1, -1)
+        noise = 0.1 * torch.randn(len(z), 1, len(t), generator=torch.Generator().manual_seed(0))
+        return tonal * sine + (1 - tonal) * noise
+
+    g.forward = types.MethodType(plays, g)
+    name = data.categories[k]
+    fit = weight_by_noise_share([state.generator, g], g, by_category, data.categories, [name], draws=2)
+    after = g.weights()
+    tonal = fitted % 4 == 0
+    share = float(before[k, fitted][~tonal].sum() / before[k, fitted].sum())
+    assert fit.before == {name: pytest.approx(share)} and fit.after == {name: pytest.approx(0.5)}
+    ratio = after[k, fitted] / before[k, fitted]
+    torch.testing.assert_close(ratio[~tonal], torch.full_like(ratio[~tonal], 0.5 / share))
+    torch.testing.assert_close(ratio[tonal], torch.full_like(ratio[tonal], 0.5 / (1 - share)))
+    for other in (0, 1, 3):
+        torch.testing.assert_close(after[other], before[other])
+    torch.testing.assert_close(state.generator.prior_cumulative, g.prior_cumulative)
+    # the other side of the cliff: all tonal, nothing to balance with
+    g.forward = types.MethodType(lambda self, z, cond: plays(self, z * 0 + self.prior_anchor[k, 0], cond), g)
+    kept = g.weights().clone()
+    fit = weight_by_noise_share([g], g, by_category, data.categories, [name], draws=2)
+    assert fit.before == {name: 0.0} and fit.factor_range == {}
+    torch.testing.assert_close(g.weights(), kept)

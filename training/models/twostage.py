@@ -286,6 +286,11 @@ class TwoStageGenerator(Generator):
             )
             if m.prior_typicality_categories:
                 self.prior_text += f" (in {', '.join(m.prior_typicality_categories)})"
+        if m.prior_noise_share:
+            self.prior_text += (
+                f"; in {', '.join(m.prior_noise_share)}, weighted so that half the draws are noisier"
+                " than the median clip, as half the clips are"
+            )
         self.decoder = SpectralDecoder(m, shape)
         k, c, d = shape.n_categories, m.prior_components, m.code_dim
         cumulative = torch.ones(k, c)  # until fitted: every draw takes component 0, a standard normal
@@ -1032,6 +1037,98 @@ def weight_by_typicality(
         g.prior_cumulative.copy_(torch.from_numpy(cumulative).float())
         g.refresh_anchor()
     return TypicalityFit(heard, before, after, effective)
+
+
+# draws per prior component that ``weight_by_noise_share`` plays
+NOISE_SHARE_DRAWS = 4
+
+
+@dataclass(frozen=True)
+class NoiseShareFit:
+    """What ``weight_by_noise_share`` did, per category it reweighted: the share of draws
+    noisier than the category's median clip before and after (the clips: a half), and the
+    extreme weights as multiples of the previous ones."""
+
+    before: dict[str, float]
+    after: dict[str, float]
+    factor_range: dict[str, tuple[float, float]]
+
+
+@torch.no_grad()
+def weight_by_noise_share(
+    generators: list[TwoStageGenerator],
+    reference: TwoStageGenerator,
+    audio_by_category: list[np.ndarray],
+    categories: list[str],
+    only: Sequence[str],
+    seed: int = 0,
+    draws: int = NOISE_SHARE_DRAWS,
+    batch: int = 16,
+) -> NoiseShareFit:
+    """Reweight the prior components of the categories in ``only`` so that as many draws are
+    noisier than the category's median clip as clips are: a half (``model.prior_noise_share``).
+
+    A category of drones holds tonal pads and noise beds, and its flatness is bimodal (quartiles
+    0.25, 1 and 24 times the median in the corpus): a ratio of medians says on which side of
+    that cliff the median draw falls. Through ``reference`` (what ships), each fitted component
+    plays ``draws`` draws; ``p`` is the share of them noisier (``log_flatness``) than the median
+    of the clips ``audio_by_category[k]`` ``[N, C, T]``, ``P`` the weighted share over the
+    components. A component's weight ``w`` becomes ``w * ((1 - p) / (1 - P) + p / P) / 2``,
+    renormalised: the weighted share is then a half, and a category already at a half keeps
+    its weights. Written into every generator."""
+    weights = reference.weights().double().cpu().numpy()  # [K, M]
+    new_weights = weights.copy()
+    dev = reference.prior_mean.device
+    rate = reference.shape.sample_rate
+    was_training = reference.training
+    reference.eval()
+    before, after, factors = {}, {}, {}
+    for k, name in enumerate(categories):
+        fitted = np.flatnonzero(weights[k] > 0)
+        clips = audio_by_category[k]
+        if name not in only or len(fitted) == 0 or len(clips) == 0:
+            continue
+        real = torch.cat(
+            [
+                log_flatness(torch.from_numpy(np.ascontiguousarray(clips[i : i + batch])).to(dev), rate)
+                for i in range(0, len(clips), batch)
+            ]
+        )
+        median = float(real.median())
+        rng = np.random.default_rng([seed, 11, k])
+        z = rng.standard_normal((len(fitted), draws, reference.latent_dim)).astype(np.float32)
+        z[:, :, 0] = reference.prior_anchor[k, fitted].cpu().numpy()[:, None]
+        z = torch.from_numpy(z.reshape(-1, reference.latent_dim)).to(dev)
+        cond = torch.zeros(len(z), len(categories), device=dev)
+        cond[:, k] = 1.0
+        flatness = torch.cat(
+            [
+                log_flatness(reference(z[i : i + batch], cond[i : i + batch]), rate)
+                for i in range(0, len(z), batch)
+            ]
+        )
+        noisy = (flatness > median).double().cpu().numpy().reshape(len(fitted), draws).mean(axis=1)
+        w = weights[k, fitted]
+        share = float((w * noisy).sum() / w.sum())
+        before[name] = share
+        if not 0.0 < share < 1.0:  # every draw on one side: nothing to balance with
+            after[name] = share
+            continue
+        factor = ((1 - noisy) / (1 - share) + noisy / share) / 2
+        reweighted = w * factor
+        new_weights[k, fitted] = reweighted / reweighted.sum()
+        after[name] = float((new_weights[k, fitted] * noisy).sum())
+        factors[name] = (float(factor.min()), float(factor.max()))
+    reference.train(was_training)
+    cumulative = np.cumsum(new_weights, axis=1)
+    for k in range(len(cumulative)):
+        fitted = np.flatnonzero(new_weights[k] > 0)
+        if len(fitted):
+            cumulative[k, fitted[-1] :] = 1.0  # no draw may land past the last fitted component
+    for g in generators:
+        g.prior_cumulative.copy_(torch.from_numpy(cumulative).float())
+        g.refresh_anchor()
+    return NoiseShareFit(before, after, factors)
 
 
 def _crossing(xs: tuple[float, ...], ys: list[float]) -> float:

@@ -11,7 +11,9 @@ config. The codes, weights and category gains stay as they are:
 ``--power-bins N``: the postfilter keeps each N bins' power (``model.postfilter_power_bins``) and
 the category gains are refitted with it first. ``--time-frames N``: the postfilter's pass over time
 (``model.postfilter_time_frames``), its gains fitted last; ``--time-categories``: only in these. ``--data-loudness``: every
-gesture at the dataset's loudness rule (``model.data_loudness``). ``--categories``: fit only these; the others keep their category's gain in every component.
+gesture at the dataset's loudness rule (``model.data_loudness``). ``--noise-share NAME ...``: those
+categories' components reweighted last, so half their draws are noisier than their median clip
+(``model.prior_noise_share``). ``--categories``: fit only these; the others keep their category's gain in every component.
 The checkpoint's prior must hold every training clip of a category as its components, in order
 (a posterior prior with at least as many components as clips, as the shipped default's).
 """
@@ -28,6 +30,7 @@ from gesturegan.training.models.twostage import (
     fit_data_loudness,
     fit_postfilter,
     fit_time_gain,
+    weight_by_noise_share,
 )
 from gesturegan.training.state import read_checkpoint, restore_state, save_checkpoint
 
@@ -48,6 +51,13 @@ parser.add_argument(
     help="model.data_loudness: every gesture at the dataset's loudness rule (read from --data)",
 )
 parser.add_argument(
+    "--noise-share",
+    nargs="*",
+    default=[],
+    help="model.prior_noise_share: reweight these categories' components so half their draws are noisier "
+    "than their median clip (last)",
+)
+parser.add_argument(
     "--time-categories",
     nargs="*",
     default=[],
@@ -61,7 +71,11 @@ if checkpoint["family"] != "twostage" or checkpoint["config"]["model"].get("prio
     raise SystemExit(
         f"{args.checkpoint}: only a twostage checkpoint with a posterior prior has a gain per clip"
     )
-for flag, names in (("--categories", args.categories), ("--time-categories", args.time_categories)):
+for flag, names in (
+    ("--categories", args.categories),
+    ("--time-categories", args.time_categories),
+    ("--noise-share", args.noise_share),
+):
     unknown = set(names) - set(checkpoint["categories"])
     if unknown:
         raise SystemExit(f"{flag}: {', '.join(sorted(unknown))} not in {', '.join(checkpoint['categories'])}")
@@ -73,6 +87,8 @@ if args.time_frames is not None:
     checkpoint["config"]["model"]["postfilter_time_categories"] = list(args.time_categories)
 if args.data_loudness:
     checkpoint["config"]["model"]["data_loudness"] = True
+if args.noise_share:
+    checkpoint["config"]["model"]["prior_noise_share"] = list(args.noise_share)
 state = restore_state(checkpoint, torch.device("cpu"))
 data = load_dataset(args.data)
 rule = fit_data_loudness([state.generator, state.ema], data.stats.get("loudness", {}))
@@ -108,6 +124,21 @@ if args.time_frames:
         only=[state.categories.index(c) for c in args.time_categories],
     )
     print("time gains:", ", ".join(f"{state.categories[k]} {v:.2f}" for k, v in time_gains.items()))
+if args.noise_share:
+    share = weight_by_noise_share(
+        [state.generator, state.ema],
+        state.ema,
+        by_category,
+        state.categories,
+        args.noise_share,
+        state.config.train.seed,
+    )
+    for name, value in share.after.items():
+        low, high = share.factor_range.get(name, (1.0, 1.0))
+        print(
+            f"{name}: draws noisier than the median clip {share.before[name]:.2f} -> {value:.2f}, "
+            f"weights x {low:.2f} to {high:.2f}"
+        )
 save_checkpoint(state, Path(args.out))
 for k, g in gains.items():
     print(
