@@ -491,6 +491,38 @@ def _same_classifier_warning(result: dict) -> list[str]:
     ]
 
 
+# A category whose gestures sit further than this from the real clips' median level gets a note:
+# the second space reads band levels and the envelope in dB, so a level gap moves every draw.
+LEVEL_GAP_DB = 2.0
+
+
+def level_gaps(result: dict) -> dict[str, float]:
+    """Per category: the generated gestures' median RMS level minus the real clips' (dB), where
+    it is more than ``LEVEL_GAP_DB`` either way. The stop 36 default played 3.5 to 5 dB quiet,
+    and that gap was most of its second-space distance (docs/evaluation/bakeoff.md, stop 37)."""
+    gaps = {}
+    for name, row in result["per_category"].items():
+        real = row.get("real_median_rms_dbfs")
+        if real is None:
+            continue
+        gap = row["median_rms_dbfs"] - real
+        if abs(gap) > LEVEL_GAP_DB:
+            gaps[name] = float(gap)
+    return gaps
+
+
+def _level_lines(result: dict) -> list[str]:
+    gaps = level_gaps(result)
+    if not gaps:
+        return []
+    said = ", ".join(f"{name} {gap:+.1f} dB" for name, gap in gaps.items())
+    return [
+        f"level: the gestures' median level is off the real clips' ({said}); the second space reads "
+        "level, so part of its distance is loudness, not sound. A two-stage model plays at the "
+        "dataset's rule with model.data_loudness."
+    ]
+
+
 def write_report(result: dict, generated: dict, source: Source, out_dir: Path, rng) -> Path:
     from gesturegan.training.sheets import spectrogram_sheet
 
@@ -527,6 +559,8 @@ def write_report(result: dict, generated: dict, source: Source, out_dir: Path, r
         "Measured with the packaged gesture classifier (trained on real sounds only).",
         "",
         *_same_classifier_warning(result),
+        *[f"**Note:** {line}" for line in _level_lines(result)],
+        *([""] if level_gaps(result) else []),
         "## Overall",
         "",
         "| measure | generated | real data, for scale |",
@@ -685,6 +719,7 @@ def summary_text(result: dict) -> str:
                 else ""
             )
         )
+    lines += [f"  {line}" for line in _level_lines(result)]
     share = result.get("labels_by_classifier") or 0.0
     if share > 0:
         lines.append(
@@ -694,4 +729,4 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EvaluateError", "evaluate", "run_evaluate", "source_from_path", "summary_text"]
+__all__ = ["EvaluateError", "evaluate", "level_gaps", "run_evaluate", "source_from_path", "summary_text"]

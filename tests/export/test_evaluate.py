@@ -258,3 +258,31 @@ def test_compare_averages_the_draws_given_for_one_model(tmp_path, capsys):
     assert "| Fréchet, classifier space | lower is better | 8.00 | 6.00 |" in table
     assert main([f"m={paths[0]},{tmp_path / 'missing.json'}"]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_level_gap_is_pointed_out_in_the_summary_and_the_report(tiny_dataset, tmp_path):
+    """The corpus played back 12 dB down: every category's level gap is the playback's minus
+    12 dB (the same draws), named in the summary and the report; played back as it is, a
+    category within ``LEVEL_GAP_DB`` is not named."""
+    from gesturegan.export.evaluate import LEVEL_GAP_DB, evaluate, level_gaps, summary_text
+    from gesturegan.training.data import load_dataset
+
+    data = load_dataset(tiny_dataset)
+    replay = _replay_source(data, "replay")
+    same = evaluate(replay, data, 8, progress=False)
+    quiet = _replay_source(data, "replay")
+    played = quiet.generate
+    quiet.generate = lambda z, cond: played(z, cond) * np.float32(10 ** (-12 / 20))
+    result = evaluate(quiet, data, 8, out_dir=tmp_path, progress=False)
+    gaps = level_gaps(result)
+    assert set(gaps) == set(data.categories)
+    for name, gap in gaps.items():
+        row = same["per_category"][name]
+        assert gap == pytest.approx(row["median_rms_dbfs"] - row["real_median_rms_dbfs"] - 12.0, abs=0.01)
+    assert "level: the gestures' median level is off the real clips'" in summary_text(result)
+    assert f"trigger {gaps['trigger']:+.1f} dB" in summary_text(result)
+    assert "model.data_loudness" in (tmp_path / "report.md").read_text()
+    for name in set(data.categories) - set(level_gaps(same)):
+        row = same["per_category"][name]
+        assert abs(row["median_rms_dbfs"] - row["real_median_rms_dbfs"]) <= LEVEL_GAP_DB
