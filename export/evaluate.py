@@ -493,7 +493,7 @@ def _same_classifier_warning(result: dict) -> list[str]:
 
 # A category whose gestures sit further than this from the real clips' median level gets a note:
 # the second space reads band levels and the envelope in dB, so a level gap moves every draw.
-LEVEL_GAP_DB = 2.0
+LEVEL_GAP_DB = 3.0
 
 
 def level_gaps(result: dict) -> dict[str, float]:
@@ -519,7 +519,8 @@ def _level_lines(result: dict) -> list[str]:
     return [
         f"level: the gestures' median level is off the real clips' ({said}); the second space reads "
         "level, so part of its distance is loudness, not sound. A two-stage model plays at the "
-        "dataset's rule with model.data_loudness."
+        "dataset's rule with model.data_loudness (under it, gestures whose peaks stand higher than "
+        "their clips' stay below the RMS target, held by the peak ceiling)."
     ]
 
 
