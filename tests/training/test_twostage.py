@@ -697,9 +697,7 @@ def test_fitted_time_gains_are_written_and_a_morph_mixes_them_in_torch_and_onnxr
     more than its clips (the untrained tiny one does), written into the generator; an older
     checkpoint loads at 1; a morph mixes the categories' gains; onnxruntime plays it as torch."""
     import numpy as np
-    import onnxruntime as ort
 
-    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
     from gesturegan.training.data import load_dataset
     from gesturegan.training.models.twostage import (
         MAX_TIME_GAIN,
@@ -752,14 +750,7 @@ def test_fitted_time_gains_are_written_and_a_morph_mixes_them_in_torch_and_onnxr
     peaks = played.abs().amax(dim=(1, 2))
     torch.testing.assert_close(peaks, torch.full_like(peaks, PEAK_CEILING))
     torch.testing.assert_close(played / PEAK_CEILING, loud / loud.abs().amax(dim=(1, 2), keepdim=True))
-    graph = GeneratorGraph(g).eval()
-    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
-    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
-        None, {"z": z.numpy(), "cond": cond.numpy()}
-    )
-    with torch.no_grad():
-        want = graph(z, cond).numpy()
-    assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)
+    _assert_onnxruntime_plays_as_torch(g, z, cond)
 
 
 def test_postfilter_time_frames_must_be_odd_and_need_the_postfilter():
@@ -852,6 +843,8 @@ def test_data_loudness_puts_prepared_clips_back_where_prepare_put_them(tiny_data
     assert abs(db(out[..., : 20 * hop].pow(2).mean().sqrt()) + 20.0) < 0.05
     quiet = 1e-7 * torch.randn(1, 1, t, generator=gen)
     torch.testing.assert_close(to_data_loudness(quiet, rule, hop), quiet * MAX_RAISE)
+    silent = torch.zeros(2, 1, t)
+    torch.testing.assert_close(to_data_loudness(silent, rule, hop), silent)  # no 0 / 0
 
 
 def test_data_loudness_is_fitted_from_the_dataset_played_by_the_graph_and_old_checkpoints_load(
@@ -861,10 +854,7 @@ def test_data_loudness_is_fitted_from_the_dataset_played_by_the_graph_and_old_ch
     refit writes the dataset's rule into generator and EMA; every drawn gesture, morphs too,
     plays at that rule in torch and in onnxruntime; off, the gestures play as the decoder made
     them."""
-    import numpy as np
-    import onnxruntime as ort
 
-    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
     from gesturegan.training.data import load_dataset
     from gesturegan.training.loop import _fit_prior
     from gesturegan.training.models.twostage import to_data_loudness
@@ -891,14 +881,7 @@ def test_data_loudness_is_fitted_from_the_dataset_played_by_the_graph_and_old_ch
         played = g(z, cond)
     torch.testing.assert_close(played, to_data_loudness(made, g.loudness_db, g.loudness_hop))
     assert not torch.allclose(played, made)
-    graph = GeneratorGraph(g).eval()
-    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
-    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
-        None, {"z": z.numpy(), "cond": cond.numpy()}
-    )
-    with torch.no_grad():
-        want = graph(z, cond).numpy()
-    assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)
+    _assert_onnxruntime_plays_as_torch(g, z, cond)
 
 
 def test_the_noise_share_reweights_only_the_named_categories_toward_half_noisy_draws(tiny_runs, tiny_dataset):
@@ -952,3 +935,21 @@ def test_the_noise_share_reweights_only_the_named_categories_toward_half_noisy_d
     fit = weight_by_noise_share([g], g, by_category, data.categories, [name], draws=2)
     assert fit.before == {name: 0.0} and fit.factor_range == {}
     torch.testing.assert_close(g.weights(), kept)
+
+
+def _assert_onnxruntime_plays_as_torch(g, z: torch.Tensor, cond: torch.Tensor) -> None:
+    """The generator exported (batch 1 traced) and run on ``z``, ``cond`` in onnxruntime plays
+    what torch does, within 1e-3 of the peak."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from gesturegan.export.onnx_export import GeneratorGraph, _to_onnx
+
+    graph = GeneratorGraph(g).eval()
+    raw = _to_onnx(graph, (z[:1], cond[:1]), ["z", "cond"], ["audio"], 17)
+    (got,) = ort.InferenceSession(raw, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.numpy(), "cond": cond.numpy()}
+    )
+    with torch.no_grad():
+        want = graph(z, cond).numpy()
+    assert np.abs(got - want).max() < 1e-3 * max(float(np.abs(want).max()), 1e-6)

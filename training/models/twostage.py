@@ -175,7 +175,8 @@ def to_data_loudness(audio: torch.Tensor, loudness_db: torch.Tensor, hop: int) -
     index = torch.arange(1, n + 1, device=audio.device, dtype=audio.dtype)  # [N]
     end = (loud * index).amax(dim=1, keepdim=True)  # [B, 1]: frames up to the last loud one
     inside = (index <= end).to(audio.dtype)
-    rms = torch.sqrt((power * inside).sum(dim=1) / end.squeeze(1) + 1e-20)  # [B]
+    # a silent gesture has no loud frame: counted as one, it stays silent instead of 0 / 0
+    rms = torch.sqrt((power * inside).sum(dim=1) / end.squeeze(1).clamp_min(1) + 1e-20)  # [B]
     peak = audio.abs().amax(dim=(1, 2))
     target, ceiling = torch.pow(10.0, loudness_db / 20).unbind(0)
     gain = torch.minimum(target / rms, ceiling / (peak + 1e-9)).clamp(max=MAX_RAISE)
@@ -1028,15 +1029,21 @@ def weight_by_typicality(
         after[name] = float((new_weights[k, fitted] * own).sum())
         effective[name] = float(1.0 / np.sum(new_weights[k, fitted] ** 2))
     reference.train(was_training)
-    cumulative = np.cumsum(new_weights, axis=1)
+    _write_weights(generators, new_weights)
+    return TypicalityFit(heard, before, after, effective)
+
+
+def _write_weights(generators: list[TwoStageGenerator], weights: np.ndarray) -> None:
+    """Component weights ``[K, M]`` (each row summing to 1) written into every generator as
+    cumulative weights, with the anchors ``z[:, 0]`` that pick each component."""
+    cumulative = np.cumsum(weights, axis=1)
     for k in range(len(cumulative)):
-        fitted = np.flatnonzero(new_weights[k] > 0)
+        fitted = np.flatnonzero(weights[k] > 0)
         if len(fitted):
             cumulative[k, fitted[-1] :] = 1.0  # no draw may land past the last fitted component
     for g in generators:
         g.prior_cumulative.copy_(torch.from_numpy(cumulative).float())
         g.refresh_anchor()
-    return TypicalityFit(heard, before, after, effective)
 
 
 # draws per prior component that ``weight_by_noise_share`` plays
@@ -1120,14 +1127,7 @@ def weight_by_noise_share(
         after[name] = float((new_weights[k, fitted] * noisy).sum())
         factors[name] = (float(factor.min()), float(factor.max()))
     reference.train(was_training)
-    cumulative = np.cumsum(new_weights, axis=1)
-    for k in range(len(cumulative)):
-        fitted = np.flatnonzero(new_weights[k] > 0)
-        if len(fitted):
-            cumulative[k, fitted[-1] :] = 1.0  # no draw may land past the last fitted component
-    for g in generators:
-        g.prior_cumulative.copy_(torch.from_numpy(cumulative).float())
-        g.refresh_anchor()
+    _write_weights(generators, new_weights)
     return NoiseShareFit(before, after, factors)
 
 
